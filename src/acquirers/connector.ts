@@ -1,0 +1,65 @@
+import type { Secret } from '../domain/secret.ts';
+
+/** What an acquirer connector sees of a card at authorization. */
+export interface CardForAuthorization {
+  number: Secret<string>;
+  expiryMonth: number;
+  expiryYear: number;
+  cvv: Secret<string>;
+}
+
+/** What a connector keeps seeing of a card after authorization: never the PAN or CVV. */
+export interface CardSummary {
+  bin: string;
+  lastFour: string;
+  expiryMonth: number;
+  expiryYear: number;
+}
+
+export interface AuthorizationRequest {
+  transId: string;
+  card: CardForAuthorization;
+  amountMinor: number;
+  currency: string;
+  /** true for SALE (authorize and capture), false for AUTH (hold only). */
+  capture: boolean;
+  threeDsEnabled: boolean;
+  parameters: Record<string, string>;
+  nowMs: number;
+}
+
+export type Decision =
+  /** `descriptor` overrides the merchant's configured one when the bank sends its own. */
+  | { outcome: 'approved'; descriptor?: string }
+  | { outcome: 'declined'; declineReason: string };
+
+export interface FollowUpRequest {
+  transId: string;
+  card: CardSummary;
+  amountMinor: number;
+  currency: string;
+  nowMs: number;
+}
+
+/**
+ * The seam between the platform and a bank. The platform writes PREPARE before calling it and
+ * the outcome after, outside any database transaction, so a slow or crashed acquirer call never
+ * holds a lock and a restart can find what was in flight. 3-D Secure and redirect outcomes
+ * come with the 3-D Secure work.
+ */
+export interface AcquirerConnector {
+  readonly name: string;
+  /**
+   * true when authorize() has no effect outside this process (the test engine): nothing can be
+   * left half-done at a bank by a crash, so SALE commits its final state in one transaction
+   * instead of writing PREPARE first. A connector to a real bank must say false.
+   */
+  readonly sideEffectFree: boolean;
+  /** Extra `parameters[...]` this connector needs (Appendix C); missing ones fail validation. */
+  readonly requiredParameters: readonly string[];
+  authorize(request: AuthorizationRequest): Promise<Decision>;
+  capture(request: FollowUpRequest): Promise<Decision>;
+  refund(request: FollowUpRequest): Promise<Decision>;
+  reverse(request: FollowUpRequest): Promise<Decision>;
+  void(request: FollowUpRequest): Promise<Decision>;
+}

@@ -1,0 +1,110 @@
+import { isCardExpired } from '../domain/card.ts';
+import type { AcquirerConnector, AuthorizationRequest, Decision, FollowUpRequest } from './connector.ts';
+
+/** Decline texts a merchant can show a cardholder as they are; the README's table repeats them. */
+export const declineReasons = {
+  declinedByProcessing: 'Declined by processing',
+  insufficientFunds: 'Insufficient funds on the card. Check the balance with the bank that issued the card.',
+  notEnabledOnline: 'The card is not enabled for online payments. Contact the bank that issued the card.',
+  incorrectDetails: 'Card details entered incorrectly. Check the card number, expiry date and CVV2/CVC2.',
+  expired: 'The card has expired. Check the expiry date on the front of the card.',
+  captureDeclined: 'Capture declined by processing',
+} as const;
+
+const specTestCard = '4111111111111111';
+
+export type TestCardBehaviour =
+  | 'approve' | 'decline' | 'approveThenDeclineCapture'
+  | 'threeDsThenApprove' | 'threeDsThenDecline' | 'redirectThenApprove' | 'redirectThenDecline';
+
+/**
+ * The spec's test-card table, keyed by expiry. The spec's dates are in 2025–2026, already past:
+ * these rows behave as the table says and are never declined as expired. Later versions of the
+ * protocol moved the same rows to 2038/2039; those are accepted too for merchants who copied
+ * newer documents.
+ */
+const specRows: Record<string, TestCardBehaviour> = {
+  '01/2025': 'approve',
+  '02/2025': 'decline',
+  '03/2025': 'approveThenDeclineCapture',
+  '05/2025': 'threeDsThenApprove',
+  '06/2025': 'threeDsThenDecline',
+  '12/2025': 'redirectThenApprove',
+  '12/2026': 'redirectThenDecline',
+  '01/2038': 'approve',
+  '02/2038': 'decline',
+  '03/2038': 'approveThenDeclineCapture',
+  '05/2038': 'threeDsThenApprove',
+  '06/2038': 'threeDsThenDecline',
+  '12/2038': 'redirectThenApprove',
+  '12/2039': 'redirectThenDecline',
+};
+
+/** The refusal cases the cardholder terms pages list, one card each, whatever the expiry. */
+const refusalCards: Record<string, string> = {
+  '4000000000009995': declineReasons.insufficientFunds,
+  '4000000000000002': declineReasons.notEnabledOnline,
+  '4000000000000127': declineReasons.incorrectDetails,
+  '4000000000000069': declineReasons.expired,
+};
+
+function expiryKey(month: number, year: number): string {
+  return `${String(month).padStart(2, '0')}/${year}`;
+}
+
+export function specTestCardBehaviour(bin: string, lastFour: string, month: number, year: number): TestCardBehaviour | undefined {
+  if (bin !== specTestCard.slice(0, 6) || lastFour !== specTestCard.slice(-4)) return undefined;
+  return specRows[expiryKey(month, year)];
+}
+
+const approved: Decision = { outcome: 'approved' };
+
+/**
+ * The default connector: decides from the card alone, instantly, with no network. Until the
+ * 3-D Secure flow exists, the 3-D Secure and redirect rows end as they would after the
+ * cardholder's step (approve or decline).
+ */
+export class TestEngineConnector implements AcquirerConnector {
+  readonly name = 'test-engine';
+  readonly sideEffectFree: boolean;
+
+  /** `recordPrepare` makes it behave like a remote bank (PREPARE written first), for tests. */
+  constructor(options: { recordPrepare?: boolean } = {}) {
+    this.sideEffectFree = !options.recordPrepare;
+  }
+  readonly requiredParameters: readonly string[] = [];
+
+  async authorize(request: AuthorizationRequest): Promise<Decision> {
+    const pan = request.card.number.reveal();
+    const refusal = refusalCards[pan];
+    if (refusal) return { outcome: 'declined', declineReason: refusal };
+    const behaviour = specTestCardBehaviour(pan.slice(0, 6), pan.slice(-4), request.card.expiryMonth, request.card.expiryYear);
+    if (behaviour) {
+      const declines = behaviour === 'decline' || behaviour === 'threeDsThenDecline' || behaviour === 'redirectThenDecline';
+      return declines ? { outcome: 'declined', declineReason: declineReasons.declinedByProcessing } : approved;
+    }
+    if (isCardExpired(request.card.expiryMonth, request.card.expiryYear, request.nowMs)) {
+      return { outcome: 'declined', declineReason: declineReasons.expired };
+    }
+    return approved;
+  }
+
+  async capture(request: FollowUpRequest): Promise<Decision> {
+    const behaviour = specTestCardBehaviour(request.card.bin, request.card.lastFour, request.card.expiryMonth, request.card.expiryYear);
+    return behaviour === 'approveThenDeclineCapture'
+      ? { outcome: 'declined', declineReason: declineReasons.captureDeclined }
+      : approved;
+  }
+
+  async refund(): Promise<Decision> {
+    return approved;
+  }
+
+  async reverse(): Promise<Decision> {
+    return approved;
+  }
+
+  async void(): Promise<Decision> {
+    return approved;
+  }
+}

@@ -1,0 +1,99 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { TestEngineConnector } from './acquirers/test-engine.ts';
+import type { AcquirerConnector } from './acquirers/connector.ts';
+import type { KassaConfig } from './config.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
+import { registerApiRoutes } from './http/api.ts';
+import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
+import type { PlatformContext } from './operations/context.ts';
+import { ProtocolError, errorBody } from './protocol/errors.ts';
+import { openVault } from './security/vault.ts';
+import { openStorage } from './storage/database.ts';
+
+export interface BuildOptions {
+  clock?: Clock;
+  acquirer?: AcquirerConnector;
+  /** Where log lines go (tests capture them to prove no card data is logged). */
+  logDestination?: DestinationStream;
+}
+
+export interface KassaApp {
+  app: FastifyInstance;
+  context: PlatformContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Second line of defence for card data in logs (the first is the Secret wrapper and never
+ * logging bodies): any of these keys, wherever pino meets them, is censored.
+ */
+const redactPaths = [
+  'card_number', 'card_cvv2', 'cvv', 'pan', 'password', 'hash',
+  '*.card_number', '*.card_cvv2', '*.cvv', '*.pan', '*.password', '*.hash',
+  'req.body', 'body', '*.body',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino({ level, redact: { paths: redactPaths, censor: '[redacted]' } }, destination);
+}
+
+/** Builds the whole platform and never listens: server.ts listens, tests call inject(). */
+export async function buildApp(config: KassaConfig, options: BuildOptions = {}): Promise<KassaApp> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
+  });
+  const context: PlatformContext = {
+    storage,
+    vault: openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory }),
+    clock: options.clock ?? systemClock,
+    acquirer: options.acquirer ?? new TestEngineConnector(),
+    logger,
+    timeZone: config.timeZone,
+  };
+
+  const app: FastifyInstance = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast only quiets a generic-variance mismatch.
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per API request is written by the route (action, result, trans_id); Fastify's
+    // two generic lines per request would double the logging cost on the hot path.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // A slow client cannot hold a connection for ever.
+    requestTimeout: 30_000,
+  });
+  await registerFormParsers(app);
+
+  // Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
+  // JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body.
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    if (error instanceof ProtocolError) return reply.code(200).send(errorBody(error));
+    const code = error.code ?? '';
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
+      return reply.code(200).send(errorBody(new ProtocolError('contentTypeNotSupported')));
+    }
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') {
+      return reply.code(200).send(errorBody(new ProtocolError('requestTooLarge')));
+    }
+    if (code.startsWith('FST_') || error.statusCode === 400) {
+      request.log.info({ code }, 'malformed request body');
+      return reply.code(200).send(errorBody(new ProtocolError('requestInvalid')));
+    }
+    request.log.error({ error: { message: error.message, stack: error.stack } }, 'unexpected failure');
+    return reply.code(200).send(errorBody(new ProtocolError('internal')));
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody(new ProtocolError('notFound'))));
+
+  registerApiRoutes(app, context);
+  await app.ready();
+  return {
+    app,
+    context,
+    async close() {
+      await app.close();
+      await storage.close();
+    },
+  };
+}

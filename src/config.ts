@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { isValidTimeZone } from './domain/dates.ts';
+
+export interface KassaConfig {
+  host: string;
+  port: number;
+  dataDirectory: string;
+  databaseUrl?: string;
+  /** PostgreSQL schema, for isolating test runs; default public. */
+  postgresSchema?: string;
+  secretKey?: string;
+  previousSecretKeys?: string;
+  timeZone: string;
+  /** Trust X-Forwarded-For from a reverse proxy (Fastify's trustProxy); off by default so a
+   * client cannot forge its source IP past the allow-list. */
+  trustProxy: boolean | string;
+  logLevel: string;
+  /** sandbox: test engine, loopback callbacks, clock control. production: none of those. */
+  mode: 'sandbox' | 'production';
+}
+
+function portFrom(text: string | undefined): number {
+  const port = Number(text ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0–65535, got ${text}`);
+  return port;
+}
+
+/** Reads the environment once at start; every setting is in the README's configuration table. */
+export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.env): KassaConfig {
+  const timeZone = environment.KASSA_TIMEZONE ?? 'UTC';
+  if (!isValidTimeZone(timeZone)) throw new Error(`KASSA_TIMEZONE is not a time zone: ${timeZone}`);
+  const mode = environment.KASSA_MODE ?? 'sandbox';
+  if (mode !== 'sandbox' && mode !== 'production') throw new Error('KASSA_MODE is sandbox or production');
+  const trustProxyText = environment.KASSA_TRUST_PROXY;
+  return {
+    host: environment.HOST ?? '127.0.0.1',
+    port: portFrom(environment.PORT),
+    dataDirectory: resolve(environment.KASSA_DATA_DIR ?? './data'),
+    databaseUrl: environment.DATABASE_URL || undefined,
+    postgresSchema: environment.KASSA_PG_SCHEMA || undefined,
+    secretKey: environment.KASSA_SECRET_KEY || undefined,
+    previousSecretKeys: environment.KASSA_PREVIOUS_SECRET_KEYS || undefined,
+    timeZone,
+    trustProxy: trustProxyText === undefined || trustProxyText === '' || trustProxyText === 'false'
+      ? false : trustProxyText === 'true' ? true : trustProxyText,
+    logLevel: environment.LOG_LEVEL ?? 'info',
+    mode,
+  };
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateMerchant, type AuthenticatedMerchant } from '../operations/authenticate.ts';
+import { capture } from '../operations/capture.ts';
+import type { PlatformContext } from '../operations/context.ts';
+import { getTransDetails } from '../operations/get-trans-details.ts';
+import { getTransStatus } from '../operations/get-trans-status.ts';
+import { getTransStatusByOrder } from '../operations/get-trans-status-by-order.ts';
+import { refundOrReverse } from '../operations/refund-or-reverse.ts';
+import { sale } from '../operations/sale.ts';
+import { voidPayment } from '../operations/void.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { messages, type RequestFields } from '../protocol/validation.ts';
+import { normalizeMultipartFields } from './form-body.ts';
+
+/** How a 3-D Secure answer lists redirect parameters: an object on `/` and `/post`, a
+ * `[{name, value}]` list on `/v2/post`. */
+export type RedirectParamsStyle = 'object' | 'list';
+
+type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Record<string, unknown>>;
+
+const handlers: Record<string, Handler> = {
+  SALE: sale,
+  CAPTURE: capture,
+  CREDITVOID: refundOrReverse,
+  VOID: voidPayment,
+  GET_TRANS_STATUS: getTransStatus,
+  GET_TRANS_DETAILS: getTransDetails,
+  GET_TRANS_STATUS_BY_ORDER: getTransStatusByOrder,
+};
+
+function fieldsOf(request: FastifyRequest): RequestFields {
+  const body = request.body;
+  if (body === undefined || body === null || typeof body !== 'object') return {};
+  return request.isMultipart() ? normalizeMultipartFields(body as Record<string, unknown>) : (body as RequestFields);
+}
+
+/** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
+export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
+  const handle = (_style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const fields = fieldsOf(request);
+    const action = fields.action;
+    if (typeof action !== 'string' || action === '') {
+      throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);
+    }
+    const merchant = await authenticateMerchant(context, fields, request.ip);
+    const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
+    if (!handler) throw new ProtocolError('actionNotSupported');
+    const body = await handler(context, merchant, fields);
+    request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
+    return reply.send(body);
+  };
+  app.post('/', handle('object'));
+  app.post('/post', handle('object'));
+  app.post('/v2/post', handle('list'));
+}

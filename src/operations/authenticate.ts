@@ -1,0 +1,48 @@
+import { BlockList, isIP } from 'node:net';
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { validateFields, type RequestFields } from '../protocol/validation.ts';
+import { findMerchantByClientKey, type MerchantRecord } from '../storage/merchants.ts';
+import type { PlatformContext } from './context.ts';
+
+export interface AuthenticatedMerchant extends MerchantRecord {
+  password: string;
+}
+
+/** `::ffff:1.2.3.4` is how a dual-stack socket shows an IPv4 client. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/** Allowed entries are addresses or CIDR ranges (`10.0.0.0/8`, `0.0.0.0/0` for anywhere). */
+export function isIpAllowed(sourceIp: string, allowedIps: readonly string[]): boolean {
+  const ip = normalizeIp(sourceIp);
+  const family = isIP(ip);
+  if (family === 0) return false;
+  const list = new BlockList();
+  for (const entry of allowedIps) {
+    const [address, prefixText] = entry.split('/');
+    const entryFamily = isIP(address ?? '');
+    if (entryFamily === 0) continue;
+    const type = entryFamily === 4 ? 'ipv4' : 'ipv6';
+    if (prefixText === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefixText), type);
+  }
+  return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Who is asking, before anything else is read: client_key, source IP, S2S CARD mapping. The
+ * hash is checked by each operation, since its formula needs that action's fields.
+ */
+export async function authenticateMerchant(
+  context: PlatformContext, fields: RequestFields, sourceIp: string,
+): Promise<AuthenticatedMerchant> {
+  const errors: FieldError[] = [];
+  const { client_key: clientKey } = validateFields(fields, { client_key: { required: true, check: 'uuid' } }, errors);
+  if (errors.length > 0 || !clientKey) throw new ProtocolError('requestInvalid', errors);
+  const merchant = await findMerchantByClientKey(context.storage.db, clientKey.toLowerCase());
+  if (!merchant) throw new ProtocolError('merchantNotFound');
+  if (!isIpAllowed(sourceIp, merchant.allowedIps)) throw new ProtocolError('ipNotAllowed');
+  if (!merchant.s2sCardEnabled) throw new ProtocolError('mappingNotFound');
+  return { ...merchant, password: context.vault.decrypt(merchant.passwordCiphertext) };
+}

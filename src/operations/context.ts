@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { AcquirerConnector } from '../acquirers/connector.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { Vault } from '../security/vault.ts';
+import type { Storage } from '../storage/database.ts';
+
+/** Everything an operation needs, handed in (never imported as a global), so tests build their
+ * own with a real database and a clock they control. */
+export interface PlatformContext {
+  storage: Storage;
+  vault: Vault;
+  clock: Clock;
+  acquirer: AcquirerConnector;
+  logger: Logger;
+  /** IANA zone for `trans_date`; UTC by default. */
+  timeZone: string;
+}

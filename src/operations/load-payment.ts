@@ -1,0 +1,45 @@
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { hashesMatch, orderHash, transactionHash } from '../protocol/hash.ts';
+import { validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
+import { findLatestPaymentOfOrder, findPayment, type PaymentRow } from '../storage/payments.ts';
+import type { AuthenticatedMerchant } from './authenticate.ts';
+import type { PlatformContext } from './context.ts';
+
+/**
+ * Validate and load for the actions on an existing payment: fields by the action's table, the
+ * payment by trans_id within this merchant (208001 otherwise), then Formula 2 with the e-mail
+ * and card of that original payment.
+ */
+export async function loadPaymentByTransId(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules: Record<string, FieldRule>,
+): Promise<{ payment: PaymentRow; values: Record<string, string | undefined> }> {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, rules, errors);
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  const payment = await findPayment(context.storage.db, merchant.merchantId, values.trans_id!.toLowerCase());
+  if (!payment) throw new ProtocolError('paymentNotFound');
+  const expected = transactionHash(
+    { email: payment.payer_email, password: merchant.password, cardDigits: payment.card_bin + payment.card_last_four },
+    // The merchant signs the trans_id as it sent it; we compare with what it sent.
+    values.trans_id!,
+  );
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
+  return { payment, values };
+}
+
+/** GET_TRANS_STATUS_BY_ORDER: the newest payment of the order, Formula 7. */
+export async function loadPaymentByOrderId(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules: Record<string, FieldRule>,
+): Promise<PaymentRow> {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, rules, errors);
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  const payment = await findLatestPaymentOfOrder(context.storage.db, merchant.merchantId, values.order_id!);
+  if (!payment) throw new ProtocolError('paymentNotFound');
+  const expected = orderHash(
+    { email: payment.payer_email, password: merchant.password, cardDigits: payment.card_bin + payment.card_last_four },
+    values.order_id!,
+  );
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
+  return payment;
+}

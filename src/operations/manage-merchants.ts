@@ -1,0 +1,100 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Clock } from '../domain/clock.ts';
+import { newId } from '../domain/ids.ts';
+import type { Vault } from '../security/vault.ts';
+import type { Storage } from '../storage/database.ts';
+import { insertMerchant, listMerchants, findMerchantByClientKey, updateMerchantSettings, type MerchantRecord, type MerchantSettings } from '../storage/merchants.ts';
+
+const passwordAlphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+export const passwordLength = 32;
+
+/** 32 characters from a CSPRNG (about 186 bits): the hash signs only e-mail, PASSWORD and
+ * card digits, so the PASSWORD must be long and random, never chosen by a person. */
+export function generatePassword(): string {
+  let password = '';
+  for (let index = 0; index < passwordLength; index += 1) password += passwordAlphabet[randomInt(passwordAlphabet.length)];
+  return password;
+}
+
+export class MerchantInputError extends Error {}
+
+function checkAllowedIp(entry: string): void {
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  const prefixMax = family === 4 ? 32 : 128;
+  const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= prefixMax);
+  if (family === 0 || !prefixOk || rest.length > 0) throw new MerchantInputError(`not an IP address or CIDR range: ${entry}`);
+}
+
+function checkSettings(settings: Partial<MerchantSettings>): void {
+  if (settings.email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(settings.email)) {
+    throw new MerchantInputError(`not an e-mail address: ${settings.email}`);
+  }
+  if (settings.callbackUrl) {
+    let url: URL;
+    try {
+      url = new URL(settings.callbackUrl);
+    } catch {
+      throw new MerchantInputError(`not a URL: ${settings.callbackUrl}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MerchantInputError('the callback URL must be http or https');
+    // The spec limits the notification URL to 255 symbols.
+    if (settings.callbackUrl.length > 255) throw new MerchantInputError('the callback URL is longer than 255 characters');
+  }
+  for (const entry of settings.allowedIps ?? []) checkAllowedIp(entry);
+  for (const channel of settings.channels ?? []) {
+    if (channel === '' || channel.length > 16) throw new MerchantInputError(`a channel id is 1–16 characters: ${channel}`);
+  }
+}
+
+export interface CreatedMerchant {
+  merchant: MerchantRecord;
+  password: string;
+}
+
+export async function createMerchant(
+  dependencies: { storage: Storage; vault: Vault; clock: Clock }, settings: MerchantSettings,
+): Promise<CreatedMerchant> {
+  checkSettings(settings);
+  const nowMs = dependencies.clock.nowMs();
+  const password = generatePassword();
+  const merchant: MerchantRecord = {
+    ...settings,
+    merchantId: newId(nowMs),
+    clientKey: randomUUID(),
+    passwordCiphertext: dependencies.vault.encrypt(password),
+    createdAtMs: nowMs,
+  };
+  await insertMerchant(dependencies.storage.db, merchant);
+  return { merchant, password };
+}
+
+export async function updateMerchant(
+  dependencies: { storage: Storage; clock: Clock }, clientKey: string, settings: Partial<MerchantSettings>,
+): Promise<MerchantRecord> {
+  checkSettings(settings);
+  const merchant = await findMerchantByClientKey(dependencies.storage.db, clientKey);
+  if (!merchant) throw new MerchantInputError(`no merchant with client_key ${clientKey}`);
+  await updateMerchantSettings(dependencies.storage.db, merchant.merchantId, settings, dependencies.clock.nowMs());
+  return (await findMerchantByClientKey(dependencies.storage.db, clientKey))!;
+}
+
+export async function allMerchants(storage: Storage, limit = 10_000): Promise<MerchantRecord[]> {
+  return listMerchants(storage.db, limit);
+}
+
+/** What the CLI shows of a merchant: everything but secrets. */
+export function describeMerchant(merchant: MerchantRecord) {
+  return {
+    merchant_id: merchant.merchantId,
+    client_key: merchant.clientKey,
+    email: merchant.email,
+    callback_url: merchant.callbackUrl,
+    allowed_ips: merchant.allowedIps,
+    channels: merchant.channels,
+    three_ds: merchant.threeDsEnabled,
+    s2s_card: merchant.s2sCardEnabled,
+    descriptor: merchant.descriptor,
+  };
+}

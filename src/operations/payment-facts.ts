@@ -1,0 +1,42 @@
+import { formatTransDate } from '../domain/dates.ts';
+import { maskFromParts } from '../domain/card.ts';
+import { newId } from '../domain/ids.ts';
+import type { PaymentFacts } from '../protocol/responses.ts';
+import type { OutboxRow, PaymentRow } from '../storage/payments.ts';
+import type { PlatformContext } from './context.ts';
+
+/** What responses and callbacks may say about a payment: masks only, never card data. */
+export function paymentFacts(context: PlatformContext, payment: PaymentRow, dateMs = Number(payment.created_at_ms)): PaymentFacts {
+  return {
+    action: payment.action,
+    orderId: payment.order_id,
+    transId: payment.trans_id,
+    status: payment.status,
+    amountMinor: Number(payment.amount_minor),
+    currency: payment.currency,
+    descriptor: payment.descriptor,
+    declineReason: payment.decline_reason,
+    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+    cardExpiry: payment.card_expiry,
+    transDate: formatTransDate(dateMs, context.timeZone),
+  };
+}
+
+/** A callback to send, written in the same transaction as the change it reports. */
+export function callbackRow(payment: PaymentRow, payload: Record<string, unknown>, nowMs: number): OutboxRow {
+  return {
+    outbox_id: newId(nowMs),
+    topic: 'callback',
+    merchant_id: payment.merchant_id,
+    trans_id: payment.trans_id,
+    payload_json: JSON.stringify(payload),
+    created_at_ms: nowMs,
+    next_attempt_at_ms: nowMs,
+    delivered_at_ms: null,
+  };
+}
+
+export function cardSummary(payment: PaymentRow) {
+  const [month, year] = payment.card_expiry.split('/');
+  return { bin: payment.card_bin, lastFour: payment.card_last_four, expiryMonth: Number(month), expiryYear: Number(year) };
+}

@@ -1,0 +1,212 @@
+import { cardBrand } from '../domain/card.ts';
+import { newId, newTransactionId } from '../domain/ids.ts';
+import { parseAmount } from '../domain/money.ts';
+import { Secret } from '../domain/secret.ts';
+import type { Decision } from '../acquirers/connector.ts';
+import { payerFieldNames, saleFields } from '../protocol/action-fields.ts';
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { cardHashPart, hashesMatch, saleHash } from '../protocol/hash.ts';
+import { saleCallback, saleResponse } from '../protocol/responses.ts';
+import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
+import { completeOperation, findReplay, insertPayment, type OperationRow, type PaymentRow } from '../storage/payments.ts';
+import type { AuthenticatedMerchant } from './authenticate.ts';
+import type { PlatformContext } from './context.ts';
+import { callbackRow, paymentFacts } from './payment-facts.ts';
+
+interface SaleCommand {
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  description: string;
+  cardNumber: Secret<string>;
+  cvv: Secret<string>;
+  expiryMonth: number;
+  expiryYear: number;
+  payerEmail: string;
+  payer: Record<string, string>;
+  termUrl: string;
+  termUrlTarget: string | null;
+  channelId: string | null;
+  parameters: Record<string, string>;
+  isAuth: boolean;
+  recurringInit: boolean;
+  hash: string;
+}
+
+/** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
+ * parameters). Every problem is reported at once. */
+function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): SaleCommand {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, saleFields, errors);
+  const parameters = validateParameters(fields, errors) ?? {};
+  let amountMinor = 0;
+  if (values.order_amount && values.order_currency) {
+    const amount = parseAmount(values.order_amount, values.order_currency);
+    if (amount.ok) amountMinor = amount.amountMinor;
+    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
+  }
+  if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
+    errors.push({ field: 'channel_id', message: messages.choice });
+  }
+  for (const name of context.acquirer.requiredParameters) {
+    if (!parameters[name]) errors.push({ field: `parameters[${name}]`, message: messages.blank });
+  }
+  if (errors.length > 0) {
+    // Card tokens arrive with the tokenization work; until then no token can be found, and
+    // saying so is more useful than listing the card fields as blank.
+    const onlyTokenGiven = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
+    throw onlyTokenGiven ? new ProtocolError('cardTokenNotFound') : new ProtocolError('requestInvalid', errors);
+  }
+  const payer: Record<string, string> = {};
+  for (const name of payerFieldNames) if (values[name] !== undefined) payer[name] = values[name]!;
+  return {
+    orderId: values.order_id!,
+    amountMinor,
+    currency: values.order_currency!,
+    description: values.order_description!,
+    cardNumber: new Secret(values.card_number!),
+    cvv: new Secret(values.card_cvv2!),
+    expiryMonth: Number(values.card_exp_month),
+    expiryYear: Number(values.card_exp_year),
+    payerEmail: values.payer_email!,
+    payer,
+    termUrl: values.term_url_3ds!,
+    termUrlTarget: values.term_url_target ?? null,
+    channelId: values.channel_id ?? null,
+    parameters,
+    isAuth: values.auth === 'Y',
+    recurringInit: values.recurring_init === 'Y',
+    hash: values.hash!,
+  };
+}
+
+/** A keyed fingerprint of the whole request: recognises an exact replay without storing it. */
+function requestFingerprint(context: PlatformContext, merchantId: string, fields: RequestFields): string {
+  const entries = Object.keys(fields).sort().map((key) => [key, fields[key]]);
+  return context.vault.fingerprint(`${merchantId}\n${JSON.stringify(entries)}`);
+}
+
+function outcomeChange(command: SaleCommand, decision: Decision, merchantDescriptor: string, nowMs: number) {
+  if (decision.outcome === 'declined') {
+    return { status: 'DECLINED', captured_minor: 0, decline_reason: decision.declineReason, descriptor: merchantDescriptor, settled_at_ms: null };
+  }
+  return {
+    status: command.isAuth ? 'PENDING' : 'SETTLED',
+    captured_minor: command.isAuth ? 0 : command.amountMinor,
+    decline_reason: null,
+    descriptor: decision.descriptor ?? merchantDescriptor,
+    settled_at_ms: command.isAuth ? null : nowMs,
+  };
+}
+
+/**
+ * SALE (and AUTH with auth=Y): validate → check hash → refuse replays → ask the acquirer →
+ * persist payment, sub-transaction and callback together. With a connector that reaches a real
+ * bank, PREPARE is committed before the call so a crash leaves a visible, recoverable payment.
+ */
+export async function sale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  const command = validateSale(context, merchant, fields);
+  const pan = command.cardNumber.reveal();
+  const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(pan) });
+  if (!hashesMatch(expectedHash, command.hash)) throw new ProtocolError('hashInvalid');
+
+  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  if (await findReplay(context.storage.db, merchant.merchantId, fingerprint)) throw new ProtocolError('duplicateRequest');
+
+  const nowMs = context.clock.nowMs();
+  const transId = newTransactionId(nowMs);
+  const payment: PaymentRow = {
+    trans_id: transId,
+    merchant_id: merchant.merchantId,
+    order_id: command.orderId,
+    action: 'SALE',
+    is_auth: command.isAuth ? 1 : 0,
+    status: 'PREPARE',
+    amount_minor: command.amountMinor,
+    captured_minor: 0,
+    refunded_minor: 0,
+    currency: command.currency,
+    order_description: command.description,
+    payer_email: command.payerEmail,
+    payer_json: JSON.stringify(command.payer),
+    card_bin: pan.slice(0, 6),
+    card_last_four: pan.slice(-4),
+    card_length: pan.length,
+    card_expiry: `${String(command.expiryMonth).padStart(2, '0')}/${command.expiryYear}`,
+    card_brand: cardBrand(pan),
+    card_ciphertext: context.vault.encrypt(pan),
+    card_fingerprint: context.vault.fingerprint(pan),
+    channel_id: command.channelId,
+    parameters_json: Object.keys(command.parameters).length > 0 ? JSON.stringify(command.parameters) : null,
+    term_url_3ds: command.termUrl,
+    term_url_target: command.termUrlTarget,
+    recurring_init: command.recurringInit ? 1 : 0,
+    descriptor: merchant.descriptor,
+    decline_reason: null,
+    request_fingerprint: fingerprint,
+    operation_lock: null,
+    settled_at_ms: null,
+    created_at_ms: nowMs,
+    updated_at_ms: nowMs,
+  };
+  const operation: OperationRow = {
+    operation_id: newId(nowMs),
+    trans_id: transId,
+    type: command.isAuth ? 'AUTH' : 'SALE',
+    status: 'waiting',
+    amount_minor: command.amountMinor,
+    decline_reason: null,
+    created_at_ms: nowMs,
+    updated_at_ms: nowMs,
+  };
+  const authorize = () => context.acquirer.authorize({
+    transId,
+    card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
+    amountMinor: command.amountMinor,
+    currency: command.currency,
+    capture: !command.isAuth,
+    threeDsEnabled: merchant.threeDsEnabled,
+    parameters: command.parameters,
+    nowMs,
+  });
+
+  if (context.acquirer.sideEffectFree) {
+    const decision = await authorize();
+    const finalPayment: PaymentRow = { ...payment, ...outcomeChange(command, decision, merchant.descriptor, nowMs) };
+    const finalOperation: OperationRow = {
+      ...operation,
+      status: decision.outcome === 'approved' ? 'success' : 'fail',
+      decline_reason: decision.outcome === 'declined' ? decision.declineReason : null,
+    };
+    const facts = paymentFacts(context, finalPayment);
+    const inserted = await insertPayment(context.storage.db, finalPayment, finalOperation, [callbackRow(finalPayment, saleCallback(facts), nowMs)]);
+    if (inserted === 'conflict') await throwConflict(context, merchant.merchantId, fingerprint);
+    return saleResponse(facts);
+  }
+
+  const inserted = await insertPayment(context.storage.db, payment, operation, []);
+  if (inserted === 'conflict') await throwConflict(context, merchant.merchantId, fingerprint);
+  let decision: Decision;
+  try {
+    decision = await authorize();
+  } catch (error) {
+    // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
+    // "final status will be sent in callback". The merchant is told exactly that.
+    context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
+    return saleResponse(paymentFacts(context, payment));
+  }
+  const change = outcomeChange(command, decision, merchant.descriptor, nowMs);
+  const finalPayment: PaymentRow = { ...payment, ...change };
+  const facts = paymentFacts(context, finalPayment);
+  await completeOperation(
+    context.storage.db, transId, change,
+    { operationId: operation.operation_id, status: decision.outcome === 'approved' ? 'success' : 'fail', declineReason: change.decline_reason },
+    [callbackRow(finalPayment, saleCallback(facts), nowMs)], context.clock.nowMs(),
+  );
+  return saleResponse(facts);
+}
+
+async function throwConflict(context: PlatformContext, merchantId: string, fingerprint: string): Promise<never> {
+  const replay = await findReplay(context.storage.db, merchantId, fingerprint);
+  throw new ProtocolError(replay ? 'duplicateRequest' : 'previousPaymentNotCompleted');
+}

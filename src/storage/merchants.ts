@@ -1,0 +1,85 @@
+import type { Kysely } from 'kysely';
+import type { Database, MerchantTable } from './schema.ts';
+
+export interface MerchantSettings {
+  email: string;
+  callbackUrl: string | null;
+  allowedIps: string[];
+  channels: string[];
+  threeDsEnabled: boolean;
+  s2sCardEnabled: boolean;
+  descriptor: string;
+}
+
+export interface MerchantRecord extends MerchantSettings {
+  merchantId: string;
+  clientKey: string;
+  passwordCiphertext: string;
+  createdAtMs: number;
+}
+
+function fromRow(row: MerchantTable): MerchantRecord {
+  return {
+    merchantId: row.merchant_id,
+    clientKey: row.client_key,
+    passwordCiphertext: row.password_ciphertext,
+    email: row.email,
+    callbackUrl: row.callback_url,
+    allowedIps: JSON.parse(row.allowed_ips_json) as string[],
+    channels: JSON.parse(row.channels_json) as string[],
+    threeDsEnabled: row.three_ds_enabled === 1,
+    s2sCardEnabled: row.s2s_card_enabled === 1,
+    descriptor: row.descriptor,
+    createdAtMs: Number(row.created_at_ms),
+  };
+}
+
+export async function insertMerchant(db: Kysely<Database>, merchant: MerchantRecord): Promise<void> {
+  await db.insertInto('merchants').values({
+    merchant_id: merchant.merchantId,
+    client_key: merchant.clientKey,
+    password_ciphertext: merchant.passwordCiphertext,
+    email: merchant.email,
+    callback_url: merchant.callbackUrl,
+    allowed_ips_json: JSON.stringify(merchant.allowedIps),
+    channels_json: JSON.stringify(merchant.channels),
+    three_ds_enabled: merchant.threeDsEnabled ? 1 : 0,
+    s2s_card_enabled: merchant.s2sCardEnabled ? 1 : 0,
+    descriptor: merchant.descriptor,
+    created_at_ms: merchant.createdAtMs,
+    updated_at_ms: merchant.createdAtMs,
+  }).execute();
+}
+
+/** Read on every request, without a cache, so a merchant created or changed by the CLI while
+ * the server runs is served at once (an indexed primary-key read is microseconds). */
+export async function findMerchantByClientKey(db: Kysely<Database>, clientKey: string): Promise<MerchantRecord | undefined> {
+  const row = await db.selectFrom('merchants').selectAll().where('client_key', '=', clientKey).executeTakeFirst();
+  return row ? fromRow(row) : undefined;
+}
+
+export async function findMerchantById(db: Kysely<Database>, merchantId: string): Promise<MerchantRecord | undefined> {
+  const row = await db.selectFrom('merchants').selectAll().where('merchant_id', '=', merchantId).executeTakeFirst();
+  return row ? fromRow(row) : undefined;
+}
+
+export async function listMerchants(db: Kysely<Database>, limit: number): Promise<MerchantRecord[]> {
+  const rows = await db.selectFrom('merchants').selectAll().orderBy('created_at_ms').limit(limit).execute();
+  return rows.map(fromRow);
+}
+
+export async function updateMerchantSettings(
+  db: Kysely<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
+): Promise<boolean> {
+  const result = await db.updateTable('merchants').set({
+    ...(settings.email !== undefined ? { email: settings.email } : {}),
+    ...(settings.callbackUrl !== undefined ? { callback_url: settings.callbackUrl } : {}),
+    ...(settings.allowedIps !== undefined ? { allowed_ips_json: JSON.stringify(settings.allowedIps) } : {}),
+    ...(settings.channels !== undefined ? { channels_json: JSON.stringify(settings.channels) } : {}),
+    ...(settings.threeDsEnabled !== undefined ? { three_ds_enabled: settings.threeDsEnabled ? 1 : 0 } : {}),
+    ...(settings.s2sCardEnabled !== undefined ? { s2s_card_enabled: settings.s2sCardEnabled ? 1 : 0 } : {}),
+    ...(settings.descriptor !== undefined ? { descriptor: settings.descriptor } : {}),
+    updated_at_ms: nowMs,
+  }).where('merchant_id', '=', merchantId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -1,0 +1,174 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database, OutboxTable, PaymentOperationTable, PaymentTable } from './schema.ts';
+import { isUniqueViolation } from './dialect-errors.ts';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export type PaymentRow = PaymentTable;
+export type OperationRow = PaymentOperationTable;
+export type OutboxRow = Omit<OutboxTable, 'attempt_count'>;
+
+export async function findPayment(db: Executor, merchantId: string, transId: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll()
+    .where('trans_id', '=', transId).where('merchant_id', '=', merchantId)
+    .executeTakeFirst();
+}
+
+/** The most recent payment of an order: what GET_TRANS_STATUS_BY_ORDER reports. */
+export async function findLatestPaymentOfOrder(db: Executor, merchantId: string, orderId: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll()
+    .where('merchant_id', '=', merchantId).where('order_id', '=', orderId)
+    .orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc')
+    .limit(1).executeTakeFirst();
+}
+
+export async function findReplay(db: Executor, merchantId: string, requestFingerprint: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll()
+    .where('merchant_id', '=', merchantId)
+    .where('request_fingerprint', '=', requestFingerprint)
+    .limit(1).executeTakeFirst();
+}
+
+export async function listOperations(db: Executor, transId: string): Promise<OperationRow[]> {
+  return db.selectFrom('payment_operations').selectAll()
+    .where('trans_id', '=', transId)
+    .orderBy('created_at_ms').orderBy('operation_id')
+    .execute();
+}
+
+/**
+ * Inserts a new payment with its first sub-transaction and outbox rows in one transaction.
+ * Returns 'conflict' when a unique key refuses it: the order already has an unfinished payment,
+ * or the same request was already made. Two racing requests cannot both get through.
+ */
+export async function insertPayment(
+  db: Kysely<Database>, payment: PaymentRow, operation: OperationRow, outbox: OutboxRow[],
+): Promise<'inserted' | 'conflict'> {
+  try {
+    await db.transaction().execute(async (transaction) => {
+      await transaction.insertInto('payments').values(payment).execute();
+      await transaction.insertInto('payment_operations').values(operation).execute();
+      if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+    });
+    return 'inserted';
+  } catch (error) {
+    if (isUniqueViolation(error)) return 'conflict';
+    throw error;
+  }
+}
+
+export async function findOpenPaymentOfOrder(db: Executor, merchantId: string, orderId: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll()
+    .where('merchant_id', '=', merchantId).where('order_id', '=', orderId)
+    .where('status', 'in', ['PREPARE', '3DS', 'REDIRECT'])
+    .limit(1).executeTakeFirst();
+}
+
+export interface PaymentChange {
+  status?: string;
+  captured_minor?: number;
+  decline_reason?: string | null;
+  descriptor?: string;
+  settled_at_ms?: number | null;
+  operation_lock?: string | null;
+}
+
+/** Finishes a sub-transaction: payment fields, the operation's status and the callbacks, together. */
+export async function completeOperation(
+  db: Kysely<Database>,
+  transId: string,
+  change: PaymentChange,
+  operation: { operationId: string; status: 'success' | 'fail'; declineReason: string | null },
+  outbox: OutboxRow[],
+  nowMs: number,
+): Promise<void> {
+  await db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('payments').set({ ...change, updated_at_ms: nowMs })
+      .where('trans_id', '=', transId).execute();
+    await transaction.updateTable('payment_operations')
+      .set({ status: operation.status, decline_reason: operation.declineReason, updated_at_ms: nowMs })
+      .where('operation_id', '=', operation.operationId).execute();
+    if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+  });
+}
+
+/**
+ * Takes the payment for one exclusive money operation (capture, reversal, void): succeeds only
+ * if the payment is still in the expected status and nobody else holds it. The WHERE clause is
+ * the invariant; two racing requests cannot both get a row back.
+ */
+export async function claimPayment(
+  db: Kysely<Database>,
+  transId: string,
+  expectedStatus: string,
+  operation: OperationRow,
+  extraCondition: 'none' | 'no-refunds' = 'none',
+): Promise<boolean> {
+  return db.transaction().execute(async (transaction) => {
+    let update = transaction.updateTable('payments')
+      .set({ operation_lock: operation.operation_id, updated_at_ms: operation.created_at_ms })
+      .where('trans_id', '=', transId)
+      .where('status', '=', expectedStatus)
+      .where('operation_lock', 'is', null);
+    if (extraCondition === 'no-refunds') update = update.where('refunded_minor', '=', 0);
+    const result = await update.executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await transaction.insertInto('payment_operations').values(operation).execute();
+    return true;
+  });
+}
+
+/**
+ * Reserves a refund before the acquirer is asked: `refunded + x <= captured` is checked and
+ * applied by one UPDATE, so 50 parallel partial refunds can never exceed what was captured.
+ * A declined refund gives its reservation back (releaseRefund).
+ */
+export async function reserveRefund(db: Kysely<Database>, transId: string, operation: OperationRow): Promise<boolean> {
+  const amountMinor = operation.amount_minor;
+  return db.transaction().execute(async (transaction) => {
+    const result = await transaction.updateTable('payments')
+      .set({
+        refunded_minor: sql`refunded_minor + ${amountMinor}`,
+        updated_at_ms: operation.created_at_ms,
+      })
+      .where('trans_id', '=', transId)
+      .where('status', '=', 'SETTLED')
+      .where('operation_lock', 'is', null)
+      .where(sql<boolean>`refunded_minor + ${amountMinor} <= captured_minor`)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await transaction.insertInto('payment_operations').values(operation).execute();
+    return true;
+  });
+}
+
+/** After an approved refund: the payment becomes REFUND once everything captured is refunded. */
+export async function finishRefund(
+  db: Kysely<Database>, transId: string, operationId: string, outboxFor: (status: string) => OutboxRow[], nowMs: number,
+): Promise<string> {
+  return db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('payments').set({ status: 'REFUND', updated_at_ms: nowMs })
+      .where('trans_id', '=', transId).where('status', '=', 'SETTLED')
+      .where(sql<boolean>`refunded_minor = captured_minor`).execute();
+    await transaction.updateTable('payment_operations').set({ status: 'success', updated_at_ms: nowMs })
+      .where('operation_id', '=', operationId).execute();
+    const row = await transaction.selectFrom('payments').select('status').where('trans_id', '=', transId).executeTakeFirstOrThrow();
+    const outbox = outboxFor(row.status);
+    if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+    return row.status;
+  });
+}
+
+export async function releaseRefund(
+  db: Kysely<Database>, transId: string, operationId: string, amountMinor: number, declineReason: string, outbox: OutboxRow[], nowMs: number,
+): Promise<void> {
+  await db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('payments')
+      .set({ refunded_minor: sql`refunded_minor - ${amountMinor}`, status: 'SETTLED', updated_at_ms: nowMs })
+      .where('trans_id', '=', transId).execute();
+    await transaction.updateTable('payment_operations')
+      .set({ status: 'fail', decline_reason: declineReason, updated_at_ms: nowMs })
+      .where('operation_id', '=', operationId).execute();
+    if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+  });
+}
