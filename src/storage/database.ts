@@ -45,7 +45,7 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    await migrateToLatest(db);
+    await migrateToLatest(db, schema);
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   mkdirSync(config.dataDirectory, { recursive: true });
