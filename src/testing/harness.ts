@@ -18,6 +18,9 @@ import type { MerchantSettings } from '../storage/merchants.ts';
  */
 export interface TestPlatform extends KassaApp {
   dataDirectory: string;
+  /** What a second process (the CLI) needs to open the same database and keys. */
+  secretKey: string;
+  postgresSchema: string | undefined;
   clock: FixedClock;
   logLines: string[];
   merchant: { clientKey: string; password: string; merchantId: string };
@@ -70,6 +73,8 @@ export async function startTestPlatform(
   return {
     ...kassa,
     dataDirectory,
+    secretKey: config.secretKey!,
+    postgresSchema: schema,
     clock,
     logLines,
     merchant,
