@@ -28,7 +28,7 @@ export const protocolErrors = {
   contentTypeNotSupported: { code: 900004, message: 'Request body must be application/x-www-form-urlencoded or multipart/form-data.', source: 'kassa' },
   requestTooLarge: { code: 900005, message: 'Request body is too large.', source: 'kassa' },
   notFound: { code: 900404, message: 'Not found.', source: 'kassa' },
-  internal: { code: 900500, message: 'Internal error. The request was not processed; it is safe to retry.', source: 'kassa' },
+  internal: { code: 900500, message: 'Internal error. Check the payment with GET_TRANS_STATUS before retrying.', source: 'kassa' },
 } as const;
 
 export type ProtocolErrorName = keyof typeof protocolErrors;

@@ -209,3 +209,28 @@ test('validateParameters: over-long keys and values are refused', () => {
     { field: 'parameters[big]', message: messages.invalid },
   ]);
 });
+
+test('codes that ICU names but ISO 3166-1 does not list are not countries', () => {
+  for (const code of ['EU', 'UN', 'SU', 'YU', 'XA', 'QO', 'AC', 'ZZ']) {
+    const errors: { field: string; message: string }[] = [];
+    validateFields({ payer_country: code }, { payer_country: { check: 'country' } }, errors);
+    assert.equal(errors.length, 1, code);
+  }
+  for (const code of ['US', 'KZ', 'UZ', 'RU', 'DE', 'QA']) {
+    const errors: { field: string; message: string }[] = [];
+    validateFields({ payer_country: code }, { payer_country: { check: 'country' } }, errors);
+    assert.equal(errors.length, 0, code);
+  }
+});
+
+test('a URL must name its scheme with // so a browser cannot read it as a relative link', () => {
+  const errors: { field: string; message: string }[] = [];
+  validateFields({ term_url_3ds: 'https:shop.example/return' }, { term_url_3ds: { check: 'url' } }, errors);
+  assert.deepEqual(errors, [{ field: 'term_url_3ds', message: 'This value is not a valid URL.' }]);
+});
+
+test('birth dates in the first century are real dates', () => {
+  const errors: { field: string; message: string }[] = [];
+  validateFields({ payer_birth_date: '0050-01-01' }, { payer_birth_date: { check: 'date' } }, errors);
+  assert.deepEqual(errors, []);
+});

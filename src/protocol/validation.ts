@@ -28,12 +28,16 @@ export const messages = {
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
 const countryCache = new Map<string, boolean>();
+/** Codes ICU names that are not ISO 3166-1 countries: unions (EU, UN, EZ), withdrawn codes
+ * (SU, YU, CS, DD, ZR, TP, AN), exceptional reservations (AC, CP, DG, EA, IC, TA) and the
+ * user-assigned ranges AA, QM–QZ, XA–XZ, ZZ. Symfony's Country check refuses them too. */
+const notCountries = new Set(['EU', 'UN', 'EZ', 'SU', 'YU', 'CS', 'DD', 'ZR', 'TP', 'AN', 'AC', 'CP', 'DG', 'EA', 'IC', 'TA', 'AA', 'ZZ']);
 function isCountryCode(text: string): boolean {
   if (!/^[A-Z]{2}$/.test(text)) return false;
   let known = countryCache.get(text);
   if (known === undefined) {
-    // ICU knows ISO 3166-1 regions; a few private-use codes (e.g. "XA") it names too, which is harmless.
-    known = regionNames.of(text) !== undefined && text !== 'ZZ';
+    const userAssigned = text.startsWith('X') || (text[0] === 'Q' && text[1] >= 'M');
+    known = regionNames.of(text) !== undefined && !notCountries.has(text) && !userAssigned;
     countryCache.set(text, known);
   }
   return known;
@@ -43,12 +47,16 @@ function isCalendarDate(text: string): boolean {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   if (!match) return false;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
+  const date = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, does not map years 0–99 to 1900–1999.
+  date.setUTCFullYear(year, month - 1, day);
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 function isHttpUrl(text: string): boolean {
-  if (/\s/.test(text)) return false;
+  // `https:shop.example/x` parses, but a browser on a Kassa page would read it as a relative
+  // link and send the cardholder to Kassa's own host: the scheme must be followed by `//`.
+  if (/\s/.test(text) || !/^https?:\/\//i.test(text)) return false;
   try {
     const url = new URL(text);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
