@@ -5,6 +5,7 @@ import type { AcquirerConnector } from './acquirers/connector.ts';
 import type { KassaConfig } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { registerApiRoutes } from './http/api.ts';
+import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
@@ -51,6 +52,8 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     acquirer: options.acquirer ?? new TestEngineConnector(),
     logger,
     timeZone: config.timeZone,
+    publicBaseUrl: config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+    challengeTimeoutMs: config.challengeTimeoutMs,
   };
 
   const app: FastifyInstance = Fastify({
@@ -87,6 +90,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody(new ProtocolError('notFound'))));
 
   registerApiRoutes(app, context);
+  registerChallengePages(app, context);
   await app.ready();
   return {
     app,

@@ -17,12 +17,22 @@ export interface KassaConfig {
   logLevel: string;
   /** sandbox: test engine, loopback callbacks, clock control. production: none of those. */
   mode: 'sandbox' | 'production';
+  /** Base URL cardholders' browsers use to reach Kassa; default http://HOST:PORT. */
+  publicUrl?: string;
+  challengeTimeoutMs: number;
 }
 
 function portFrom(text: string | undefined): number {
   const port = Number(text ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0–65535, got ${text}`);
   return port;
+}
+
+function positiveNumber(text: string | undefined, fallback: number, name: string): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${text}`);
+  return value;
 }
 
 /** Reads the environment once at start; every setting is in the README's configuration table. */
@@ -45,5 +55,7 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
       ? false : trustProxyText === 'true' ? true : trustProxyText,
     logLevel: environment.LOG_LEVEL ?? 'info',
     mode,
+    publicUrl: environment.KASSA_PUBLIC_URL ? environment.KASSA_PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    challengeTimeoutMs: positiveNumber(environment.KASSA_3DS_TIMEOUT_MS, 15 * 60 * 1000, 'KASSA_3DS_TIMEOUT_MS'),
   };
 }

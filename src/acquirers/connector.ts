@@ -33,6 +33,23 @@ export type Decision =
   | { outcome: 'approved'; descriptor?: string }
   | { outcome: 'declined'; declineReason: string };
 
+/** What authorize() may answer besides a decision: the cardholder must act first, on the
+ * issuer's 3-D Secure page (`3DS`) or on a payment provider's page (`REDIRECT`). */
+export type AuthorizationAnswer = Decision | { outcome: 'challenge'; kind: '3DS' | 'REDIRECT' };
+
+/** After the cardholder's step: the card again (PAN and CVV held encrypted during the wait)
+ * and whether the cardholder passed. */
+export interface ChallengeCompletion {
+  transId: string;
+  kind: '3DS' | 'REDIRECT';
+  card: CardForAuthorization;
+  amountMinor: number;
+  currency: string;
+  capture: boolean;
+  cardholderPassed: boolean;
+  nowMs: number;
+}
+
 export interface FollowUpRequest {
   transId: string;
   card: CardSummary;
@@ -44,8 +61,7 @@ export interface FollowUpRequest {
 /**
  * The seam between the platform and a bank. The platform writes PREPARE before calling it and
  * the outcome after, outside any database transaction, so a slow or crashed acquirer call never
- * holds a lock and a restart can find what was in flight. 3-D Secure and redirect outcomes
- * come with the 3-D Secure work.
+ * holds a lock and a restart can find what was in flight.
  */
 export interface AcquirerConnector {
   readonly name: string;
@@ -57,7 +73,9 @@ export interface AcquirerConnector {
   readonly sideEffectFree: boolean;
   /** Extra `parameters[...]` this connector needs (Appendix C); missing ones fail validation. */
   readonly requiredParameters: readonly string[];
-  authorize(request: AuthorizationRequest): Promise<Decision>;
+  authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer>;
+  /** Authorization after the cardholder's 3-D Secure or redirect step. */
+  completeChallenge(request: ChallengeCompletion): Promise<Decision>;
   capture(request: FollowUpRequest): Promise<Decision>;
   refund(request: FollowUpRequest): Promise<Decision>;
   reverse(request: FollowUpRequest): Promise<Decision>;

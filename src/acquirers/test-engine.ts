@@ -1,5 +1,5 @@
 import { isCardExpired } from '../domain/card.ts';
-import type { AcquirerConnector, AuthorizationRequest, Decision, FollowUpRequest } from './connector.ts';
+import type { AcquirerConnector, AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, Decision, FollowUpRequest } from './connector.ts';
 
 /** Decline texts a merchant can show a cardholder as they are; the README's table repeats them. */
 export const declineReasons = {
@@ -9,7 +9,13 @@ export const declineReasons = {
   incorrectDetails: 'Card details entered incorrectly. Check the card number, expiry date and CVV2/CVC2.',
   expired: 'The card has expired. Check the expiry date on the front of the card.',
   captureDeclined: 'Capture declined by processing',
+  threeDsFailed: '3-D Secure authentication failed',
+  threeDsExpired: '3-D Secure authentication was not completed in time',
+  redirectCancelled: 'Payment cancelled on the payment provider page',
 } as const;
+
+/** The sandbox's one-time code, shown on the emulated issuer page as a test-mode hint. */
+export const sandboxOneTimeCode = '123456';
 
 const specTestCard = '4111111111111111';
 
@@ -59,10 +65,12 @@ export function specTestCardBehaviour(bin: string, lastFour: string, month: numb
 
 const approved: Decision = { outcome: 'approved' };
 
+const declinesAfterChallenge = new Set<TestCardBehaviour>(['decline', 'threeDsThenDecline', 'redirectThenDecline']);
+
 /**
- * The default connector: decides from the card alone, instantly, with no network. Until the
- * 3-D Secure flow exists, the 3-D Secure and redirect rows end as they would after the
- * cardholder's step (approve or decline).
+ * The default connector: decides from the card alone, instantly, with no network. For a
+ * merchant with 3-D Secure on, the spec's 3-D Secure and redirect rows ask for the cardholder's
+ * step first; with 3-D Secure off they end at once as they would after it.
  */
 export class TestEngineConnector implements AcquirerConnector {
   readonly name = 'test-engine';
@@ -74,19 +82,35 @@ export class TestEngineConnector implements AcquirerConnector {
   }
   readonly requiredParameters: readonly string[] = [];
 
-  async authorize(request: AuthorizationRequest): Promise<Decision> {
+  async authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {
     const pan = request.card.number.reveal();
     const refusal = refusalCards[pan];
     if (refusal) return { outcome: 'declined', declineReason: refusal };
     const behaviour = specTestCardBehaviour(pan.slice(0, 6), pan.slice(-4), request.card.expiryMonth, request.card.expiryYear);
     if (behaviour) {
-      const declines = behaviour === 'decline' || behaviour === 'threeDsThenDecline' || behaviour === 'redirectThenDecline';
-      return declines ? { outcome: 'declined', declineReason: declineReasons.declinedByProcessing } : approved;
+      if (request.threeDsEnabled && (behaviour === 'threeDsThenApprove' || behaviour === 'threeDsThenDecline')) {
+        return { outcome: 'challenge', kind: '3DS' };
+      }
+      if (request.threeDsEnabled && (behaviour === 'redirectThenApprove' || behaviour === 'redirectThenDecline')) {
+        return { outcome: 'challenge', kind: 'REDIRECT' };
+      }
+      return declinesAfterChallenge.has(behaviour) ? { outcome: 'declined', declineReason: declineReasons.declinedByProcessing } : approved;
     }
     if (isCardExpired(request.card.expiryMonth, request.card.expiryYear, request.nowMs)) {
       return { outcome: 'declined', declineReason: declineReasons.expired };
     }
     return approved;
+  }
+
+  async completeChallenge(request: ChallengeCompletion): Promise<Decision> {
+    if (!request.cardholderPassed) {
+      return { outcome: 'declined', declineReason: request.kind === '3DS' ? declineReasons.threeDsFailed : declineReasons.redirectCancelled };
+    }
+    const pan = request.card.number.reveal();
+    const behaviour = specTestCardBehaviour(pan.slice(0, 6), pan.slice(-4), request.card.expiryMonth, request.card.expiryYear);
+    return behaviour && declinesAfterChallenge.has(behaviour)
+      ? { outcome: 'declined', declineReason: declineReasons.declinedByProcessing }
+      : approved;
   }
 
   async capture(request: FollowUpRequest): Promise<Decision> {

@@ -28,6 +28,14 @@ const handlers: Record<string, Handler> = {
   GET_TRANS_STATUS_BY_ORDER: getTransStatusByOrder,
 };
 
+/** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */
+function listRedirectParams(body: Record<string, unknown>): void {
+  const params = body.redirect_params;
+  if (params && typeof params === 'object' && !Array.isArray(params)) {
+    body.redirect_params = Object.entries(params).map(([name, value]) => ({ name, value }));
+  }
+}
+
 function fieldsOf(request: FastifyRequest): RequestFields {
   const body = request.body;
   if (body === undefined || body === null || typeof body !== 'object') return {};
@@ -36,7 +44,7 @@ function fieldsOf(request: FastifyRequest): RequestFields {
 
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
 export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
-  const handle = (_style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const handle = (style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
     const fields = fieldsOf(request);
     const action = fields.action;
     if (typeof action !== 'string' || action === '') {
@@ -46,6 +54,7 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
     const body = await handler(context, merchant, fields);
+    if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
     return reply.send(body);
   };

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { saleFields, startTestPlatform, type TestPlatform } from '../testing/harness.ts';
 import { protocolErrors } from '../protocol/errors.ts';
-import type { AcquirerConnector, Decision } from '../acquirers/connector.ts';
+import type { AcquirerConnector, AuthorizationAnswer } from '../acquirers/connector.ts';
 import { TestEngineConnector } from '../acquirers/test-engine.ts';
 
 let platform: TestPlatform;
@@ -134,7 +134,7 @@ class HeldConnector extends TestEngineConnector implements AcquirerConnector {
   constructor() {
     super({ recordPrepare: true });
   }
-  override async authorize(request: Parameters<TestEngineConnector['authorize']>[0]): Promise<Decision> {
+  override async authorize(request: Parameters<TestEngineConnector['authorize']>[0]): Promise<AuthorizationAnswer> {
     await this.held;
     return super.authorize(request);
   }

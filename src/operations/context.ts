@@ -14,4 +14,8 @@ export interface PlatformContext {
   logger: Logger;
   /** IANA zone for `trans_date`; UTC by default. */
   timeZone: string;
+  /** Where cardholders' browsers reach this platform (3-D Secure and redirect pages). */
+  publicBaseUrl: string;
+  /** How long a payment may wait for the cardholder's 3-D Secure or redirect step. */
+  challengeTimeoutMs: number;
 }

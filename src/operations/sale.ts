@@ -2,13 +2,15 @@ import { cardBrand } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
-import type { Decision } from '../acquirers/connector.ts';
+import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import { payerFieldNames, saleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, hashesMatch, saleHash } from '../protocol/hash.ts';
 import { saleCallback, saleResponse } from '../protocol/responses.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
 import { completeOperation, findReplay, insertPayment, type OperationRow, type PaymentRow } from '../storage/payments.ts';
+import { recordChallenge, saveChallenge } from '../storage/challenges.ts';
+import { challengeRedirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { callbackRow, paymentFacts } from './payment-facts.ts';
@@ -149,16 +151,6 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
     created_at_ms: nowMs,
     updated_at_ms: nowMs,
   };
-  const operation: OperationRow = {
-    operation_id: newId(nowMs),
-    trans_id: transId,
-    type: command.isAuth ? 'AUTH' : 'SALE',
-    status: 'waiting',
-    amount_minor: command.amountMinor,
-    decline_reason: null,
-    created_at_ms: nowMs,
-    updated_at_ms: nowMs,
-  };
   const authorize = () => context.acquirer.authorize({
     transId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
@@ -170,40 +162,88 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
     nowMs,
   });
 
-  if (context.acquirer.sideEffectFree) {
-    const decision = await authorize();
-    const finalPayment: PaymentRow = { ...payment, ...outcomeChange(command, decision, merchant.descriptor, nowMs) };
-    const finalOperation: OperationRow = {
-      ...operation,
-      status: decision.outcome === 'approved' ? 'success' : 'fail',
-      decline_reason: decision.outcome === 'declined' ? decision.declineReason : null,
-    };
+  const answerWith = async (answer: AuthorizationAnswer, operations: OperationRow[], alreadyInserted: boolean) => {
+    if (answer.outcome === 'challenge') return beginChallenge(context, payment, command, answer.kind, operations, alreadyInserted, fingerprint);
+    const change = outcomeChange(command, answer, merchant.descriptor, nowMs);
+    const finalPayment: PaymentRow = { ...payment, ...change };
     const facts = paymentFacts(context, finalPayment);
-    const inserted = await insertPayment(context.storage.db, finalPayment, finalOperation, [callbackRow(finalPayment, saleCallback(facts), nowMs)]);
-    if (inserted === 'conflict') await throwConflict(context, merchant.merchantId, fingerprint);
+    const callbacks = [callbackRow(finalPayment, saleCallback(facts), nowMs)];
+    const operationStatus = answer.outcome === 'approved' ? 'success' : 'fail';
+    if (alreadyInserted) {
+      await completeOperation(context.storage.db, transId, change,
+        { operationId: operations[0].operation_id, status: operationStatus, declineReason: change.decline_reason },
+        callbacks, context.clock.nowMs());
+    } else {
+      const finalOperations = operations.map((operation) => ({ ...operation, status: operationStatus, decline_reason: change.decline_reason }));
+      if ((await insertPayment(context.storage.db, finalPayment, finalOperations, callbacks)) === 'conflict') {
+        await throwConflict(context, merchant.merchantId, fingerprint);
+      }
+    }
     return saleResponse(facts);
+  };
+
+  if (context.acquirer.sideEffectFree) {
+    const answer = await authorize();
+    return answerWith(answer, [saleOperation(transId, command, nowMs)], false);
   }
 
-  const inserted = await insertPayment(context.storage.db, payment, operation, []);
-  if (inserted === 'conflict') await throwConflict(context, merchant.merchantId, fingerprint);
-  let decision: Decision;
+  const operation = saleOperation(transId, command, nowMs);
+  if ((await insertPayment(context.storage.db, payment, [operation], [])) === 'conflict') {
+    await throwConflict(context, merchant.merchantId, fingerprint);
+  }
+  let answer: AuthorizationAnswer;
   try {
-    decision = await authorize();
+    answer = await authorize();
   } catch (error) {
     // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
     // "final status will be sent in callback". The merchant is told exactly that.
     context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
     return saleResponse(paymentFacts(context, payment));
   }
-  const change = outcomeChange(command, decision, merchant.descriptor, nowMs);
-  const finalPayment: PaymentRow = { ...payment, ...change };
-  const facts = paymentFacts(context, finalPayment);
-  await completeOperation(
-    context.storage.db, transId, change,
-    { operationId: operation.operation_id, status: decision.outcome === 'approved' ? 'success' : 'fail', declineReason: change.decline_reason },
-    [callbackRow(finalPayment, saleCallback(facts), nowMs)], context.clock.nowMs(),
-  );
-  return saleResponse(facts);
+  return answerWith(answer, [operation], true);
+}
+
+function saleOperation(transId: string, command: SaleCommand, nowMs: number, type = command.isAuth ? 'AUTH' : 'SALE'): OperationRow {
+  return {
+    operation_id: newId(nowMs), trans_id: transId, type, status: 'waiting', amount_minor: command.amountMinor,
+    decline_reason: null, created_at_ms: nowMs, updated_at_ms: nowMs,
+  };
+}
+
+/**
+ * The cardholder must act: the payment waits in 3DS or REDIRECT with its CVV encrypted and a
+ * deadline, and the merchant gets the redirect (and the spec's REDIRECT callback). A 3DS
+ * sub-transaction comes before the SALE/AUTH one in the history, as the spec's example shows.
+ */
+async function beginChallenge(
+  context: PlatformContext, payment: PaymentRow, command: SaleCommand, kind: '3DS' | 'REDIRECT',
+  operations: OperationRow[], alreadyInserted: boolean, fingerprint: string,
+) {
+  const nowMs = payment.created_at_ms;
+  const challenged: PaymentRow = { ...payment, status: kind };
+  const redirect = challengeRedirect(context, challenged, kind);
+  const facts = paymentFacts(context, challenged);
+  const callbacks = [callbackRow(challenged, saleCallback(facts, redirect), nowMs)];
+  const challenge = {
+    transId: payment.trans_id, kind, nowMs,
+    expiresAtMs: nowMs + context.challengeTimeoutMs,
+    cvvCiphertext: context.vault.encrypt(command.cvv.reveal()),
+  };
+  if (alreadyInserted) {
+    const threeDs = kind === '3DS' ? [saleOperation(payment.trans_id, command, nowMs, '3DS')] : [];
+    await recordChallenge(context.storage.db, challenge, { status: kind }, threeDs, callbacks);
+  } else {
+    const threeDs = kind === '3DS' ? [saleOperation(payment.trans_id, command, nowMs, '3DS')] : [];
+    // The 3DS row is made after the SALE row but must sort before it: give it the SALE row's id
+    // and the SALE row a fresh, later one.
+    const ordered = threeDs.length > 0
+      ? [{ ...threeDs[0], operation_id: operations[0].operation_id }, { ...operations[0], operation_id: threeDs[0].operation_id }]
+      : operations;
+    const inserted = await insertPayment(context.storage.db, challenged, ordered, callbacks,
+      (transaction) => saveChallenge(transaction, challenge));
+    if (inserted === 'conflict') await throwConflict(context, payment.merchant_id, fingerprint);
+  }
+  return saleResponse(facts, redirect);
 }
 
 async function throwConflict(context: PlatformContext, merchantId: string, fingerprint: string): Promise<never> {

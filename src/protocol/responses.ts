@@ -26,8 +26,29 @@ function amountOf(facts: PaymentFacts, amountMinor = facts.amountMinor): string 
   return formatAmount(amountMinor, facts.currency);
 }
 
-/** SALE / RECURRING_SALE answer: SUCCESS with PENDING/PREPARE/SETTLED, or DECLINED. */
-export function saleResponse(facts: PaymentFacts): Body {
+/** Where the merchant must send the cardholder (3-D Secure or a payment provider page). */
+export interface RedirectFacts {
+  url: string;
+  method: 'POST' | 'GET';
+  params: Record<string, string>;
+}
+
+/** The spec: redirect_params is an object, or `[]` when there are none. The `/v2/post`
+ * endpoint turns objects into `[{name, value}]` lists (see http/api.ts). */
+function redirectParams(redirect: RedirectFacts): Record<string, string> | [] {
+  return Object.keys(redirect.params).length > 0 ? redirect.params : [];
+}
+
+/** SALE / RECURRING_SALE answer: SUCCESS with PENDING/PREPARE/SETTLED, DECLINED, or REDIRECT
+ * with status 3DS/REDIRECT. */
+export function saleResponse(facts: PaymentFacts, redirect?: RedirectFacts): Body {
+  if (redirect && (facts.status === '3DS' || facts.status === 'REDIRECT')) {
+    return {
+      action: facts.action, result: 'REDIRECT', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
+      trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+      redirect_url: redirect.url, redirect_params: redirectParams(redirect), redirect_method: redirect.method,
+    };
+  }
   if (facts.status === 'DECLINED') {
     return {
       action: facts.action, result: 'DECLINED', status: 'DECLINED', order_id: facts.orderId, trans_id: facts.transId,
@@ -43,7 +64,15 @@ export function saleResponse(facts: PaymentFacts): Body {
 
 /** SALE callback fields (hash added when sending); `card` and `card_expiration_date` as live
  * platforms send them. */
-export function saleCallback(facts: PaymentFacts): Body {
+export function saleCallback(facts: PaymentFacts, redirect?: RedirectFacts): Body {
+  if (redirect && (facts.status === '3DS' || facts.status === 'REDIRECT')) {
+    return {
+      action: facts.action, result: 'REDIRECT', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
+      trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+      redirect_url: redirect.url, redirect_params: redirectParams(redirect), redirect_method: redirect.method,
+      card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+    };
+  }
   if (facts.status === 'DECLINED') {
     return {
       action: facts.action, result: 'DECLINED', status: 'DECLINED', order_id: facts.orderId, trans_id: facts.transId,

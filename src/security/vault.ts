@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,6 +12,7 @@ export class Vault {
   readonly #keysById = new Map<string, Buffer>();
   readonly #currentKeyId: string;
   readonly #fingerprintKey: Buffer;
+  readonly #signingKey: Buffer;
 
   constructor(masterKeys: Buffer[]) {
     if (masterKeys.length === 0) throw new Error('the vault needs at least one key');
@@ -21,6 +22,7 @@ export class Vault {
     }
     this.#currentKeyId = keyIdOf(masterKeys[0]);
     this.#fingerprintKey = derive(masterKeys[0], 'kassa fingerprint v1');
+    this.#signingKey = derive(masterKeys[0], 'kassa signing v1');
   }
 
   get currentKeyId(): string {
@@ -42,6 +44,18 @@ export class Vault {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  /** HMAC for links and tokens the platform hands out (TermUrl, PaReq, PaRes): `purpose` keeps
+   * a signature made for one use from being accepted for another. */
+  sign(purpose: string, text: string): string {
+    return createHmac('sha256', this.#signingKey).update(`${purpose}\n${text}`, 'utf8').digest('base64url');
+  }
+
+  verify(purpose: string, text: string, signature: string): boolean {
+    const expected = Buffer.from(this.sign(purpose, text));
+    const received = Buffer.from(signature);
+    return expected.length === received.length && timingSafeEqual(expected, received);
   }
 
   fingerprint(text: string): string {

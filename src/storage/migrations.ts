@@ -98,6 +98,67 @@ const migrations: Record<string, Migration> = {
         .columns(['delivered_at_ms', 'next_attempt_at_ms']).execute();
     },
   },
+  '0002_callbacks': {
+    async up(db: Kysely<any>) {
+      // Delivery bookkeeping on the outbox row. SQLite adds one column per ALTER TABLE.
+      // claimed_until_ms/claim_token: a lease, so two dispatchers never send one attempt twice
+      // and a crashed node's rows are picked up again once its lease runs out.
+      await db.schema.alterTable('outbox').addColumn('claimed_until_ms', 'bigint').execute();
+      await db.schema.alterTable('outbox').addColumn('claim_token', 'text').execute();
+      await db.schema.alterTable('outbox').addColumn('last_error', 'text').execute();
+      // Set when the dispatcher gives up (the row stays, resendable from the CLI).
+      await db.schema.alterTable('outbox').addColumn('failed_at_ms', 'bigint').execute();
+      // The dispatcher's scan touches only rows still to deliver, however long the history.
+      await db.schema.createIndex('outbox_pending').on('outbox')
+        .columns(['next_attempt_at_ms', 'outbox_id'])
+        .where(sql.ref('delivered_at_ms'), 'is', null)
+        .where(sql.ref('failed_at_ms'), 'is', null)
+        .execute();
+      // Callbacks of one transaction go out in order: "is an earlier one undelivered?"
+      await db.schema.createIndex('outbox_by_transaction').on('outbox')
+        .columns(['trans_id', 'outbox_id']).execute();
+
+      await db.schema.createTable('callback_attempts')
+        .addColumn('attempt_id', 'text', (column) => column.primaryKey())
+        .addColumn('outbox_id', 'text', (column) => column.notNull().references('outbox.outbox_id'))
+        .addColumn('url', 'text', (column) => column.notNull())
+        .addColumn('attempted_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('status_code', 'integer')
+        // First 200 bytes of the answer, or the error text (refused, timed out, …).
+        .addColumn('response_excerpt', 'text')
+        .addColumn('duration_ms', 'integer', (column) => column.notNull())
+        .addColumn('outcome', 'text', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('callback_attempts_by_outbox').on('callback_attempts')
+        .columns(['outbox_id', 'attempted_at_ms']).execute();
+
+      // Keyed by URL, not merchant: the spec blocks a URL for every merchant that uses it.
+      await db.schema.createTable('callback_url_blocks')
+        .addColumn('url', 'text', (column) => column.primaryKey())
+        .addColumn('consecutive_failures', 'integer', (column) => column.notNull())
+        .addColumn('blocked_until_ms', 'bigint')
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+  },
+  '0003_three_ds': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('challenges')
+        .addColumn('trans_id', 'text', (column) => column.primaryKey().references('payments.trans_id'))
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('failed_attempts', 'integer', (column) => column.notNull())
+        .addColumn('expires_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('challenges_by_expiry').on('challenges').column('expires_at_ms').execute();
+      await db.schema.createTable('card_secrets')
+        .addColumn('trans_id', 'text', (column) => column.primaryKey().references('payments.trans_id'))
+        .addColumn('cvv_ciphertext', 'text', (column) => column.notNull())
+        .addColumn('erase_after_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('card_secrets_by_deadline').on('card_secrets').column('erase_after_ms').execute();
+    },
+  },
 };
 
 class InCodeMigrationProvider implements MigrationProvider {

@@ -42,13 +42,21 @@ export async function listOperations(db: Executor, transId: string): Promise<Ope
  * or the same request was already made. Two racing requests cannot both get through.
  */
 export async function insertPayment(
-  db: Kysely<Database>, payment: PaymentRow, operation: OperationRow, outbox: OutboxRow[],
+  db: Kysely<Database>, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
+  alsoInTransaction?: (transaction: Transaction<Database>) => Promise<void>,
 ): Promise<'inserted' | 'conflict'> {
   try {
     await db.transaction().execute(async (transaction) => {
-      await transaction.insertInto('payments').values(payment).execute();
-      await transaction.insertInto('payment_operations').values(operation).execute();
+      // The row enters as PREPARE, then takes its real status in the same transaction: the
+      // one-open-payment-per-order key is checked (and, on PostgreSQL, waited for) even when
+      // the payment is already final, so a SALE cannot slip past an unfinished 3-D Secure one.
+      await transaction.insertInto('payments').values({ ...payment, status: 'PREPARE' }).execute();
+      if (payment.status !== 'PREPARE') {
+        await transaction.updateTable('payments').set({ status: payment.status }).where('trans_id', '=', payment.trans_id).execute();
+      }
+      await transaction.insertInto('payment_operations').values(operations).execute();
       if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+      if (alsoInTransaction) await alsoInTransaction(transaction);
     });
     return 'inserted';
   } catch (error) {
@@ -171,4 +179,9 @@ export async function releaseRefund(
       .where('operation_id', '=', operationId).execute();
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
   });
+}
+
+/** For the cardholder-facing pages, which know a transaction by a signed link, not a merchant. */
+export async function findPaymentAnyMerchant(db: Executor, transId: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirst();
 }

@@ -86,11 +86,62 @@ export interface OutboxTable {
   next_attempt_at_ms: number;
   attempt_count: Generated<number>;
   delivered_at_ms: number | null;
+  // Delivery bookkeeping (migration 0002_callbacks). Optional so the code that writes a
+  // callback with a state change need not name them: they start NULL.
+  /** Lease: a dispatcher holds the row until then; another may take it after. */
+  claimed_until_ms?: number | null;
+  /** Which claim holds the lease; results of a lost lease do not overwrite the row. */
+  claim_token?: string | null;
+  last_error?: string | null;
+  /** Set when delivery was given up; `kassa callbacks resend` queues it again. */
+  failed_at_ms?: number | null;
+}
+
+export interface CallbackAttemptTable {
+  attempt_id: string;
+  outbox_id: string;
+  url: string;
+  attempted_at_ms: number;
+  status_code: number | null;
+  /** First 200 bytes of the answer, or the error text. */
+  response_excerpt: string | null;
+  duration_ms: number;
+  /** delivered | failed | refused (production SSRF rule) | skipped (no callback URL). */
+  outcome: string;
+}
+
+export interface CallbackUrlBlockTable {
+  url: string;
+  consecutive_failures: number;
+  /** The URL receives nothing until then (null: not blocked). */
+  blocked_until_ms: number | null;
+  updated_at_ms: number;
+}
+
+/** A payment waiting for the cardholder's 3-D Secure or redirect step. */
+export interface ChallengeTable {
+  trans_id: string;
+  kind: string;
+  failed_attempts: number;
+  expires_at_ms: number;
+  created_at_ms: number;
+}
+
+/** The CVV, encrypted, for the authorization after 3-D Secure only; erased at authorization or
+ * at `erase_after_ms`, whichever comes first (PCI DSS 3.3.2). */
+export interface CardSecretTable {
+  trans_id: string;
+  cvv_ciphertext: string;
+  erase_after_ms: number;
 }
 
 export interface Database {
+  challenges: ChallengeTable;
+  card_secrets: CardSecretTable;
   merchants: MerchantTable;
   payments: PaymentTable;
   payment_operations: PaymentOperationTable;
   outbox: OutboxTable;
+  callback_attempts: CallbackAttemptTable;
+  callback_url_blocks: CallbackUrlBlockTable;
 }

@@ -57,7 +57,7 @@ export async function startTestPlatform(
   const config: KassaConfig = {
     host: '127.0.0.1', port: 0, dataDirectory, databaseUrl: process.env.DATABASE_URL || undefined,
     postgresSchema: schema, secretKey: randomBytes(32).toString('hex'), timeZone: 'UTC', trustProxy: false,
-    logLevel: 'info', mode: 'sandbox', ...options.config,
+    logLevel: 'info', mode: 'sandbox', publicUrl: 'http://kassa.test', challengeTimeoutMs: 15 * 60 * 1000, ...options.config,
   };
   const kassa = await buildApp(config, { ...options, clock, logDestination });
 

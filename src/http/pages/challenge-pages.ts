@@ -1,0 +1,262 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sandboxOneTimeCode } from '../../acquirers/test-engine.ts';
+import { maskFromParts } from '../../domain/card.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { completeChallenge } from '../../operations/complete-challenge.ts';
+import { paResOf, readPaRes, termUrlOf, transIdFromPaReq } from '../../operations/challenge-links.ts';
+import type { PlatformContext } from '../../operations/context.ts';
+import { ProtocolError, protocolErrors } from '../../protocol/errors.ts';
+import { countFailedCode, findChallenge } from '../../storage/challenges.ts';
+import { findMerchantById } from '../../storage/merchants.ts';
+import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
+import { normalizeMultipartFields } from '../form-body.ts';
+import { html, sendPage, type SafeHtml } from './html.ts';
+import { chooseLanguage, languageNames, languages, translate, type Language, type MessageKey } from './i18n.ts';
+
+/** Wrong codes allowed: the third wrong code declines, as issuers do. */
+export const wrongCodesMax = 3;
+
+type Fields = Record<string, unknown>;
+
+function fieldsOf(request: FastifyRequest): Fields {
+  const body = request.body;
+  if (!body || typeof body !== 'object') return {};
+  return request.isMultipart() ? normalizeMultipartFields(body as Fields) : (body as Fields);
+}
+
+function text(fields: Fields, name: string): string {
+  const value = fields[name];
+  return typeof value === 'string' ? value : '';
+}
+
+function languageOf(request: FastifyRequest, fields: Fields = {}): Language {
+  const query = request.query as Record<string, unknown> | undefined;
+  return chooseLanguage(fields.lang ?? query?.lang, request.headers['accept-language']);
+}
+
+/** "+7 *** ** 47": enough for the cardholder to recognise the phone, not enough to read it. */
+export function maskPhone(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  if (digits.length < 4) return '***';
+  return `+${digits[0]} *** ** ${digits.slice(-2)}`;
+}
+
+class PageError extends Error {
+  constructor(readonly messageKey: MessageKey, readonly statusCode: number, readonly code?: number) {
+    super(messageKey);
+  }
+}
+
+function errorPage(reply: FastifyReply, language: Language, error: PageError) {
+  const protocolLine = error.code === protocolErrors.notInThreeDs.code
+    ? `${protocolErrors.notInThreeDs.code}: ${protocolErrors.notInThreeDs.message}` : '';
+  return sendPage(reply, error.statusCode, {
+    title: translate(language, 'errorTitle'),
+    lang: language,
+    body: html`<main><h1>${translate(language, 'errorTitle')}</h1><p role="alert">${translate(language, error.messageKey)}</p>
+${protocolLine ? html`<p class="note">${protocolLine}</p>` : ''}</main>`,
+  });
+}
+
+interface PaymentView {
+  payment: PaymentRow;
+  merchantName: string;
+  amount: string;
+  card: string;
+  phone: string;
+}
+
+async function paymentView(context: PlatformContext, transId: string): Promise<PaymentView> {
+  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
+  if (!payment) throw new PageError('badLink', 404);
+  if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+  const merchant = await findMerchantById(context.storage.db, payment.merchant_id);
+  const payer = JSON.parse(payment.payer_json) as Record<string, string>;
+  return {
+    payment,
+    merchantName: merchant?.descriptor ?? '',
+    amount: `${formatAmount(Number(payment.amount_minor), payment.currency)} ${payment.currency}`,
+    card: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+    phone: maskPhone(payer.payer_phone ?? ''),
+  };
+}
+
+function summary(language: Language, view: PaymentView): SafeHtml {
+  return html`<dl>
+<dt>${translate(language, 'merchant')}</dt><dd>${view.merchantName}</dd>
+<dt>${translate(language, 'amount')}</dt><dd>${view.amount}</dd>
+<dt>${translate(language, 'card')}</dt><dd>${view.card}</dd>
+<dt>${translate(language, 'order')}</dt><dd>${view.payment.order_description}</dd>
+</dl>`;
+}
+
+function hiddenFields(values: Record<string, string>): SafeHtml {
+  return html`${Object.entries(values).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}`;
+}
+
+/** The emulated issuer's page: amount, merchant, masked card, SMS hint, code field, Cancel. */
+function challengePage(
+  reply: FastifyReply, language: Language, view: PaymentView, carried: Record<string, string>, errorKey?: { key: MessageKey; count?: number },
+) {
+  const switcher = html`<form class="languages" method="post" action="/emulator/acs" aria-label="${translate(language, 'languageLabel')}">
+${hiddenFields(carried)}${languages.map((code) => html`<button type="submit" name="lang" value="${code}" lang="${code}" aria-current="${code === language}">${languageNames[code]}</button>`)}
+</form>`;
+  const errorText = errorKey ? translate(language, errorKey.key, { count: errorKey.count ?? 0 }) : '';
+  return sendPage(reply, 200, {
+    title: translate(language, 'threeDsTitle'),
+    lang: language,
+    body: html`<main>
+<header><span class="bank">${translate(language, 'issuerBank')}</span>${switcher}</header>
+<h1>${translate(language, 'threeDsTitle')}</h1>
+<p class="test-mode"><strong>${translate(language, 'testMode')}</strong> — ${translate(language, 'testHint', { code: sandboxOneTimeCode })}</p>
+<p>${translate(language, 'threeDsIntro', { phone: view.phone })}</p>
+${summary(language, view)}
+<form method="post" action="/emulator/acs/verify">
+${hiddenFields({ ...carried, lang: language })}
+<label for="code">${translate(language, 'codeLabel')}</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" autofocus
+ aria-describedby="code-error" ${errorText ? html`aria-invalid="true"` : ''}>
+<p id="code-error" class="error" role="alert">${errorText}</p>
+<div class="actions">
+<button type="submit" class="primary" name="decision" value="confirm">${translate(language, 'confirm')}</button>
+<button type="submit" class="secondary" name="decision" value="cancel">${translate(language, 'cancel')}</button>
+</div>
+</form>
+<p class="note">${translate(language, 'noSms')}</p>
+</main>`,
+  });
+}
+
+/** Posts a form to `action` at once with JavaScript, or on one click without it. */
+function autoPostPage(reply: FastifyReply, language: Language, title: string, action: string, values: Record<string, string>, formTarget: string) {
+  return sendPage(reply, 200, {
+    title,
+    lang: language,
+    formTargets: [formTarget],
+    body: html`<main><h1>${title}</h1>
+<form id="next" method="post" action="${action}">${hiddenFields(values)}
+<button type="submit" class="primary">${translate(language, 'continue')}</button></form></main>`,
+    script: "document.getElementById('next').submit();",
+  });
+}
+
+/**
+ * The last step: the browser goes to exactly the merchant's term_url_3ds (nothing appended), in
+ * the browsing context term_url_target names (`_top` by default, as the spec says). A link
+ * carries the target; JavaScript clicks it, and without JavaScript a refresh (same context) or
+ * the visible link does the job.
+ */
+function returnPage(reply: FastifyReply, language: Language, payment: PaymentRow) {
+  const target = payment.term_url_target || '_top';
+  const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
+  const heading = approved ? translate(language, 'paymentSucceeded') : translate(language, 'paymentDeclined', { reason: payment.decline_reason ?? '' });
+  return sendPage(reply, 200, {
+    title: heading,
+    lang: language,
+    refreshTo: target === '_self' || target === '_top' ? payment.term_url_3ds : undefined,
+    body: html`<main><h1>${heading}</h1><p>${translate(language, 'returning')}</p>
+<p><a id="back" class="button" href="${payment.term_url_3ds}" target="${target}">${translate(language, 'returnToShop')}</a></p></main>`,
+    script: "document.getElementById('back').click();",
+  });
+}
+
+async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<PaymentRow> {
+  try {
+    return await completeChallenge(context, transId, passed);
+  } catch (error) {
+    if (error instanceof ProtocolError && error.name === 'notInThreeDs') throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+    throw error;
+  }
+}
+
+export function registerChallengePages(app: FastifyInstance, context: PlatformContext): void {
+  app.register(async (pages) => {
+    // Pages answer people: every failure becomes a readable page in their language.
+    pages.setErrorHandler((error, request, reply) => {
+      const language = languageOf(request);
+      if (error instanceof PageError) return errorPage(reply, language, error);
+      const code = (error as { code?: string }).code ?? '';
+      if (!code.startsWith('FST_')) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
+      return errorPage(reply, language, new PageError('badLink', code.startsWith('FST_') ? 400 : 500));
+    });
+
+    /** The emulated issuer (ACS): the merchant's form posts PaReq, MD and TermUrl here. */
+    pages.post('/emulator/acs', async (request, reply) => {
+      const fields = fieldsOf(request);
+      const transId = transIdFromPaReq(context, text(fields, 'PaReq'));
+      if (!transId || text(fields, 'TermUrl') !== termUrlOf(context, transId)) throw new PageError('badLink', 400);
+      const view = await paymentView(context, transId);
+      const carried = { PaReq: text(fields, 'PaReq'), MD: text(fields, 'MD'), TermUrl: text(fields, 'TermUrl') };
+      return challengePage(reply, languageOf(request, fields), view, carried);
+    });
+
+    pages.post('/emulator/acs/verify', async (request, reply) => {
+      const fields = fieldsOf(request);
+      const language = languageOf(request, fields);
+      const transId = transIdFromPaReq(context, text(fields, 'PaReq'));
+      const termUrl = text(fields, 'TermUrl');
+      if (!transId || termUrl !== termUrlOf(context, transId)) throw new PageError('badLink', 400);
+      const view = await paymentView(context, transId);
+      const carried = { PaReq: text(fields, 'PaReq'), MD: text(fields, 'MD'), TermUrl: termUrl };
+      let passed = false;
+      if (text(fields, 'decision') !== 'cancel') {
+        const code = text(fields, 'code').replace(/\s/g, '');
+        if (!/^\d{6}$/.test(code)) return challengePage(reply, language, view, carried, { key: 'codeFormat' });
+        passed = code === sandboxOneTimeCode;
+        if (!passed) {
+          const wrongCodes = await countFailedCode(context.storage.db, transId);
+          if (wrongCodes < wrongCodesMax) return challengePage(reply, language, view, carried, { key: 'wrongCode', count: wrongCodesMax - wrongCodes });
+        }
+      }
+      const title = passed ? translate(language, 'codeAccepted') : translate(language, 'authenticationFailed');
+      return autoPostPage(reply, language, title, termUrl, { PaRes: paResOf(context, transId, passed), MD: transId, lang: language },
+        new URL(termUrl).origin);
+    });
+
+    /** The platform's one-time TermUrl: the issuer's answer comes back here. */
+    pages.post('/verify/3ds/:transId/:signature', async (request, reply) => {
+      const { transId, signature } = request.params as { transId: string; signature: string };
+      const fields = fieldsOf(request);
+      const language = languageOf(request, fields);
+      if (!context.vault.verify('term-url', transId, signature)) throw new PageError('badLink', 400);
+      const answer = readPaRes(context, text(fields, 'PaRes'));
+      if (!answer || answer.transId !== transId) throw new PageError('badLink', 400);
+      return returnPage(reply, language, await finish(context, transId, answer.passed));
+    });
+
+    /** The emulated payment provider page of the REDIRECT test cards. */
+    pages.get('/emulator/redirect/:transId/:signature', async (request, reply) => {
+      const { transId, signature } = request.params as { transId: string; signature: string };
+      const language = languageOf(request);
+      if (!context.vault.verify('redirect', transId, signature)) throw new PageError('badLink', 400);
+      const view = await paymentView(context, transId);
+      const challenge = await findChallenge(context.storage.db, transId);
+      if (!challenge) throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+      const switcher = html`<nav class="languages" aria-label="${translate(language, 'languageLabel')}">${languages.map((code) =>
+        html`<a href="?lang=${code}" lang="${code}" aria-current="${code === language}">${languageNames[code]}</a>`)}</nav>`;
+      return sendPage(reply, 200, {
+        title: translate(language, 'redirectTitle'),
+        lang: language,
+        body: html`<main>
+<header><span class="bank">${translate(language, 'redirectTitle')}</span>${switcher}</header>
+<p class="test-mode"><strong>${translate(language, 'testMode')}</strong></p>
+<h1>${translate(language, 'redirectIntro', { merchant: view.merchantName })}</h1>
+${summary(language, view)}
+<form method="post">
+<input type="hidden" name="lang" value="${language}">
+<div class="actions">
+<button type="submit" class="primary" name="decision" value="confirm">${translate(language, 'pay', { amount: view.amount })}</button>
+<button type="submit" class="secondary" name="decision" value="cancel">${translate(language, 'cancel')}</button>
+</div></form></main>`,
+      });
+    });
+
+    pages.post('/emulator/redirect/:transId/:signature', async (request, reply) => {
+      const { transId, signature } = request.params as { transId: string; signature: string };
+      const fields = fieldsOf(request);
+      if (!context.vault.verify('redirect', transId, signature)) throw new PageError('badLink', 400);
+      const payment = await finish(context, transId, text(fields, 'decision') === 'confirm');
+      return returnPage(reply, languageOf(request, fields), payment);
+    });
+  });
+}

@@ -1,0 +1,108 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ChallengeTable, Database } from './schema.ts';
+import type { OperationRow, OutboxRow, PaymentChange } from './payments.ts';
+
+export interface NewChallenge {
+  transId: string;
+  kind: '3DS' | 'REDIRECT';
+  nowMs: number;
+  expiresAtMs: number;
+  cvvCiphertext: string;
+}
+
+/** Inside the transaction that puts the payment into 3DS/REDIRECT: the challenge and the held CVV. */
+export async function saveChallenge(transaction: Transaction<Database>, challenge: NewChallenge): Promise<void> {
+  await transaction.insertInto('challenges').values({
+    trans_id: challenge.transId, kind: challenge.kind, failed_attempts: 0,
+    expires_at_ms: challenge.expiresAtMs, created_at_ms: challenge.nowMs,
+  }).execute();
+  await transaction.insertInto('card_secrets').values({
+    trans_id: challenge.transId, cvv_ciphertext: challenge.cvvCiphertext, erase_after_ms: challenge.expiresAtMs,
+  }).execute();
+}
+
+/** For a payment already stored in PREPARE (a connector to a real bank): move it into the challenge. */
+export async function recordChallenge(
+  db: Kysely<Database>, challenge: NewChallenge, change: PaymentChange, operations: OperationRow[], callbacks: OutboxRow[],
+): Promise<void> {
+  await db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('payments').set({ ...change, updated_at_ms: challenge.nowMs })
+      .where('trans_id', '=', challenge.transId).execute();
+    if (operations.length > 0) await transaction.insertInto('payment_operations').values(operations).execute();
+    if (callbacks.length > 0) await transaction.insertInto('outbox').values(callbacks).execute();
+    await saveChallenge(transaction, challenge);
+  });
+}
+
+export async function findChallenge(db: Kysely<Database>, transId: string): Promise<ChallengeTable | undefined> {
+  return db.selectFrom('challenges').selectAll().where('trans_id', '=', transId).executeTakeFirst();
+}
+
+/** One wrong one-time code more; returns how many wrong codes there have been. */
+export async function countFailedCode(db: Kysely<Database>, transId: string): Promise<number> {
+  return db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('challenges').set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+      .where('trans_id', '=', transId).execute();
+    const row = await transaction.selectFrom('challenges').select('failed_attempts').where('trans_id', '=', transId).executeTakeFirst();
+    return row?.failed_attempts ?? 0;
+  });
+}
+
+/**
+ * Takes a waiting payment out of 3DS/REDIRECT into PREPARE (authorizing), and reads the held
+ * CVV. Only one caller can win: a replayed TermUrl or a double-clicked button finds the
+ * payment no longer waiting. Returns undefined when it was not waiting.
+ */
+export async function claimChallenge(
+  db: Kysely<Database>, transId: string, nowMs: number,
+): Promise<{ kind: '3DS' | 'REDIRECT'; cvvCiphertext: string | undefined } | undefined> {
+  return db.transaction().execute(async (transaction) => {
+    const claimed = await transaction.updateTable('payments').set({ status: 'PREPARE', updated_at_ms: nowMs })
+      .where('trans_id', '=', transId).where('status', 'in', ['3DS', 'REDIRECT']).executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) return undefined;
+    const challenge = await transaction.selectFrom('challenges').select('kind').where('trans_id', '=', transId).executeTakeFirst();
+    const secret = await transaction.selectFrom('card_secrets').select(['cvv_ciphertext', 'erase_after_ms'])
+      .where('trans_id', '=', transId).executeTakeFirst();
+    const usable = secret && Number(secret.erase_after_ms) > nowMs ? secret.cvv_ciphertext : undefined;
+    return { kind: (challenge?.kind ?? '3DS') as '3DS' | 'REDIRECT', cvvCiphertext: usable };
+  });
+}
+
+/**
+ * The final state after the cardholder's step, in one transaction: payment, sub-transactions,
+ * callback, and the CVV erased — authorization is over, so PCI DSS 3.3.2 wants it gone.
+ */
+export async function finishChallenge(
+  db: Kysely<Database>, transId: string, change: PaymentChange,
+  operationResults: { type: string; status: 'success' | 'fail'; declineReason: string | null }[],
+  callbacks: OutboxRow[], nowMs: number,
+): Promise<void> {
+  await db.transaction().execute(async (transaction) => {
+    await transaction.updateTable('payments').set({ ...change, updated_at_ms: nowMs }).where('trans_id', '=', transId).execute();
+    for (const result of operationResults) {
+      await transaction.updateTable('payment_operations')
+        .set({ status: result.status, decline_reason: result.declineReason, updated_at_ms: nowMs })
+        .where('trans_id', '=', transId).where('type', '=', result.type).where('status', '=', 'waiting').execute();
+    }
+    if (callbacks.length > 0) await transaction.insertInto('outbox').values(callbacks).execute();
+    await transaction.deleteFrom('card_secrets').where('trans_id', '=', transId).execute();
+    await transaction.deleteFrom('challenges').where('trans_id', '=', transId).execute();
+  });
+}
+
+/** Challenges past their deadline, oldest first, at most `limit` (the sweeper's bound). */
+export async function findExpiredChallenges(db: Kysely<Database>, nowMs: number, limit: number): Promise<string[]> {
+  const rows = await db.selectFrom('challenges').select('trans_id').where('expires_at_ms', '<=', nowMs)
+    .orderBy('expires_at_ms').limit(limit).execute();
+  return rows.map((row) => row.trans_id);
+}
+
+/** Erases every held CVV whose deadline has passed, whatever else happened; returns how many. */
+export async function eraseOverdueCardSecrets(db: Kysely<Database>, nowMs: number): Promise<number> {
+  const result = await db.deleteFrom('card_secrets').where('erase_after_ms', '<=', nowMs).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+export async function deleteChallenge(db: Kysely<Database>, transId: string): Promise<void> {
+  await db.deleteFrom('challenges').where('trans_id', '=', transId).execute();
+}
