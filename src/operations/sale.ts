@@ -112,8 +112,9 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
   const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(pan) });
   if (!hashesMatch(expectedHash, command.hash)) throw new ProtocolError('hashInvalid');
 
+  // No look-up for replays here: the unique key on the fingerprint refuses one at insert time
+  // (before any bank is asked, since a real connector's PREPARE row is inserted first).
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
-  if (await findReplay(context.storage.db, merchant.merchantId, fingerprint)) throw new ProtocolError('duplicateRequest');
 
   const nowMs = context.clock.nowMs();
   const transId = newTransactionId(nowMs);
@@ -175,7 +176,7 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
         callbacks, context.clock.nowMs());
     } else {
       const finalOperations = operations.map((operation) => ({ ...operation, status: operationStatus, decline_reason: change.decline_reason }));
-      if ((await insertPayment(context.storage.db, finalPayment, finalOperations, callbacks)) === 'conflict') {
+      if ((await insertPayment(context.storage, finalPayment, finalOperations, callbacks)) === 'conflict') {
         await throwConflict(context, merchant.merchantId, fingerprint);
       }
     }
@@ -188,7 +189,7 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
   }
 
   const operation = saleOperation(transId, command, nowMs);
-  if ((await insertPayment(context.storage.db, payment, [operation], [])) === 'conflict') {
+  if ((await insertPayment(context.storage, payment, [operation], [])) === 'conflict') {
     await throwConflict(context, merchant.merchantId, fingerprint);
   }
   let answer: AuthorizationAnswer;
@@ -239,7 +240,7 @@ async function beginChallenge(
     const ordered = threeDs.length > 0
       ? [{ ...threeDs[0], operation_id: operations[0].operation_id }, { ...operations[0], operation_id: threeDs[0].operation_id }]
       : operations;
-    const inserted = await insertPayment(context.storage.db, challenged, ordered, callbacks,
+    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks,
       (transaction) => saveChallenge(transaction, challenge));
     if (inserted === 'conflict') await throwConflict(context, payment.merchant_id, fingerprint);
   }

@@ -1,6 +1,7 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, OutboxTable, PaymentOperationTable, PaymentTable } from './schema.ts';
 import { isUniqueViolation } from './dialect-errors.ts';
+import type { Storage } from './database.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -42,11 +43,11 @@ export async function listOperations(db: Executor, transId: string): Promise<Ope
  * or the same request was already made. Two racing requests cannot both get through.
  */
 export async function insertPayment(
-  db: Kysely<Database>, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
+  storage: Storage, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
   alsoInTransaction?: (transaction: Transaction<Database>) => Promise<void>,
 ): Promise<'inserted' | 'conflict'> {
   try {
-    await db.transaction().execute(async (transaction) => {
+    await storage.write(async (transaction) => {
       // The row enters as PREPARE, then takes its real status in the same transaction: the
       // one-open-payment-per-order key is checked (and, on PostgreSQL, waited for) even when
       // the payment is already final, so a SALE cannot slip past an unfinished 3-D Secure one.
