@@ -1,0 +1,889 @@
+/**
+ * `npm run bench`: how close the platform's SALE path comes to the cheapest possible SALE-shaped
+ * request on this machine, over real HTTP on 127.0.0.1, for SQLite and (when reachable)
+ * PostgreSQL. Every load is bounded in time; every child process, temporary folder and
+ * PostgreSQL schema is removed at the end, also on Ctrl-C or failure.
+ *
+ * Per storage:
+ *   1. baseline peak — bench/baseline-server.ts (bare Fastify + parseFormText + one md5 + one
+ *      committed ~30-column insert), autocannon, 32 connections;
+ *   2. Kassa SALE peak — the real server (src/server.ts) with a merchant created by the CLI
+ *      (3-D Secure off), approved test card, unique order_id per request;
+ *   3. Kassa SALE at half that peak — autocannon `overallRate` (as asked), and an open-loop
+ *      paced generator (evenly spaced requests, latency measured from the intended send time);
+ *      see the note printed with the table for why both;
+ *   4. GET_TRANS_STATUS peak over ~200 trans_ids answered by the SALE run (Formula 2 hash);
+ *   5. ratio Kassa SALE req/s ÷ baseline req/s (target ≥ 0.7) and p99 at half peak (≤ 25 ms).
+ * Each load also reports the cores used by the server, PostgreSQL, this generator and everything
+ * else (/proc), and flags BUSY when unrelated work took a share. Prints a table and writes the
+ * results as JSON to a fresh folder under the OS temp dir (path printed last); runs in ~2 min.
+ *
+ * Environment (all optional): BENCH_DURATION (seconds per measured load, default 8),
+ * BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 32), BENCH_DATABASE_URL
+ * (default postgres://postgres@127.0.0.1:5432/test), BENCH_SKIP_POSTGRES=1.
+ */
+import autocannon, { type Instance, type Result } from 'autocannon';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { cardHashPart, saleHash, transactionHash } from '../src/protocol/hash.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const durationSeconds = Number(process.env.BENCH_DURATION ?? 8);
+const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 2);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Hard ceiling on the whole run: whatever happens, it stops by itself. */
+const overallDeadlineMs = 240_000;
+const startWaitMs = 20_000;
+const statusIdsWanted = 200;
+/** Pause between loads so requests still in flight from one do not land in the next. */
+const settleMs = 750;
+/** More than this many cores used by unrelated processes during a load marks its row BUSY. */
+const busyOtherCores = 0.3;
+const targets = { ratio: 0.7, p99HalfPeakMs: 25 };
+
+const card = { number: '4111111111111111', month: '01', year: '2025', cvv: '000' };
+const payerEmail = 'doe@example.com';
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: everything started or created is registered here and undone on every exit path.
+
+interface Started {
+  label: string;
+  child: ChildProcess;
+  stdoutLines: string[];
+  stdoutLineCount: number;
+  stderrTail: string;
+  exited: Promise<number | null>;
+  hasExited: boolean;
+  /** Epoch ms when SIGTERM was sent: log lines after it belong to shutdown, not to a load. */
+  stopRequestedAt?: number;
+  /** pino lines at warn (40) or worse, counted as they arrive, split at SIGTERM. */
+  log: ServerLog;
+}
+
+interface ServerLog {
+  lines: number;
+  warnOrWorse: number;
+  warnOrWorseDuringShutdown: number;
+  /** warn-or-worse lines by their `msg`, e.g. { 'callback given up': 1200 }. */
+  byMessage: Record<string, number>;
+  first: string[];
+  firstDuringShutdown: string[];
+}
+
+function observeLogLine(started: Started, line: string): void {
+  if (line.trim() === '') return;
+  let level = 60;
+  let message = '(not JSON)';
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string };
+    level = Number(entry.level);
+    message = String(entry.msg ?? '');
+  } catch {
+    // a line that is not pino JSON (a crash trace) counts as an error
+  }
+  const log = started.log;
+  log.lines += 1;
+  if (!(level >= 40)) return;
+  log.warnOrWorse += 1;
+  log.byMessage[message] = (log.byMessage[message] ?? 0) + 1;
+  if (started.stopRequestedAt !== undefined) {
+    log.warnOrWorseDuringShutdown += 1;
+    if (log.firstDuringShutdown.length < 2) log.firstDuringShutdown.push(line.slice(0, 500));
+  } else if (log.first.length < 3) {
+    log.first.push(line.slice(0, 500));
+  }
+}
+
+const children = new Set<Started>();
+const temporaryDirectories = new Set<string>();
+const postgresSchemas = new Set<string>();
+const activeLoads = new Set<{ stop(): void }>();
+let cleaningUp: Promise<void> | undefined;
+
+async function stopChild(started: Started): Promise<void> {
+  if (!started.hasExited) {
+    started.stopRequestedAt = Date.now();
+    started.child.kill('SIGTERM');
+    const timer = setTimeout(() => { if (!started.hasExited) started.child.kill('SIGKILL'); }, 5_000);
+    await started.exited;
+    clearTimeout(timer);
+  }
+  children.delete(started);
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    postgresSchemas.delete(schema);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function removeDirectory(directory: string): void {
+  rmSync(directory, { recursive: true, force: true });
+  temporaryDirectories.delete(directory);
+}
+
+function cleanup(): Promise<void> {
+  cleaningUp ??= (async () => {
+    for (const load of activeLoads) load.stop();
+    await Promise.all([...children].map((started) => stopChild(started)));
+    for (const directory of [...temporaryDirectories]) removeDirectory(directory);
+    for (const schema of [...postgresSchemas]) {
+      await dropSchema(schema).catch((error: Error) => console.error(`could not drop schema ${schema}: ${error.message}`));
+    }
+  })();
+  return cleaningUp;
+}
+
+// Last resort if the process exits without the async cleanup having run.
+process.on('exit', () => {
+  for (const started of children) if (!started.hasExited) started.child.kill('SIGKILL');
+  for (const directory of temporaryDirectories) rmSync(directory, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping loads, child processes and removing temporary data…`);
+    const forced = setTimeout(() => process.exit(130), 10_000);
+    forced.unref();
+    cleanup().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(() => {
+  console.error(`bench: overall deadline of ${overallDeadlineMs / 1000} s passed; aborting`);
+  const forced = setTimeout(() => process.exit(1), 10_000);
+  forced.unref();
+  cleanup().finally(() => process.exit(1));
+}, overallDeadlineMs);
+watchdog.unref();
+
+// ---------------------------------------------------------------------------------------------
+// Child processes.
+
+function startChild(label: string, args: string[], environment: NodeJS.ProcessEnv): Started {
+  const child = spawn(process.execPath, args, { cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
+  const started: Started = {
+    label, child, stdoutLines: [], stdoutLineCount: 0, stderrTail: '', hasExited: false,
+    log: { lines: 0, warnOrWorse: 0, warnOrWorseDuringShutdown: 0, byMessage: {}, first: [], firstDuringShutdown: [] },
+    exited: new Promise((resolve) => child.once('exit', (code) => { started.hasExited = true; resolve(code); })),
+  };
+  child.once('error', () => { started.hasExited = true; });
+  children.add(started);
+  let pending = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      started.stdoutLineCount += 1;
+      if (started.stdoutLines.length < 200) started.stdoutLines.push(line);
+      observeLogLine(started, line);
+      newline = pending.indexOf('\n');
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    started.stderrTail = (started.stderrTail + chunk).slice(-8_000);
+  });
+  return started;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor<T>(what: string, started: Started, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + startWaitMs;
+  while (Date.now() < deadline) {
+    if (started.hasExited) throw new Error(`${started.label} exited while ${what}:\n${started.stderrTail || started.stdoutLines.join('\n')}`);
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(100);
+  }
+  throw new Error(`${started.label}: gave up after ${startWaitMs / 1000} s ${what}:\n${started.stderrTail}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function runCli(args: string[], environment: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['bin/kassa.mjs', ...args], { cwd: root, env: environment, timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`kassa ${args.join(' ')} failed: ${error.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies.
+
+interface MerchantCredentials { clientKey: string; password: string }
+
+const runTag = randomBytes(3).toString('hex');
+let orderCounter = 0;
+const nextOrderId = () => `B${runTag}-${(orderCounter += 1)}`;
+
+/** The SALE form with every field fixed but order_id: the Formula 1 hash does not sign it. */
+function saleBodyTemplate(merchant: MerchantCredentials): (orderId: string) => string {
+  const marker = 'ORDERIDMARKER';
+  const form = new URLSearchParams({
+    action: 'SALE', client_key: merchant.clientKey, order_id: marker, order_amount: '1.99', order_currency: 'USD',
+    order_description: 'Product', card_number: card.number, card_exp_month: card.month, card_exp_year: card.year,
+    card_cvv2: card.cvv, payer_first_name: 'John', payer_last_name: 'Doe', payer_address: 'Big street', payer_country: 'US',
+    payer_state: 'CA', payer_city: 'City', payer_zip: '123456', payer_email: payerEmail, payer_phone: '199999999',
+    payer_ip: '123.123.123.123', term_url_3ds: 'http://client.site.com/return.php',
+    hash: saleHash({ email: payerEmail, password: merchant.password, cardDigits: cardHashPart(card.number) }),
+  }).toString();
+  const [before, after] = form.split(marker);
+  return (orderId) => before + encodeURIComponent(orderId) + after;
+}
+
+function statusBodies(merchant: MerchantCredentials, transIds: string[]): string[] {
+  return transIds.map((transId) => new URLSearchParams({
+    action: 'GET_TRANS_STATUS', client_key: merchant.clientKey, trans_id: transId,
+    hash: transactionHash({ email: payerEmail, password: merchant.password, cardDigits: cardHashPart(card.number) }, transId),
+  }).toString());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers: every body is parsed and checked (the same client cost for baseline and platform).
+
+class Tally {
+  responses = 0;
+  ok = 0;
+  errors = 0;
+  statusCodes: Record<string, number> = {};
+  results: Record<string, number> = {};
+  firstErrors: string[] = [];
+  transIds: string[] = [];
+
+  constructor(private readonly collectTransIds = 0) {}
+
+  record(status: number, body: string): void {
+    this.responses += 1;
+    this.statusCodes[status] = (this.statusCodes[status] ?? 0) + 1;
+    let parsed: { result?: unknown; trans_id?: unknown } | undefined;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      parsed = undefined;
+    }
+    const result = typeof parsed?.result === 'string' ? parsed.result : '(no JSON result)';
+    this.results[result] = (this.results[result] ?? 0) + 1;
+    if (status >= 200 && status < 300 && result === 'SUCCESS') {
+      this.ok += 1;
+      if (this.transIds.length < this.collectTransIds && typeof parsed?.trans_id === 'string') this.transIds.push(parsed.trans_id);
+      return;
+    }
+    this.errors += 1;
+    if (this.firstErrors.length < 5) this.firstErrors.push(`HTTP ${status}: ${body.slice(0, 400)}`);
+  }
+
+  failure(message: string): void {
+    this.errors += 1;
+    if (this.firstErrors.length < 5) this.firstErrors.push(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting (Linux /proc): who used the two cores during a load — the server, this process
+// (the load generator) or something else on the machine. Other work makes every number lower.
+
+interface CpuShare { server: number; database: number; bench: number; other: number; idle: number }
+
+function cpuJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    return { busy: total - fields[3] - fields[4], total };
+  } catch {
+    return undefined;
+  }
+}
+
+function processJiffies(pid: number | 'self'): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU of every PostgreSQL process (backends, WAL writer, checkpointer), by pid. */
+function postgresJiffies(): Map<string, number> {
+  const byPid = new Map<string, number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return byPid;
+  }
+  for (const pid of entries) {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+      if (name !== 'postgres' && !name.startsWith('postgres:')) continue;
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      byPid.set(pid, Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return byPid;
+}
+
+function cpuMeter(serverPid: number | undefined): () => CpuShare | undefined {
+  const cores = os.cpus().length;
+  const database = postgresJiffies();
+  const machine = cpuJiffies();
+  const server = serverPid === undefined ? 0 : processJiffies(serverPid);
+  const bench = processJiffies('self');
+  return () => {
+    const machineAfter = cpuJiffies();
+    const serverAfter = serverPid === undefined ? 0 : processJiffies(serverPid);
+    const benchAfter = processJiffies('self');
+    let databaseUsed = 0;
+    for (const [pid, jiffies] of postgresJiffies()) databaseUsed += jiffies - (database.get(pid) ?? 0);
+    if (!machine || !machineAfter || server === undefined || serverAfter === undefined || bench === undefined || benchAfter === undefined) return undefined;
+    const total = machineAfter.total - machine.total;
+    if (total <= 0) return undefined;
+    const inCores = (jiffies: number) => round((jiffies / total) * cores);
+    const busy = inCores(machineAfter.busy - machine.busy);
+    const serverCores = inCores(serverAfter - server);
+    const benchCores = inCores(benchAfter - bench);
+    const databaseCores = inCores(databaseUsed);
+    return {
+      server: serverCores, database: databaseCores, bench: benchCores,
+      other: round(Math.max(0, busy - serverCores - databaseCores - benchCores)), idle: round(cores - busy),
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loads.
+
+interface LoadResult {
+  name: string;
+  kind: 'autocannon' | 'paced';
+  requestedRate?: number;
+  durationSeconds: number;
+  requestsPerSecond: number;
+  completed: number;
+  /** autocannon's own histogram (coordinated-omission corrected when a rate is set). */
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Raw per-response times as measured (autocannon 'response' events), uncorrected. */
+  rawP50Ms?: number;
+  rawP99Ms?: number;
+  non2xx: number;
+  connectionErrors: number;
+  timeouts: number;
+  bodyErrors: number;
+  results: Record<string, number>;
+  firstErrors: string[];
+  /** Cores used during the load by the server, by this process, by anything else; and idle. */
+  cpu?: CpuShare;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))];
+}
+
+const round = (value: number, digits = 2) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : value);
+
+async function autocannonLoad(options: {
+  name: string; url: string; body: () => string; tally: Tally; seconds: number; overallRate?: number; serverPid?: number;
+}): Promise<LoadResult> {
+  const rawLatencies: number[] = [];
+  const meter = cpuMeter(options.serverPid);
+  const instance: Instance = autocannon({
+    url: options.url,
+    connections,
+    duration: options.seconds,
+    timeout: 10,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    requests: [{
+      method: 'POST',
+      path: '/post',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      setupRequest: (request) => { request.body = options.body(); return request; },
+      onResponse: (status, body) => options.tally.record(status, body),
+    }],
+  });
+  instance.on('response', (...args: unknown[]) => { rawLatencies.push(args[3] as number); });
+  activeLoads.add(instance);
+  // autocannon stops itself after `duration`; this is the belt to those braces.
+  const guard = setTimeout(() => instance.stop(), (options.seconds + 15) * 1_000);
+  let result: Result;
+  try {
+    result = await instance;
+  } finally {
+    clearTimeout(guard);
+    activeLoads.delete(instance);
+  }
+  const cpu = meter();
+  rawLatencies.sort((a, b) => a - b);
+  return {
+    name: options.name,
+    kind: 'autocannon',
+    requestedRate: options.overallRate,
+    durationSeconds: round(result.duration),
+    requestsPerSecond: round(result.requests.average, 1),
+    completed: result.requests.total,
+    p50Ms: result.latency.p50,
+    p90Ms: result.latency.p90,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    rawP50Ms: round(percentile(rawLatencies, 0.5)),
+    rawP99Ms: round(percentile(rawLatencies, 0.99)),
+    non2xx: result.non2xx,
+    connectionErrors: result.errors,
+    timeouts: result.timeouts,
+    bodyErrors: options.tally.errors,
+    results: options.tally.results,
+    firstErrors: options.tally.firstErrors,
+    cpu,
+  };
+}
+
+/**
+ * Open loop: request i is due at start + i/rate whatever happened to earlier ones, sent on a
+ * keep-alive pool of `connections` sockets, and its latency counts from when it was due — so
+ * a stall shows up in the percentiles instead of silently slowing the sender down.
+ */
+async function pacedLoad(options: {
+  name: string; port: number; body: () => string; tally: Tally; seconds: number; rate: number; serverPid?: number;
+}): Promise<LoadResult> {
+  const meter = cpuMeter(options.serverPid);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const latencies: number[] = [];
+  const total = Math.max(1, Math.round(options.rate * options.seconds));
+  const intervalMs = 1_000 / options.rate;
+  let sent = 0;
+  let finished = 0;
+  let non2xx = 0;
+  let connectionErrors = 0;
+  let timeouts = 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const handle = { stop() { stopped = true; agent.destroy(); wake?.(); } };
+  activeLoads.add(handle);
+
+  const send = (dueAt: number) => {
+    const payload = options.body();
+    const request = http.request({
+      host: '127.0.0.1', port: options.port, path: '/post', method: 'POST', agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(payload) },
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        latencies.push(performance.now() - dueAt);
+        const status = response.statusCode ?? 0;
+        if (status < 200 || status >= 300) non2xx += 1;
+        options.tally.record(status, Buffer.concat(chunks).toString('utf8'));
+        finished += 1;
+        wake?.();
+      });
+    });
+    request.setTimeout(10_000, () => { timeouts += 1; request.destroy(new Error('timeout')); });
+    request.on('error', (error) => {
+      connectionErrors += 1;
+      if (!stopped) options.tally.failure(`request error: ${error.message}`);
+      finished += 1;
+      wake?.();
+    });
+    request.end(payload);
+  };
+
+  const startedAt = performance.now();
+  try {
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        if (stopped) return resolve();
+        const due = Math.min(total, Math.floor((performance.now() - startedAt) / intervalMs) + 1);
+        while (sent < due) {
+          send(startedAt + sent * intervalMs);
+          sent += 1;
+        }
+        if (sent < total) setTimeout(tick, 1);
+        else resolve();
+      };
+      tick();
+    });
+    // Let the last requests finish (bounded).
+    const drainDeadline = performance.now() + 10_000;
+    while (!stopped && finished < sent && performance.now() < drainDeadline) {
+      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 50); });
+    }
+  } finally {
+    wake = undefined;
+    activeLoads.delete(handle);
+    agent.destroy();
+  }
+  const cpu = meter();
+  const elapsedSeconds = (performance.now() - startedAt) / 1_000;
+  latencies.sort((a, b) => a - b);
+  return {
+    name: options.name,
+    kind: 'paced',
+    requestedRate: options.rate,
+    durationSeconds: round(elapsedSeconds),
+    requestsPerSecond: round(latencies.length / elapsedSeconds, 1),
+    completed: latencies.length,
+    p50Ms: round(percentile(latencies, 0.5)),
+    p90Ms: round(percentile(latencies, 0.9)),
+    p99Ms: round(percentile(latencies, 0.99)),
+    maxMs: round(latencies.at(-1) ?? Number.NaN),
+    non2xx,
+    connectionErrors,
+    timeouts,
+    bodyErrors: options.tally.errors,
+    results: options.tally.results,
+    firstErrors: options.tally.firstErrors,
+    cpu,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One storage, end to end.
+
+type StorageName = 'sqlite' | 'postgres';
+
+interface StorageReport {
+  storage: StorageName;
+  baseline: LoadResult;
+  salePeak: LoadResult;
+  saleHalfAutocannon: LoadResult;
+  saleHalfPaced: LoadResult;
+  statusPeak: LoadResult;
+  ratio: number;
+  statusIdsUsed: number;
+  serverLog: ServerLog;
+  baselineStderr: string;
+  kassaStderr: string;
+}
+
+function progress(message: string): void {
+  process.stdout.write(`[${((performance.now() - benchStartedAt) / 1_000).toFixed(1).padStart(5)} s] ${message}\n`);
+}
+
+function storageEnvironment(storage: StorageName, schema: string | undefined): NodeJS.ProcessEnv {
+  const environment: NodeJS.ProcessEnv = { ...process.env };
+  // An inherited DATABASE_URL must not turn the SQLite run into a PostgreSQL one.
+  environment.DATABASE_URL = storage === 'postgres' ? postgresUrl : '';
+  environment.KASSA_PG_SCHEMA = storage === 'postgres' ? schema : '';
+  return environment;
+}
+
+async function createSchema(prefix: string): Promise<string> {
+  const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    postgresSchemas.add(schema);
+    await client.query(`CREATE SCHEMA ${schema}`);
+  } finally {
+    await client.end();
+  }
+  return schema;
+}
+
+async function benchStorage(storage: StorageName): Promise<StorageReport> {
+  // --- Baseline -------------------------------------------------------------------------------
+  const baselineDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-baseline-'));
+  temporaryDirectories.add(baselineDirectory);
+  const baselineSchema = storage === 'postgres' ? await createSchema('bench_base') : undefined;
+  const baselineCredentials = { clientKey: '6f2d3c1e-0b7a-4c8e-9d5f-1a2b3c4d5e6f', password: randomBytes(16).toString('hex') };
+  const baselineServer = startChild(`baseline server (${storage})`, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    ...storageEnvironment(storage, undefined),
+    BENCH_STORAGE: storage, BENCH_DATA_DIR: baselineDirectory, BENCH_PG_SCHEMA: baselineSchema ?? '',
+    BENCH_CLIENT_KEY: baselineCredentials.clientKey, BENCH_PASSWORD: baselineCredentials.password,
+  });
+  const baselinePort = await waitFor('waiting for its port on stdout', baselineServer, async () => {
+    const line = baselineServer.stdoutLines[0];
+    if (!line) return undefined;
+    const port = (JSON.parse(line) as { port?: number }).port;
+    if (!port) throw new Error(`baseline server printed no port: ${line}`);
+    return port;
+  });
+  const baselineUrl = `http://127.0.0.1:${baselinePort}`;
+  const baselineBody = saleBodyTemplate(baselineCredentials);
+  progress(`${storage}: baseline server on port ${baselinePort}; warming up ${warmupSeconds} s`);
+  await autocannonLoad({ name: 'warm-up', url: baselineUrl, body: () => baselineBody(nextOrderId()), tally: new Tally(), seconds: warmupSeconds });
+  await sleep(settleMs);
+  progress(`${storage}: baseline peak, ${connections} connections, ${durationSeconds} s`);
+  const baseline = await autocannonLoad({
+    name: 'baseline SALE-shaped peak', url: baselineUrl, body: () => baselineBody(nextOrderId()), tally: new Tally(), seconds: durationSeconds,
+    serverPid: baselineServer.child.pid,
+  });
+  await sleep(settleMs);
+  await stopChild(baselineServer);
+  removeDirectory(baselineDirectory);
+  if (baselineSchema) await dropSchema(baselineSchema);
+
+  // --- Kassa ----------------------------------------------------------------------------------
+  const dataDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-data-'));
+  temporaryDirectories.add(dataDirectory);
+  const schema = storage === 'postgres' ? await createSchema('bench') : undefined;
+  const port = await freePort();
+  const environment: NodeJS.ProcessEnv = {
+    ...storageEnvironment(storage, schema),
+    PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', KASSA_DATA_DIR: dataDirectory,
+    KASSA_SECRET_KEY: randomBytes(32).toString('hex'),
+  };
+  progress(`${storage}: creating a merchant with the CLI (3-D Secure off)`);
+  const cliOutput = await runCli(['merchant', 'create', '--email', 'bench@kassa.test', '--three-ds', 'off', '--json'], environment);
+  const created = JSON.parse(cliOutput.trim().split('\n').at(-1) ?? '{}') as { client_key?: string; password?: string };
+  if (!created.client_key || !created.password) throw new Error(`unexpected CLI output: ${cliOutput}`);
+  const merchant = { clientKey: created.client_key, password: created.password };
+
+  const kassa = startChild(`kassa server (${storage})`, ['--import', 'tsx', 'src/server.ts'], environment);
+  await waitFor(`waiting for port ${port} to accept connections`, kassa, async () => ((await canConnect(port)) ? true : undefined));
+  const kassaUrl = `http://127.0.0.1:${port}`;
+  const saleBody = saleBodyTemplate(merchant);
+  progress(`${storage}: Kassa on port ${port}; warming up ${warmupSeconds} s`);
+  const warmupTally = new Tally();
+  await autocannonLoad({ name: 'warm-up', url: kassaUrl, body: () => saleBody(nextOrderId()), tally: warmupTally, seconds: warmupSeconds });
+  await sleep(settleMs);
+  if (warmupTally.ok === 0) {
+    throw new Error(`Kassa approved no SALE during warm-up; first answers:\n${warmupTally.firstErrors.join('\n')}`);
+  }
+
+  progress(`${storage}: Kassa SALE peak, ${connections} connections, ${durationSeconds} s`);
+  const peakTally = new Tally(statusIdsWanted);
+  const salePeak = await autocannonLoad({
+    name: 'Kassa SALE peak', url: kassaUrl, body: () => saleBody(nextOrderId()), tally: peakTally, seconds: durationSeconds,
+    serverPid: kassa.child.pid,
+  });
+  await sleep(settleMs);
+  const halfRate = Math.max(1, Math.floor(salePeak.requestsPerSecond / 2));
+
+  progress(`${storage}: Kassa SALE at half peak (${halfRate}/s), autocannon overallRate, ${durationSeconds} s`);
+  const saleHalfAutocannon = await autocannonLoad({
+    name: 'Kassa SALE @ half peak (autocannon overallRate)', url: kassaUrl, body: () => saleBody(nextOrderId()),
+    tally: new Tally(), seconds: durationSeconds, overallRate: halfRate, serverPid: kassa.child.pid,
+  });
+  await sleep(settleMs);
+  progress(`${storage}: Kassa SALE at half peak (${halfRate}/s), open-loop paced, ${durationSeconds} s`);
+  const saleHalfPaced = await pacedLoad({
+    name: 'Kassa SALE @ half peak (paced, open loop)', port, body: () => saleBody(nextOrderId()),
+    tally: new Tally(), seconds: durationSeconds, rate: halfRate, serverPid: kassa.child.pid,
+  });
+  await sleep(settleMs);
+
+  const bodies = statusBodies(merchant, peakTally.transIds);
+  if (bodies.length === 0) throw new Error('the SALE peak run returned no trans_id to query');
+  let statusIndex = 0;
+  const statusBody = () => bodies[(statusIndex += 1) % bodies.length];
+  progress(`${storage}: GET_TRANS_STATUS peak over ${bodies.length} trans_ids, ${durationSeconds} s`);
+  await autocannonLoad({ name: 'warm-up', url: kassaUrl, body: statusBody, tally: new Tally(), seconds: 1 });
+  await sleep(settleMs);
+  const statusPeak = await autocannonLoad({
+    name: 'Kassa GET_TRANS_STATUS peak', url: kassaUrl, body: statusBody, tally: new Tally(), seconds: durationSeconds,
+    serverPid: kassa.child.pid,
+  });
+  // autocannon drops its connections at the deadline with requests still in flight; let the
+  // server finish them before SIGTERM so shutdown is measured on a quiet server.
+  await sleep(settleMs);
+
+  await stopChild(kassa);
+  removeDirectory(dataDirectory);
+  if (schema) await dropSchema(schema);
+
+  return {
+    storage,
+    baseline,
+    salePeak,
+    saleHalfAutocannon,
+    saleHalfPaced,
+    statusPeak,
+    ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
+    statusIdsUsed: bodies.length,
+    serverLog: kassa.log,
+    baselineStderr: baselineServer.stderrTail.slice(-1_000),
+    kassaStderr: kassa.stderrTail.slice(-1_000),
+  };
+}
+
+async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
+  const attempt = (async () => {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  })().catch(() => false);
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3_500).unref());
+  const reachable = await Promise.race([attempt, timeout]);
+  await client.end().catch(() => undefined);
+  return reachable;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+function errorCount(load: LoadResult): number {
+  return load.bodyErrors + load.connectionErrors + load.timeouts;
+}
+
+function tableRows(report: StorageReport): string[][] {
+  const cpu = (load: LoadResult) => (load.cpu
+    ? [load.cpu.server, load.cpu.database, load.cpu.bench, load.cpu.other].map((value) => value.toFixed(2)).join('/') : 'n/a');
+  const row = (load: LoadResult, label: string, verdict = '') => [
+    report.storage, label, load.requestsPerSecond.toFixed(0), String(load.p50Ms), String(load.p99Ms),
+    load.rawP99Ms === undefined ? '' : String(load.rawP99Ms), String(errorCount(load)),
+    cpu(load) + ((load.cpu?.other ?? 0) > busyOtherCores ? ' BUSY' : ''), verdict,
+  ];
+  const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  return [
+    row(report.baseline, `baseline peak (${connections} conn)`),
+    row(report.salePeak, `Kassa SALE peak (${connections} conn)`),
+    row(report.saleHalfAutocannon, `SALE @ ${report.saleHalfAutocannon.requestedRate}/s autocannon`,
+      `p99≤${targets.p99HalfPeakMs}: ${pass(report.saleHalfAutocannon.p99Ms <= targets.p99HalfPeakMs)}`),
+    row(report.saleHalfPaced, `SALE @ ${report.saleHalfPaced.requestedRate}/s paced`,
+      `p99≤${targets.p99HalfPeakMs}: ${pass(report.saleHalfPaced.p99Ms <= targets.p99HalfPeakMs)}`),
+    row(report.statusPeak, `GET_TRANS_STATUS peak (${report.statusIdsUsed} ids)`),
+    [report.storage, 'ratio SALE ÷ baseline', report.ratio.toFixed(3), '', '', '', '', '', `≥${targets.ratio}: ${pass(report.ratio >= targets.ratio)}`],
+  ];
+}
+
+function renderTable(rows: string[][]): string {
+  const header = ['storage', 'test', 'req/s', 'p50 ms', 'p99 ms', 'raw p99', 'errors', 'cpu srv/pg/gen/other', 'target'];
+  const all = [header, ...rows];
+  const widths = header.map((_, column) => Math.max(...all.map((cells) => cells[column].length)));
+  const numeric = new Set([2, 3, 4, 5, 6]);
+  const line = (cells: string[]) => cells.map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd();
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const benchStartedAt = performance.now();
+
+async function main(): Promise<number> {
+  const cpus = os.cpus();
+  progress(`Kassa bench: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${connections} connections, ${durationSeconds} s per load`);
+  const reports: StorageReport[] = [];
+  const skipped: string[] = [];
+  const failures: string[] = [];
+
+  const storages: StorageName[] = ['sqlite'];
+  if (process.env.BENCH_SKIP_POSTGRES === '1') {
+    skipped.push('PostgreSQL: skipped (BENCH_SKIP_POSTGRES=1)');
+  } else if (await postgresReachable()) {
+    storages.push('postgres');
+  } else {
+    skipped.push('PostgreSQL: skipped (not reachable)');
+    progress('PostgreSQL: skipped (not reachable)');
+  }
+  for (const storage of storages) {
+    try {
+      reports.push(await benchStorage(storage));
+    } catch (error) {
+      failures.push(`${storage}: ${(error as Error).message}`);
+      progress(`${storage}: FAILED — ${(error as Error).message}`);
+      await cleanup();
+      cleaningUp = undefined;
+    }
+  }
+
+  console.log('\n=== Kassa benchmark (127.0.0.1, autocannon 8) ===');
+  console.log(`machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}, Node ${process.version}`);
+  if (reports.length > 0) console.log(`\n${renderTable(reports.flatMap(tableRows))}`);
+  console.log(`
+p50/p99: autocannon's histogram (whole ms; with overallRate it adds coordinated-omission samples);
+raw p99: the same run's per-response times, uncorrected. "paced": open-loop generator, requests evenly
+spaced at the rate shown, latency counted from when each request was due.
+autocannon's overallRate is bursty: each connection sends its per-second quota back-to-back at the
+top of every second, then idles — so the paced row is the one that reflects "half of peak".
+errors: non-SUCCESS bodies + non-2xx + connection errors + timeouts.
+cpu: cores used during the load by the server / PostgreSQL processes / this load generator / every
+other process on the machine (out of ${cpus.length}). BUSY: other > ${busyOtherCores} core — the machine was shared
+during that load, so its numbers understate what the code can do; rerun on a quiet machine.`);
+  for (const line of skipped) console.log(line);
+
+  for (const report of reports) {
+    const loads = [report.baseline, report.salePeak, report.saleHalfAutocannon, report.saleHalfPaced, report.statusPeak];
+    for (const load of loads) {
+      if (errorCount(load) === 0) continue;
+      console.log(`\n${report.storage} — ${load.name}: ${errorCount(load)} errors (non2xx ${load.non2xx}, connection ${load.connectionErrors}, timeouts ${load.timeouts}); results ${JSON.stringify(load.results)}`);
+      for (const body of load.firstErrors) console.log(`  ${body}`);
+    }
+    const { serverLog } = report;
+    if (serverLog.warnOrWorse - serverLog.warnOrWorseDuringShutdown > 0) {
+      console.log(`\n${report.storage} — Kassa logged ${serverLog.warnOrWorse - serverLog.warnOrWorseDuringShutdown} warn/error lines under load (by message, whole run: ${JSON.stringify(serverLog.byMessage)}); first:`);
+      for (const line of serverLog.first) console.log(`  ${line}`);
+    }
+    if (serverLog.warnOrWorseDuringShutdown > 0) {
+      console.log(`\n${report.storage} — Kassa logged ${serverLog.warnOrWorseDuringShutdown} warn/error lines after SIGTERM; first:`);
+      for (const line of serverLog.firstDuringShutdown) console.log(`  ${line}`);
+    }
+    if (report.kassaStderr.trim()) console.log(`\n${report.storage} — Kassa stderr (tail):\n${report.kassaStderr}`);
+  }
+  for (const failure of failures) console.log(`\nFAILED ${failure}`);
+
+  const resultsDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-results-'));
+  mkdirSync(resultsDirectory, { recursive: true });
+  const resultsFile = join(resultsDirectory, 'latest.json');
+  writeFileSync(resultsFile, `${JSON.stringify({
+    at: new Date().toISOString(),
+    machine: { cores: cpus.length, model: cpus[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    settings: { connections, durationSeconds, warmupSeconds, postgresUrl: postgresUrl.replace(/:[^:@/]*@/, ':***@') },
+    targets,
+    reports,
+    skipped,
+    failures,
+    totalSeconds: round((performance.now() - benchStartedAt) / 1_000, 1),
+  }, null, 2)}\n`);
+  console.log(`\nresults JSON: ${resultsFile}`);
+  console.log(`total time: ${((performance.now() - benchStartedAt) / 1_000).toFixed(1)} s`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (error) {
+  console.error(`bench failed: ${(error as Error).stack ?? error}`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
