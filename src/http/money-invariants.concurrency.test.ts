@@ -107,3 +107,13 @@ test('VOID racing refunds: the payment is either voided with nothing refunded, o
 function formatMinor(minor: number): string {
   return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, '0')}`;
 }
+
+test('10 different SALEs for one order at once, all needing 3-D Secure: one waits, nine are told the previous is not completed', async () => {
+  const threeDs = await platform.addMerchant({ threeDsEnabled: true });
+  const answers = await Promise.all(Array.from({ length: 10 }, (_, index) =>
+    post(saleFields(threeDs, { order_id: 'ORDER-3DS-RACE', card_exp_month: '05', order_amount: `${index + 1}.00` }))));
+  assert.equal(answers.filter((body) => body.status === '3DS').length, 1);
+  assert.equal(answers.filter((body) => body.error_message === 'Previous payment not completed.').length, 9);
+  const rows = await platform.context.storage.db.selectFrom('payments').select('status').where('order_id', '=', 'ORDER-3DS-RACE').execute();
+  assert.deepEqual(rows.map((row) => row.status), ['3DS']);
+});

@@ -38,23 +38,30 @@ export async function listOperations(db: Executor, transId: string): Promise<Ope
 }
 
 /**
- * Inserts a new payment with its first sub-transaction and outbox rows in one transaction.
- * Returns 'conflict' when a unique key refuses it: the order already has an unfinished payment,
- * or the same request was already made. Two racing requests cannot both get through.
+ * Inserts a new payment with its sub-transactions and outbox rows, atomically. Returns
+ * 'conflict' when the database refuses it: the order already has an unfinished payment (the
+ * insert trigger and the partial unique index), or the same request was already made (the
+ * fingerprint key). Two racing requests cannot both get through.
+ *
+ * On PostgreSQL, the hot case is one statement (data-modifying CTEs, so no BEGIN/COMMIT round
+ * trips: the profile showed socket writes to PostgreSQL as the largest cost of a SALE). On
+ * SQLite, concurrent inserts share one commit (Storage.write).
  */
 export async function insertPayment(
   storage: Storage, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
   alsoInTransaction?: (transaction: Transaction<Database>) => Promise<void>,
 ): Promise<'inserted' | 'conflict'> {
   try {
+    if (storage.dialect === 'postgres' && !alsoInTransaction && outbox.length > 0) {
+      await storage.db
+        .with('inserted_payment', (db) => db.insertInto('payments').values(payment))
+        .with('inserted_operations', (db) => db.insertInto('payment_operations').values(operations))
+        .insertInto('outbox').values(outbox)
+        .execute();
+      return 'inserted';
+    }
     await storage.write(async (transaction) => {
-      // The row enters as PREPARE, then takes its real status in the same transaction: the
-      // one-open-payment-per-order key is checked (and, on PostgreSQL, waited for) even when
-      // the payment is already final, so a SALE cannot slip past an unfinished 3-D Secure one.
-      await transaction.insertInto('payments').values({ ...payment, status: 'PREPARE' }).execute();
-      if (payment.status !== 'PREPARE') {
-        await transaction.updateTable('payments').set({ status: payment.status }).where('trans_id', '=', payment.trans_id).execute();
-      }
+      await transaction.insertInto('payments').values(payment).execute();
       await transaction.insertInto('payment_operations').values(operations).execute();
       if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
       if (alsoInTransaction) await alsoInTransaction(transaction);
