@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
 import { configFromEnvironment } from './config.ts';
 import { systemClock } from './domain/clock.ts';
+import {
+  blockedUrls, CallbackInputError, callbacksAsText, findCallbacks, resendCallback, unblockUrl,
+} from './operations/manage-callbacks.ts';
 import { allMerchants, createMerchant, describeMerchant, MerchantInputError, updateMerchant } from './operations/manage-merchants.ts';
+import type { Storage } from './storage/database.ts';
 import { openVault } from './security/vault.ts';
 import { openStorage } from './storage/database.ts';
 
@@ -12,6 +16,11 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
                         [--descriptor TEXT] [--json]
   kassa merchant update --client-key KEY [same options as create]
   kassa merchant list [--json]
+
+  kassa callbacks list [--trans-id ID] [--status pending|delivered|failed] [--limit N] [--json]
+  kassa callbacks resend --outbox-id ID      queue a callback again now (delivered or failed too)
+  kassa callbacks blocked [--json]           URLs blocked after 5 consecutive failures
+  kassa callbacks unblock --url URL          lift a URL's block at once
 
 Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --three-ds on, --s2s-card on.
 The PASSWORD is generated (32 random characters) and shown once, by create.`;
@@ -25,6 +34,11 @@ const merchantOptions = {
   's2s-card': { type: 'string' },
   descriptor: { type: 'string' },
   'client-key': { type: 'string' },
+  'trans-id': { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  'outbox-id': { type: 'string' },
+  url: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -50,16 +64,53 @@ function print(value: unknown, asJson: boolean): void {
   }
 }
 
+type ParsedValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof merchantOptions; allowPositionals: true; strict: true }>>['values'];
+
+/** `kassa callbacks …`: thin, the use cases are in operations/manage-callbacks.ts. */
+async function callbacksCommand(verb: string, values: ParsedValues, storage: Storage): Promise<number> {
+  const asJson = values.json === true;
+  const dependencies = { storage, clock: systemClock };
+  if (verb === 'list') {
+    const limit = values.limit === undefined ? undefined : Number(values.limit);
+    const callbacks = await findCallbacks(storage, { transId: values['trans-id'], state: values.status, limit });
+    if (asJson) process.stdout.write(`${JSON.stringify(callbacks)}\n`);
+    else process.stdout.write(callbacksAsText(callbacks));
+    return 0;
+  }
+  if (verb === 'resend') {
+    if (!values['outbox-id']) throw new CallbackInputError('--outbox-id is required');
+    const callback = await resendCallback(dependencies, values['outbox-id']);
+    if (asJson) process.stdout.write(`${JSON.stringify(callback)}\n`);
+    else process.stdout.write(callbacksAsText([callback]));
+    return 0;
+  }
+  if (verb === 'unblock') {
+    if (!values.url) throw new CallbackInputError('--url is required');
+    print(await unblockUrl(dependencies, values.url), asJson);
+    return 0;
+  }
+  if (verb === 'blocked') {
+    const rows = await blockedUrls(dependencies);
+    if (!asJson && rows.length === 0) process.stdout.write('no blocked URLs\n');
+    else print(rows, asJson);
+    return 0;
+  }
+  process.stdout.write(`${usage}\n`);
+  return 2;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: merchantOptions, allowPositionals: true, strict: true });
   const [area, verb] = positionals;
-  if (values.help || area !== 'merchant' || !verb) {
+  if (values.help || (area !== 'merchant' && area !== 'callbacks') || !verb) {
     process.stdout.write(`${usage}\n`);
     return values.help ? 0 : 2;
   }
   const config = configFromEnvironment();
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema });
   try {
+    // Callbacks need no keys: the hash is computed by the dispatcher when it sends.
+    if (area === 'callbacks') return await callbacksCommand(verb, values, storage);
     const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
     const asJson = values.json === true;
     const settings = {
@@ -105,7 +156,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (error: Error) => {
-    const known = error instanceof MerchantInputError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    const known = error instanceof MerchantInputError || error instanceof CallbackInputError
+      || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
     process.stderr.write(`kassa: ${known ? error.message : `unexpected failure: ${error.message}`}\n`);
     process.exitCode = known ? 2 : 1;
   },

@@ -20,6 +20,10 @@ export interface KassaConfig {
   /** Base URL cardholders' browsers use to reach Kassa; default http://HOST:PORT. */
   publicUrl?: string;
   challengeTimeoutMs: number;
+  /** How often the callback dispatcher looks for due callbacks (default 250 ms). */
+  callbackPollIntervalMs?: number;
+  /** One callback attempt, connect to last byte of the answer (default 10 s). */
+  callbackAttemptTimeoutMs?: number;
 }
 
 function portFrom(text: string | undefined): number {
@@ -57,5 +61,7 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     mode,
     publicUrl: environment.KASSA_PUBLIC_URL ? environment.KASSA_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     challengeTimeoutMs: positiveNumber(environment.KASSA_3DS_TIMEOUT_MS, 15 * 60 * 1000, 'KASSA_3DS_TIMEOUT_MS'),
+    callbackPollIntervalMs: positiveNumber(environment.KASSA_CALLBACK_POLL_MS, 250, 'KASSA_CALLBACK_POLL_MS'),
+    callbackAttemptTimeoutMs: positiveNumber(environment.KASSA_CALLBACK_TIMEOUT_MS, 10_000, 'KASSA_CALLBACK_TIMEOUT_MS'),
   };
 }

@@ -1,12 +1,19 @@
 import { buildApp } from './app.ts';
 import { configFromEnvironment } from './config.ts';
+import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 
-/** The only place that listens. Stops cleanly on SIGINT/SIGTERM so in-flight requests finish. */
+/** The only place that listens, and the only place that starts background workers (tests
+ * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
+ * requests and callback attempts finish. */
 const config = configFromEnvironment();
 const kassa = await buildApp(config);
-await kassa.app.listen({ host: config.host, port: config.port });
+const address = await kassa.app.listen({ host: config.host, port: config.port });
+const callbackDispatcher = new CallbackDispatcher(kassa.context, {
+  mode: config.mode, pollIntervalMs: config.callbackPollIntervalMs, attemptTimeoutMs: config.callbackAttemptTimeoutMs,
+});
+callbackDispatcher.start();
 kassa.context.logger.info(
-  { storage: kassa.context.storage.dialect, dataDirectory: config.databaseUrl ? undefined : config.dataDirectory, mode: config.mode },
+  { address, storage: kassa.context.storage.dialect, dataDirectory: config.databaseUrl ? undefined : config.dataDirectory, mode: config.mode },
   'kassa is listening',
 );
 
@@ -15,6 +22,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    kassa.close().then(() => process.exit(0), () => process.exit(1));
+    callbackDispatcher.stop()
+      .then(() => kassa.close())
+      .then(() => process.exit(0), () => process.exit(1));
   });
 }

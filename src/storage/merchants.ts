@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { liftUrlBlocks } from './callbacks.ts';
 import type { Database, MerchantTable } from './schema.ts';
 
 export interface MerchantSettings {
@@ -68,8 +69,28 @@ export async function listMerchants(db: Kysely<Database>, limit: number): Promis
   return rows.map(fromRow);
 }
 
+/**
+ * Changes a merchant's settings. Setting the callback URL (to a new value or the same one) is
+ * also the spec's manual unlock: "adjusting the merchant callback URL" lifts the block of the old
+ * and the new URL at once, for every merchant using them, in the same transaction.
+ */
 export async function updateMerchantSettings(
   db: Kysely<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
+): Promise<boolean> {
+  if (settings.callbackUrl === undefined) return updateMerchantRow(db, merchantId, settings, nowMs);
+  return db.transaction().execute(async (transaction) => {
+    // A write first: SQLite then holds the write lock for the whole transaction, instead of
+    // failing to upgrade a read lock when the server writes at the same moment.
+    await transaction.updateTable('merchants').set({ updated_at_ms: nowMs }).where('merchant_id', '=', merchantId).execute();
+    const before = await transaction.selectFrom('merchants').select('callback_url').where('merchant_id', '=', merchantId).executeTakeFirst();
+    const updated = await updateMerchantRow(transaction, merchantId, settings, nowMs);
+    if (updated) await liftUrlBlocks(transaction, [before?.callback_url ?? '', settings.callbackUrl ?? ''], nowMs);
+    return updated;
+  });
+}
+
+async function updateMerchantRow(
+  db: Kysely<Database> | Transaction<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
 ): Promise<boolean> {
   const result = await db.updateTable('merchants').set({
     ...(settings.email !== undefined ? { email: settings.email } : {}),

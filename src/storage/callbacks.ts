@@ -1,0 +1,333 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { DialectName, Storage } from './database.ts';
+import type { CallbackAttemptTable, Database } from './schema.ts';
+
+/**
+ * Callback delivery state: claiming due outbox rows, recording attempts, URL blocks. The
+ * dispatcher (src/workers/callback-dispatcher.ts) decides; this file only reads and writes.
+ */
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface ClaimRequest {
+  nowMs: number;
+  leaseUntilMs: number;
+  claimToken: string;
+  limit: number;
+}
+
+/** What one delivery needs, read after the claim: the URL and secrets are read at send time,
+ * so a changed callback URL or a rotated key applies to retries too. */
+export interface ClaimedCallback {
+  outboxId: string;
+  transId: string;
+  merchantId: string;
+  payloadJson: string;
+  attemptCount: number;
+  callbackUrl: string | null;
+  passwordCiphertext: string;
+  /** Null only if the payment row is missing (never written that way; reported, not thrown). */
+  payerEmail: string | null;
+  cardBin: string | null;
+  cardLastFour: string | null;
+}
+
+/**
+ * Rows the dispatcher may send now: callbacks not delivered or given up, due, not leased by a
+ * live claim, whose merchant's URL is not blocked, and with no earlier undelivered callback of
+ * the same transaction (callbacks of one trans_id go out in order; v7 ids sort by creation).
+ */
+function dueCallbacks(db: Executor, nowMs: number, limit: number) {
+  return db.selectFrom('outbox as o')
+    .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
+    .leftJoin('callback_url_blocks as b', 'b.url', 'm.callback_url')
+    .select('o.outbox_id')
+    .where('o.topic', '=', 'callback')
+    .where('o.delivered_at_ms', 'is', null)
+    .where('o.failed_at_ms', 'is', null)
+    .where('o.next_attempt_at_ms', '<=', nowMs)
+    .where((eb) => eb.or([eb('o.claimed_until_ms', 'is', null), eb('o.claimed_until_ms', '<=', nowMs)]))
+    .where((eb) => eb.or([eb('b.blocked_until_ms', 'is', null), eb('b.blocked_until_ms', '<=', nowMs)]))
+    .where((eb) => eb.not(eb.exists(
+      eb.selectFrom('outbox as earlier')
+        .select(sql<number>`1`.as('one'))
+        .whereRef('earlier.trans_id', '=', 'o.trans_id')
+        .whereRef('earlier.outbox_id', '<', 'o.outbox_id')
+        .where('earlier.topic', '=', 'callback')
+        .where('earlier.delivered_at_ms', 'is', null)
+        .where('earlier.failed_at_ms', 'is', null),
+    )))
+    .orderBy('o.next_attempt_at_ms')
+    .orderBy('o.outbox_id')
+    .limit(limit);
+}
+
+/**
+ * The one place where the dialects differ for claiming.
+ * PostgreSQL (several nodes): SELECT … FOR UPDATE SKIP LOCKED, then the lease UPDATE, in one
+ * transaction — a row another node is claiming is skipped, never waited for, never taken twice.
+ * SQLite (one node, but the CLI or a second process may share the file): one conditional UPDATE
+ * whose subquery carries the due conditions; a statement is atomic and writers are serialised,
+ * and a single write statement avoids the read-to-write lock upgrade that fails under contention.
+ */
+async function claimRows(
+  db: Kysely<Database>, dialect: DialectName,
+  candidates: (executor: Executor) => ReturnType<typeof dueCallbacks>,
+  lease: { claimed_until_ms: number; claim_token: string },
+): Promise<string[]> {
+  if (dialect === 'postgres') {
+    return db.transaction().execute(async (transaction) => {
+      const rows = await candidates(transaction).forUpdate('o').skipLocked().execute();
+      const ids = rows.map((row) => row.outbox_id);
+      if (ids.length > 0) await transaction.updateTable('outbox').set(lease).where('outbox_id', 'in', ids).execute();
+      return ids;
+    });
+  }
+  const rows = await db.updateTable('outbox').set(lease)
+    .where('outbox_id', 'in', candidates(db))
+    .returning('outbox_id')
+    .execute();
+  return rows.map((row) => row.outbox_id);
+}
+
+/** Leases up to `limit` due callbacks to `claimToken` and returns them with what sending needs. */
+export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectName, request: ClaimRequest): Promise<ClaimedCallback[]> {
+  const ids = await claimRows(db, dialect, (executor) => dueCallbacks(executor, request.nowMs, request.limit),
+    { claimed_until_ms: request.leaseUntilMs, claim_token: request.claimToken });
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('outbox as o')
+    .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
+    .leftJoin('payments as p', 'p.trans_id', 'o.trans_id')
+    .select([
+      'o.outbox_id', 'o.trans_id', 'o.merchant_id', 'o.payload_json', 'o.attempt_count',
+      'm.callback_url', 'm.password_ciphertext', 'p.payer_email', 'p.card_bin', 'p.card_last_four',
+    ])
+    .where('o.outbox_id', 'in', ids)
+    .where('o.claim_token', '=', request.claimToken)
+    .orderBy('o.outbox_id')
+    .execute();
+  return rows.map((row) => ({
+    outboxId: row.outbox_id,
+    transId: row.trans_id,
+    merchantId: row.merchant_id,
+    payloadJson: row.payload_json,
+    attemptCount: Number(row.attempt_count),
+    callbackUrl: row.callback_url,
+    passwordCiphertext: row.password_ciphertext,
+    payerEmail: row.payer_email,
+    cardBin: row.card_bin,
+    cardLastFour: row.card_last_four,
+  }));
+}
+
+/** Gives a claimed row back untouched (its URL got blocked while it waited in the batch). */
+export async function releaseClaim(db: Kysely<Database>, outboxId: string, claimToken: string): Promise<void> {
+  await db.updateTable('outbox').set({ claimed_until_ms: null, claim_token: null })
+    .where('outbox_id', '=', outboxId).where('claim_token', '=', claimToken).execute();
+}
+
+export type AttemptRecord = CallbackAttemptTable;
+
+export interface AttemptResult {
+  attempt: AttemptRecord;
+  /** The injected clock when the attempt ended (duration_ms is wall time, not clock time). */
+  finishedAtMs: number;
+  claimToken: string;
+  /** Delivered, or a failure with the row's next state. */
+  next:
+    | { kind: 'delivered' }
+    | { kind: 'retry'; nextAttemptAtMs: number; error: string }
+    | { kind: 'give-up'; error: string };
+  /** Whether this attempt counts for the URL's consecutive-failure counter. */
+  countsForUrl: boolean;
+  urlPolicy: { failureThreshold: number; blockMs: number };
+}
+
+/**
+ * Writes one attempt, the row's new state and the URL's counter in one transaction — through
+ * storage.write, so on SQLite the attempts finishing together share one commit (one fsync). The
+ * attempt row comes first so the transaction's first statement is a write (SQLite takes the
+ * write lock at once instead of failing to upgrade a read lock). Returns the URL's block end.
+ */
+export async function recordAttempt(storage: Pick<Storage, 'write'>, result: AttemptResult): Promise<{ blockedUntilMs: number | null }> {
+  const { attempt, next } = result;
+  const nowMs = result.finishedAtMs;
+  return storage.write(async (transaction) => {
+    await transaction.insertInto('callback_attempts').values(attempt).execute();
+    const base = { claimed_until_ms: null, claim_token: null, attempt_count: sql<number>`attempt_count + 1` };
+    // A lost lease (another claim holds the row now, or an operator re-sent it) leaves the row
+    // to its new holder; the attempt itself is still on record.
+    const update = transaction.updateTable('outbox').where('outbox_id', '=', attempt.outbox_id).where('claim_token', '=', result.claimToken);
+    if (next.kind === 'delivered') {
+      await update.set({ ...base, delivered_at_ms: nowMs, last_error: null }).execute();
+    } else if (next.kind === 'retry') {
+      await update.set({ ...base, next_attempt_at_ms: next.nextAttemptAtMs, last_error: next.error }).execute();
+    } else {
+      await update.set({ ...base, failed_at_ms: nowMs, last_error: next.error }).execute();
+    }
+    if (!result.countsForUrl) return { blockedUntilMs: null };
+    if (next.kind === 'delivered') {
+      // A success resets the counter and ends a block: the URL has just answered OK.
+      await transaction.updateTable('callback_url_blocks')
+        .set({ consecutive_failures: 0, blocked_until_ms: null, updated_at_ms: nowMs })
+        .where('url', '=', attempt.url).execute();
+      return { blockedUntilMs: null };
+    }
+    return countUrlFailure(transaction, attempt.url, nowMs, result.urlPolicy);
+  });
+}
+
+/**
+ * One more consecutive failure for a URL. The failure that reaches the threshold blocks the URL
+ * until now + blockMs. After a block has run out the count starts again at 1, so an unblocked URL
+ * gets a fresh set of attempts; failures of attempts that were already in flight when the block
+ * began are counted but do not extend it. One upsert, so concurrent nodes count every failure.
+ */
+async function countUrlFailure(
+  transaction: Transaction<Database>, url: string, nowMs: number, policy: { failureThreshold: number; blockMs: number },
+): Promise<{ blockedUntilMs: number | null }> {
+  const blockUntilMs = nowMs + policy.blockMs;
+  const expired = sql<boolean>`callback_url_blocks.blocked_until_ms IS NOT NULL AND callback_url_blocks.blocked_until_ms <= ${nowMs}`;
+  const newCount = sql<number>`CASE WHEN ${expired} THEN 1 ELSE callback_url_blocks.consecutive_failures + 1 END`;
+  const row = await transaction.insertInto('callback_url_blocks')
+    .values({
+      url,
+      consecutive_failures: 1,
+      blocked_until_ms: policy.failureThreshold <= 1 ? blockUntilMs : null,
+      updated_at_ms: nowMs,
+    })
+    .onConflict((conflict) => conflict.column('url').doUpdateSet({
+      consecutive_failures: newCount,
+      blocked_until_ms: sql<number | null>`CASE
+        WHEN callback_url_blocks.blocked_until_ms IS NOT NULL AND callback_url_blocks.blocked_until_ms > ${nowMs}
+          THEN callback_url_blocks.blocked_until_ms
+        WHEN ${newCount} >= ${policy.failureThreshold} THEN ${blockUntilMs}
+        ELSE NULL END`,
+      updated_at_ms: nowMs,
+    }))
+    .returning(['blocked_until_ms'])
+    .executeTakeFirstOrThrow();
+  const blockedUntilMs = row.blocked_until_ms === null ? null : Number(row.blocked_until_ms);
+  return { blockedUntilMs: blockedUntilMs !== null && blockedUntilMs > nowMs ? blockedUntilMs : null };
+}
+
+/**
+ * Lifts the block (and the failure count) of these URLs and makes the waiting callbacks of every
+ * merchant using them due now: the spec's manual unlock, after which "the sending of
+ * notifications resumes immediately". Returns the URLs that were blocked.
+ */
+export async function liftUrlBlocks(db: Executor, urls: string[], nowMs: number): Promise<string[]> {
+  const distinct = [...new Set(urls.filter((url) => url !== ''))];
+  if (distinct.length === 0) return [];
+  // Delete first and learn from RETURNING what was blocked: a write as the first statement
+  // keeps SQLite from failing a read-to-write lock upgrade inside a caller's transaction.
+  const removed = await db.deleteFrom('callback_url_blocks').where('url', 'in', distinct)
+    .returning(['url', 'blocked_until_ms']).execute();
+  await db.updateTable('outbox').set({ next_attempt_at_ms: nowMs })
+    .where('topic', '=', 'callback')
+    .where('delivered_at_ms', 'is', null)
+    .where('failed_at_ms', 'is', null)
+    .where('next_attempt_at_ms', '>', nowMs)
+    .where('merchant_id', 'in', (eb) => eb.selectFrom('merchants').select('merchant_id').where('callback_url', 'in', distinct))
+    .execute();
+  return removed.filter((row) => row.blocked_until_ms !== null && Number(row.blocked_until_ms) > nowMs).map((row) => row.url);
+}
+
+export interface BlockedUrl {
+  url: string;
+  consecutiveFailures: number;
+  blockedUntilMs: number;
+  merchantCount: number;
+}
+
+export async function listBlockedUrls(db: Executor, nowMs: number, limit: number): Promise<BlockedUrl[]> {
+  const rows = await db.selectFrom('callback_url_blocks as b')
+    .select((eb) => [
+      'b.url', 'b.consecutive_failures', 'b.blocked_until_ms',
+      eb.selectFrom('merchants as m').select(eb.fn.countAll<number>().as('count')).whereRef('m.callback_url', '=', 'b.url').as('merchant_count'),
+    ])
+    .where('b.blocked_until_ms', '>', nowMs)
+    .orderBy('b.blocked_until_ms')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    url: row.url,
+    consecutiveFailures: Number(row.consecutive_failures),
+    blockedUntilMs: Number(row.blocked_until_ms),
+    merchantCount: Number(row.merchant_count ?? 0),
+  }));
+}
+
+export type CallbackState = 'pending' | 'delivered' | 'failed';
+
+export interface CallbackRecord {
+  outboxId: string;
+  transId: string;
+  merchantId: string;
+  payloadJson: string;
+  state: CallbackState;
+  attemptCount: number;
+  createdAtMs: number;
+  nextAttemptAtMs: number;
+  deliveredAtMs: number | null;
+  failedAtMs: number | null;
+  lastError: string | null;
+  attempts: AttemptRecord[];
+}
+
+/** Callbacks newest first, each with its attempts in order; bounded by `limit`. */
+export async function listCallbacks(
+  db: Executor, filter: { transId?: string; outboxId?: string; state?: CallbackState; limit: number },
+): Promise<CallbackRecord[]> {
+  let query = db.selectFrom('outbox').selectAll().where('topic', '=', 'callback');
+  if (filter.transId !== undefined) query = query.where('trans_id', '=', filter.transId);
+  if (filter.outboxId !== undefined) query = query.where('outbox_id', '=', filter.outboxId);
+  if (filter.state === 'delivered') query = query.where('delivered_at_ms', 'is not', null);
+  if (filter.state === 'failed') query = query.where('delivered_at_ms', 'is', null).where('failed_at_ms', 'is not', null);
+  if (filter.state === 'pending') query = query.where('delivered_at_ms', 'is', null).where('failed_at_ms', 'is', null);
+  const rows = await query.orderBy('outbox_id', 'desc').limit(filter.limit).execute();
+  if (rows.length === 0) return [];
+  const attempts = await db.selectFrom('callback_attempts').selectAll()
+    .where('outbox_id', 'in', rows.map((row) => row.outbox_id))
+    .orderBy('attempted_at_ms').orderBy('attempt_id')
+    .execute();
+  return rows.map((row) => {
+    const deliveredAtMs = row.delivered_at_ms === null ? null : Number(row.delivered_at_ms);
+    const failedAtMs = row.failed_at_ms == null ? null : Number(row.failed_at_ms);
+    return {
+      outboxId: row.outbox_id,
+      transId: row.trans_id,
+      merchantId: row.merchant_id,
+      payloadJson: row.payload_json,
+      state: deliveredAtMs !== null ? 'delivered' : failedAtMs !== null ? 'failed' : 'pending',
+      attemptCount: Number(row.attempt_count),
+      createdAtMs: Number(row.created_at_ms),
+      nextAttemptAtMs: Number(row.next_attempt_at_ms),
+      deliveredAtMs,
+      failedAtMs,
+      lastError: row.last_error ?? null,
+      attempts: attempts.filter((attempt) => attempt.outbox_id === row.outbox_id).map((attempt) => ({
+        ...attempt,
+        attempted_at_ms: Number(attempt.attempted_at_ms),
+        status_code: attempt.status_code === null ? null : Number(attempt.status_code),
+        duration_ms: Number(attempt.duration_ms),
+      })),
+    } satisfies CallbackRecord;
+  });
+}
+
+/**
+ * Queues a callback again now, delivered or given up alike, with a fresh retry schedule (the
+ * attempts already made stay on record). A lease still held is dropped: the operator asked for
+ * a new send, and an in-flight attempt's result no longer changes the row.
+ */
+export async function requeueCallback(db: Executor, outboxId: string, nowMs: number): Promise<boolean> {
+  const result = await db.updateTable('outbox')
+    .set({
+      delivered_at_ms: null, failed_at_ms: null, next_attempt_at_ms: nowMs, attempt_count: 0,
+      claimed_until_ms: null, claim_token: null, last_error: null,
+    })
+    .where('outbox_id', '=', outboxId).where('topic', '=', 'callback')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { systemClock } from '../domain/clock.ts';
+import { createMerchant } from '../operations/manage-merchants.ts';
+import { verifyCallback } from '../protocol/callback-signature.ts';
+import { openVault } from '../security/vault.ts';
+import { listCallbacks } from '../storage/callbacks.ts';
+import { openStorage } from '../storage/database.ts';
+import { startCallbackReceiver } from '../testing/callback-receiver.ts';
+import { saleFields } from '../testing/harness.ts';
+
+/** A hang fails the test by name instead of stalling the whole suite. */
+const testTimeoutMs = 90_000;
+
+/**
+ * Kill -9 between commit and delivery: the SALE is answered (its callback committed to the
+ * outbox with it), the server dies before the callback goes out, and after a restart the
+ * callback arrives exactly once, signed, with the right fields. Real processes, real database.
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const databaseUrl = process.env.DATABASE_URL || undefined;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface RunningServer {
+  child: ChildProcess;
+  address: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `src/server.ts` as its own process and waits for its 'kassa is listening' line. */
+async function startServer(environment: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => { stderr += String(chunk); });
+  const lines = createInterface({ input: child.stdout! });
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s: ${stderr}`)), 20_000);
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        if (entry.msg === 'kassa is listening' && entry.address) {
+          clearTimeout(timer);
+          resolve(entry.address);
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening: ${stderr}`));
+    });
+  });
+  return { child, address, exited };
+}
+
+test('SIGKILL after the SALE answered and before its callback went out: after a restart it arrives exactly once', { timeout: testTimeoutMs }, async (t) => {
+  const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-crash-'));
+  const secretKey = randomBytes(32).toString('hex');
+  let schema: string | undefined;
+  if (databaseUrl) {
+    schema = `test_${randomBytes(6).toString('hex')}`;
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.end();
+  }
+  const storage = await openStorage({ databaseUrl, dataDirectory, postgresSchema: schema });
+  const servers: RunningServer[] = [];
+  let receiver: Awaited<ReturnType<typeof startCallbackReceiver>> | undefined;
+  t.after(async () => {
+    for (const server of servers) if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+    await Promise.all(servers.map((server) => server.exited));
+    await receiver?.close();
+    await storage.close();
+    rmSync(dataDirectory, { recursive: true, force: true });
+    if (schema) {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      await client.end();
+    }
+  });
+
+  // The merchant's endpoint is down at first: nothing listens on its port.
+  const receiverPort = await freePort();
+  const { merchant, password } = await createMerchant(
+    { storage, vault: openVault({ secretKey, dataDirectory }), clock: systemClock },
+    {
+      email: 'ops@shop.test', callbackUrl: `http://127.0.0.1:${receiverPort}/crash`, allowedIps: ['127.0.0.1', '::1'],
+      channels: [], threeDsEnabled: false, s2sCardEnabled: true, descriptor: 'CRASH.TEST',
+    },
+  );
+  const environment: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
+    KASSA_DATA_DIR: dataDirectory, KASSA_SECRET_KEY: secretKey,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl, KASSA_PG_SCHEMA: schema } : {}),
+  };
+
+  // First life: the dispatcher polls once at start and then not for ten minutes, so the
+  // callback committed with the SALE is still waiting when the process is killed.
+  const first = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '600000' });
+  servers.push(first);
+  const fields = saleFields({ clientKey: merchant.clientKey, password });
+  const response = await fetch(`${first.address}/post`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(),
+  });
+  const answer = await response.json() as { result: string; status: string; trans_id: string; order_id: string };
+  assert.equal(answer.result, 'SUCCESS', JSON.stringify(answer));
+  const [waiting] = await listCallbacks(storage.db, { transId: answer.trans_id, limit: 10 });
+  assert.equal(waiting.state, 'pending');
+  first.child.kill('SIGKILL');
+  await first.exited;
+  assert.equal(first.child.signalCode, 'SIGKILL');
+
+  // Second life, with the merchant's endpoint up.
+  receiver = await startCallbackReceiver({ port: receiverPort });
+  const second = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '50' });
+  servers.push(second);
+  const [callback] = await receiver.waitFor(1, { timeoutMs: 20_000 });
+  // Several more polls pass: nothing is sent a second time.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(receiver.received.length, 1);
+  assert.equal(callback.path, '/crash');
+  assert.equal(verifyCallback(callback.fields, { password, email: 'doe@example.com' }), true);
+  const { hash: _hash, trans_date: transDate, ...rest } = callback.fields;
+  assert.match(transDate, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  assert.deepEqual(rest, {
+    action: 'SALE', result: 'SUCCESS', status: 'SETTLED', order_id: answer.order_id, trans_id: answer.trans_id,
+    card: '411111******1111', card_expiration_date: '01/2025', descriptor: 'CRASH.TEST', amount: '1.99', currency: 'USD',
+  });
+  const [delivered] = await listCallbacks(storage.db, { transId: answer.trans_id, limit: 10 });
+  assert.equal(delivered.state, 'delivered');
+  assert.equal(delivered.attempts.length, 1);
+
+  // A clean stop (SIGTERM) ends the dispatcher and the server without error.
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0);
+});

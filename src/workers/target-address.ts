@@ -1,0 +1,35 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * The production SSRF rule for callbacks: a merchant-supplied URL must not make the platform
+ * talk to its own host or its private network (databases, cloud metadata at 169.254.169.254,
+ * admin ports). Pure: takes an address, says why it is refused or null.
+ */
+
+function blockList(entries: Array<[string, number, 'ipv4' | 'ipv6']>): BlockList {
+  const list = new BlockList();
+  for (const [network, prefix, family] of entries) list.addSubnet(network, prefix, family);
+  return list;
+}
+
+// Order matters only for the reason shown. net.BlockList also matches IPv4-mapped IPv6
+// addresses (::ffff:127.0.0.1) against the IPv4 rules.
+const refusedRanges: Array<{ reason: string; list: BlockList }> = [
+  { reason: 'a loopback address', list: blockList([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]) },
+  { reason: 'a private address', list: blockList([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4']]) },
+  { reason: 'a link-local address', list: blockList([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]) },
+  { reason: 'a unique-local address', list: blockList([['fc00::', 7, 'ipv6']]) },
+  {
+    reason: 'an unspecified, multicast or reserved address',
+    list: blockList([['0.0.0.0', 8, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'], ['::', 128, 'ipv6'], ['ff00::', 8, 'ipv6']]),
+  },
+];
+
+/** Why a production callback may not go to this IP address, or null when it may. */
+export function refusedAddressReason(address: string): string | null {
+  const family = isIP(address);
+  if (family === 0) return 'not an IP address';
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  for (const range of refusedRanges) if (range.list.check(address, type)) return range.reason;
+  return null;
+}
