@@ -1,3 +1,4 @@
+import type { Decision } from '../acquirers/connector.ts';
 import { formatTransDate } from '../domain/dates.ts';
 import { newId } from '../domain/ids.ts';
 import { amountOnTransactionFields } from '../protocol/action-fields.ts';
@@ -21,17 +22,22 @@ import { callbackRow, cardSummary, paymentFacts } from './payment-facts.ts';
  */
 export async function refundOrReverse(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const { payment, values } = await loadPaymentByTransId(context, merchant, fields, amountOnTransactionFields);
-  if (payment.status === 'PENDING' && payment.is_auth === 1) {
-    await reverse(context, payment, values.amount);
-  } else if (payment.status === 'SETTLED') {
-    await refund(context, payment, values.amount);
-  } else {
-    throw new ProtocolError('refundNotAllowed');
-  }
+  await refundOrReversePayment(context, payment, values.amount);
   return creditvoidResponse(paymentFacts(context, payment));
 }
 
-async function reverse(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<void> {
+/**
+ * The CREDITVOID decision and its money movement for a payment already loaded and authorized:
+ * the S2S request and an approved refund application both come here. Returns the acquirer's
+ * decision; refusals by the rules (208005, 208006, …) are thrown as ProtocolError.
+ */
+export async function refundOrReversePayment(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<Decision> {
+  if (payment.status === 'PENDING' && payment.is_auth === 1) return reverse(context, payment, amountText);
+  if (payment.status === 'SETTLED') return refund(context, payment, amountText);
+  throw new ProtocolError('refundNotAllowed');
+}
+
+async function reverse(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<Decision> {
   const authorizedMinor = Number(payment.amount_minor);
   const amountMinor = followUpAmount(amountText, payment.currency, authorizedMinor);
   if (amountMinor > authorizedMinor) throw new ProtocolError('reversalTooLarge');
@@ -54,9 +60,10 @@ async function reverse(context: PlatformContext, payment: PaymentRow, amountText
     { operationId: operation.operation_id, status: approved ? 'success' : 'fail', declineReason },
     [callbackRow(payment, callback, nowMs)], context.clock.nowMs(),
   );
+  return decision;
 }
 
-async function refund(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<void> {
+async function refund(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<Decision> {
   const remainingMinor = Number(payment.captured_minor) - Number(payment.refunded_minor);
   const amountMinor = followUpAmount(amountText, payment.currency, remainingMinor);
   if (amountMinor > remainingMinor) throw new ProtocolError('refundTooLarge');
@@ -79,6 +86,7 @@ async function refund(context: PlatformContext, payment: PaymentRow, amountText:
       [callbackRow(payment, creditvoidCallback(facts, amountMinor, { approved: false, declineReason: decision.declineReason }), nowMs)],
       context.clock.nowMs());
   }
+  return decision;
 }
 
 function newOperation(payment: PaymentRow, type: string, amountMinor: number, nowMs: number): OperationRow {

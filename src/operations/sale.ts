@@ -15,7 +15,8 @@ import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { callbackRow, paymentFacts } from './payment-facts.ts';
 
-interface SaleCommand {
+/** A validated SALE/AUTH, whoever entered the card: the S2S request or the hosted payment page. */
+export interface SaleCommand {
   orderId: string;
   amountMinor: number;
   currency: string;
@@ -32,12 +33,14 @@ interface SaleCommand {
   parameters: Record<string, string>;
   isAuth: boolean;
   recurringInit: boolean;
-  hash: string;
 }
+
+/** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
+export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled'>;
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
-function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): SaleCommand {
+function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): SaleCommand & { hash: string } {
   const errors: FieldError[] = [];
   const values = validateFields(fields, saleFields, errors);
   const parameters = validateParameters(fields, errors) ?? {};
@@ -107,15 +110,22 @@ function outcomeChange(command: SaleCommand, decision: Decision, merchantDescrip
  * bank, PREPARE is committed before the call so a crash leaves a visible, recoverable payment.
  */
 export async function sale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
-  const command = validateSale(context, merchant, fields);
-  const pan = command.cardNumber.reveal();
-  const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(pan) });
-  if (!hashesMatch(expectedHash, command.hash)) throw new ProtocolError('hashInvalid');
+  const { hash, ...command } = validateSale(context, merchant, fields);
+  const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(command.cardNumber.reveal()) });
+  if (!hashesMatch(expectedHash, hash)) throw new ProtocolError('hashInvalid');
 
   // No look-up for replays here: the unique key on the fingerprint refuses one at insert time
   // (before any bank is asked, since a real connector's PREPARE row is inserted first).
-  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields));
+}
 
+/**
+ * The SALE itself, after validation and authentication, for every entry point. `fingerprint`
+ * identifies the request: a second payment with the same fingerprint is refused as a replay
+ * (400 Duplicate request), which is also how a double-submitted hosted form charges once.
+ */
+export async function performSale(context: PlatformContext, merchant: SaleMerchant, command: SaleCommand, fingerprint: string) {
+  const pan = command.cardNumber.reveal();
   const nowMs = context.clock.nowMs();
   const transId = newTransactionId(nowMs);
   const payment: PaymentRow = {
