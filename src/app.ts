@@ -54,6 +54,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     timeZone: config.timeZone,
     publicBaseUrl: config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
     challengeTimeoutMs: config.challengeTimeoutMs,
+    cardTokenTtlMs: config.cardTokenTtlMs,
   };
 
   const app: FastifyInstance = Fastify({

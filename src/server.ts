@@ -1,6 +1,7 @@
 import { buildApp } from './app.ts';
 import { configFromEnvironment } from './config.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
+import { ScheduleRunner } from './workers/schedule-runner.ts';
 
 /** The only place that listens, and the only place that starts background workers (tests
  * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
@@ -12,6 +13,8 @@ const callbackDispatcher = new CallbackDispatcher(kassa.context, {
   mode: config.mode, pollIntervalMs: config.callbackPollIntervalMs, attemptTimeoutMs: config.callbackAttemptTimeoutMs,
 });
 callbackDispatcher.start();
+const scheduleRunner = new ScheduleRunner(kassa.context, { pollIntervalMs: config.schedulePollIntervalMs });
+scheduleRunner.start();
 kassa.context.logger.info(
   { address, storage: kassa.context.storage.dialect, dataDirectory: config.databaseUrl ? undefined : config.dataDirectory, mode: config.mode },
   'kassa is listening',
@@ -22,7 +25,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    callbackDispatcher.stop()
+    Promise.all([callbackDispatcher.stop(), scheduleRunner.stop()])
       .then(() => kassa.close())
       .then(() => process.exit(0), () => process.exit(1));
   });

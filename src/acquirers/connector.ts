@@ -26,6 +26,11 @@ export interface AuthorizationRequest {
   threeDsEnabled: boolean;
   parameters: Record<string, string>;
   nowMs: number;
+  /** RECURRING_SALE, a scheduled charge: the cardholder is not present and no CVV is sent
+   * (`card.cvv` is empty). */
+  merchantInitiated?: boolean;
+  /** The request action that created the payment (SALE, RECURRING_SALE, DEBIT, CARD2CARD, …). */
+  action?: string;
 }
 
 export type Decision =
@@ -71,8 +76,15 @@ export interface AcquirerConnector {
    * instead of writing PREPARE first. A connector to a real bank must say false.
    */
   readonly sideEffectFree: boolean;
-  /** Extra `parameters[...]` this connector needs (Appendix C); missing ones fail validation. */
+  /** Extra `parameters[...]` this connector needs for SALE (Appendix C); missing ones fail
+   * validation. */
   readonly requiredParameters: readonly string[];
+  /** The same per action (DEBIT, CREDIT2CARD, CARD2CARD, …); absent means `requiredParameters`
+   * for SALE and none for the other actions. */
+  requiredParametersFor?(action: string): readonly string[];
+  /** Whether this card may start recurring payments (recurring_init=Y gets a recurring_token);
+   * absent means every card may. The test engine allows only the spec's card 01/2025. */
+  canInitiateRecurring?(card: CardSummary): boolean;
   authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer>;
   /** Authorization after the cardholder's 3-D Secure or redirect step. */
   completeChallenge(request: ChallengeCompletion): Promise<Decision>;

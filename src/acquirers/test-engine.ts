@@ -82,6 +82,13 @@ export class TestEngineConnector implements AcquirerConnector {
   }
   readonly requiredParameters: readonly string[] = [];
 
+  /** The spec's test table: "Use that card data [4111111111111111, 01/2025] to create recurring
+   * payments … Testing recurring payments does not work with other test cards." The same row
+   * of later versions (01/2038) behaves the same. */
+  canInitiateRecurring(card: { bin: string; lastFour: string; expiryMonth: number; expiryYear: number }): boolean {
+    return specTestCardBehaviour(card.bin, card.lastFour, card.expiryMonth, card.expiryYear) === 'approve';
+  }
+
   async authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {
     const pan = request.card.number.reveal();
     const refusal = refusalCards[pan];

@@ -5,8 +5,10 @@ import type { PlatformContext } from '../operations/context.ts';
 import { getTransDetails } from '../operations/get-trans-details.ts';
 import { getTransStatus } from '../operations/get-trans-status.ts';
 import { getTransStatusByOrder } from '../operations/get-trans-status-by-order.ts';
+import { recurringSale } from '../operations/recurring-sale.ts';
 import { refundOrReverse } from '../operations/refund-or-reverse.ts';
 import { sale } from '../operations/sale.ts';
+import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule, scheduleInfo } from '../operations/schedules.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
@@ -26,6 +28,13 @@ const handlers: Record<string, Handler> = {
   GET_TRANS_STATUS: getTransStatus,
   GET_TRANS_DETAILS: getTransDetails,
   GET_TRANS_STATUS_BY_ORDER: getTransStatusByOrder,
+  RECURRING_SALE: recurringSale,
+  CREATE_SCHEDULE: createSchedule,
+  PAUSE_SCHEDULE: pauseSchedule,
+  RUN_SCHEDULE: runSchedule,
+  DELETE_SCHEDULE: removeSchedule,
+  SCHEDULE_INFO: scheduleInfo,
+  DESCHEDULE: deschedule,
 };
 
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */

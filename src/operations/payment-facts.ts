@@ -5,9 +5,16 @@ import type { PaymentFacts } from '../protocol/responses.ts';
 import type { OutboxRow, PaymentRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 
+/** Statuses of a payment the bank approved: only these show a recurring or card token. */
+export const approvedStatuses: ReadonlySet<string> = new Set(['PENDING', 'SETTLED', 'REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK']);
+
 /** What responses and callbacks may say about a payment: masks only, never card data. */
 export function paymentFacts(context: PlatformContext, payment: PaymentRow, dateMs = Number(payment.created_at_ms)): PaymentFacts {
+  const approved = approvedStatuses.has(payment.status);
   return {
+    recurringToken: approved ? payment.recurring_token ?? null : null,
+    scheduleId: payment.schedule_id ?? null,
+    cardToken: approved && payment.card_token_ciphertext ? context.vault.decrypt(payment.card_token_ciphertext) : null,
     action: payment.action,
     orderId: payment.order_id,
     transId: payment.trans_id,

@@ -2,14 +2,18 @@ import { cardBrand } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
+import type { Transaction } from 'kysely';
 import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
-import { payerFieldNames, saleFields } from '../protocol/action-fields.ts';
+import { payerFieldNames, saleFields, tokenSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
-import { cardHashPart, hashesMatch, saleHash } from '../protocol/hash.ts';
+import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import { saleCallback, saleResponse } from '../protocol/responses.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
 import { completeOperation, findReplay, insertPayment, type OperationRow, type PaymentRow } from '../storage/payments.ts';
 import { recordChallenge, saveChallenge } from '../storage/challenges.ts';
+import type { Database } from '../storage/schema.ts';
+import { missingParameterErrors } from './acquirer-parameters.ts';
+import { recurringExtras, tokenCard } from './recurring.ts';
 import { challengeRedirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
@@ -35,14 +39,35 @@ export interface SaleCommand {
   recurringInit: boolean;
 }
 
+/** What a payment made through performSale adds to or changes in a plain SALE: RECURRING_SALE,
+ * scheduled charges, tokens, DEBIT and CARD2CARD use the same path. */
+export interface SaleExtras {
+  /** Payment columns to set or override (action, recurring_token, source_trans_id, …). */
+  payment?: Partial<PaymentRow>;
+  /** Writes committed with the payment (a card token, a schedule binding or charge). */
+  alsoInTransaction?: (transaction: Transaction<Database>, payment: PaymentRow) => Promise<void>;
+  /** RECURRING_SALE, scheduled charges: no cardholder, so no CVV and no 3-D Secure. */
+  merchantInitiated?: boolean;
+  /** Sub-transaction type when not SALE/AUTH (DEBIT, TRANSFER). */
+  operationType?: string;
+  /** Instead of 400 Duplicate request / Previous payment not completed (the scheduler). */
+  onConflict?: () => Promise<never>;
+  /** Response and callback bodies when not SALE's (CREDIT2CARD). */
+  render?: { response: typeof saleResponse; callback: typeof saleCallback };
+}
+
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
 export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled'>;
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
-function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): SaleCommand & { hash: string } {
+function validateSale(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): SaleCommand & { hash: string; cardToken: string | null; reqToken: boolean; scheduleId: string | null } {
   const errors: FieldError[] = [];
-  const values = validateFields(fields, saleFields, errors);
+  // The spec: card data makes card_token ignored; card_token alone makes the card fields optional.
+  const usesToken = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
+  const values = validateFields(fields, usesToken ? tokenSaleFields : saleFields, errors);
   const parameters = validateParameters(fields, errors) ?? {};
   let amountMinor = 0;
   if (values.order_amount && values.order_currency) {
@@ -53,15 +78,12 @@ function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant,
   if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
     errors.push({ field: 'channel_id', message: messages.choice });
   }
-  for (const name of context.acquirer.requiredParameters) {
-    if (!parameters[name]) errors.push({ field: `parameters[${name}]`, message: messages.blank });
+  errors.push(...missingParameterErrors(context.acquirer, 'SALE', parameters));
+  if (values.schedule_id && values.recurring_init !== 'Y') {
+    // A schedule charges a stored card: only a payment that starts recurring can be bound.
+    errors.push({ field: 'schedule_id', message: messages.recurringInitRequired });
   }
-  if (errors.length > 0) {
-    // Card tokens arrive with the tokenization work; until then no token can be found, and
-    // saying so is more useful than listing the card fields as blank.
-    const onlyTokenGiven = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
-    throw onlyTokenGiven ? new ProtocolError('cardTokenNotFound') : new ProtocolError('requestInvalid', errors);
-  }
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   const payer: Record<string, string> = {};
   for (const name of payerFieldNames) if (values[name] !== undefined) payer[name] = values[name]!;
   return {
@@ -69,7 +91,7 @@ function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant,
     amountMinor,
     currency: values.order_currency!,
     description: values.order_description!,
-    cardNumber: new Secret(values.card_number!),
+    cardNumber: new Secret(values.card_number ?? ''),
     cvv: new Secret(values.card_cvv2!),
     expiryMonth: Number(values.card_exp_month),
     expiryYear: Number(values.card_exp_year),
@@ -82,11 +104,15 @@ function validateSale(context: PlatformContext, merchant: AuthenticatedMerchant,
     isAuth: values.auth === 'Y',
     recurringInit: values.recurring_init === 'Y',
     hash: values.hash!,
+    cardToken: usesToken ? values.card_token! : null,
+    // The spec: with card_token, req_token is ignored.
+    reqToken: values.req_token === 'Y' && !usesToken,
+    scheduleId: values.schedule_id ?? null,
   };
 }
 
 /** A keyed fingerprint of the whole request: recognises an exact replay without storing it. */
-function requestFingerprint(context: PlatformContext, merchantId: string, fields: RequestFields): string {
+export function requestFingerprint(context: PlatformContext, merchantId: string, fields: RequestFields): string {
   const entries = Object.keys(fields).sort().map((key) => [key, fields[key]]);
   return context.vault.fingerprint(`${merchantId}\n${JSON.stringify(entries)}`);
 }
@@ -110,13 +136,22 @@ function outcomeChange(command: SaleCommand, decision: Decision, merchantDescrip
  * bank, PREPARE is committed before the call so a crash leaves a visible, recoverable payment.
  */
 export async function sale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
-  const { hash, ...command } = validateSale(context, merchant, fields);
-  const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(command.cardNumber.reveal()) });
-  if (!hashesMatch(expectedHash, hash)) throw new ProtocolError('hashInvalid');
+  const { hash, cardToken, reqToken, scheduleId, ...command } = validateSale(context, merchant, fields);
+  if (cardToken !== null) {
+    // The card behind the token (205005 unknown, 205007 another merchant's, 205006 expired),
+    // then the token variant of Formula 1.
+    Object.assign(command, await tokenCard(context, merchant.merchantId, cardToken));
+    const expectedTokenHash = saleTokenHash(command.payerEmail, merchant.password, cardToken);
+    if (!hashesMatch(expectedTokenHash, hash)) throw new ProtocolError('hashInvalid');
+  } else {
+    const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(command.cardNumber.reveal()) });
+    if (!hashesMatch(expectedHash, hash)) throw new ProtocolError('hashInvalid');
+  }
+  const extras = await recurringExtras(context, merchant, command, { reqToken, scheduleId });
 
   // No look-up for replays here: the unique key on the fingerprint refuses one at insert time
   // (before any bank is asked, since a real connector's PREPARE row is inserted first).
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields));
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), extras);
 }
 
 /**
@@ -124,10 +159,14 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
  * identifies the request: a second payment with the same fingerprint is refused as a replay
  * (400 Duplicate request), which is also how a double-submitted hosted form charges once.
  */
-export async function performSale(context: PlatformContext, merchant: SaleMerchant, command: SaleCommand, fingerprint: string) {
+export async function performSale(
+  context: PlatformContext, merchant: SaleMerchant, command: SaleCommand, fingerprint: string, extras: SaleExtras = {},
+) {
   const pan = command.cardNumber.reveal();
   const nowMs = context.clock.nowMs();
   const transId = newTransactionId(nowMs);
+  const render = extras.render ?? { response: saleResponse, callback: saleCallback };
+  const onConflict = extras.onConflict ?? (() => throwConflict(context, merchant.merchantId, fingerprint));
   const payment: PaymentRow = {
     trans_id: transId,
     merchant_id: merchant.merchantId,
@@ -161,24 +200,32 @@ export async function performSale(context: PlatformContext, merchant: SaleMercha
     settled_at_ms: null,
     created_at_ms: nowMs,
     updated_at_ms: nowMs,
+    ...extras.payment,
   };
+  const alsoInTransaction = extras.alsoInTransaction
+    ? (transaction: Transaction<Database>) => extras.alsoInTransaction!(transaction, payment)
+    : undefined;
   const authorize = () => context.acquirer.authorize({
     transId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,
     capture: !command.isAuth,
-    threeDsEnabled: merchant.threeDsEnabled,
+    threeDsEnabled: merchant.threeDsEnabled && !extras.merchantInitiated,
     parameters: command.parameters,
     nowMs,
+    merchantInitiated: extras.merchantInitiated,
+    action: payment.action,
   });
 
   const answerWith = async (answer: AuthorizationAnswer, operations: OperationRow[], alreadyInserted: boolean) => {
-    if (answer.outcome === 'challenge') return beginChallenge(context, payment, command, answer.kind, operations, alreadyInserted, fingerprint);
+    if (answer.outcome === 'challenge') {
+      return beginChallenge(context, payment, command, answer.kind, operations, alreadyInserted, alsoInTransaction, render, onConflict);
+    }
     const change = outcomeChange(command, answer, merchant.descriptor, nowMs);
     const finalPayment: PaymentRow = { ...payment, ...change };
     const facts = paymentFacts(context, finalPayment);
-    const callbacks = [callbackRow(finalPayment, saleCallback(facts), nowMs)];
+    const callbacks = [callbackRow(finalPayment, render.callback(facts), nowMs)];
     const operationStatus = answer.outcome === 'approved' ? 'success' : 'fail';
     if (alreadyInserted) {
       await completeOperation(context.storage.db, transId, change,
@@ -186,21 +233,21 @@ export async function performSale(context: PlatformContext, merchant: SaleMercha
         callbacks, context.clock.nowMs());
     } else {
       const finalOperations = operations.map((operation) => ({ ...operation, status: operationStatus, decline_reason: change.decline_reason }));
-      if ((await insertPayment(context.storage, finalPayment, finalOperations, callbacks)) === 'conflict') {
-        await throwConflict(context, merchant.merchantId, fingerprint);
+      if ((await insertPayment(context.storage, finalPayment, finalOperations, callbacks, alsoInTransaction)) === 'conflict') {
+        await onConflict();
       }
     }
-    return saleResponse(facts);
+    return render.response(facts);
   };
 
   if (context.acquirer.sideEffectFree) {
     const answer = await authorize();
-    return answerWith(answer, [saleOperation(transId, command, nowMs)], false);
+    return answerWith(answer, [saleOperation(transId, command, nowMs, extras.operationType)], false);
   }
 
-  const operation = saleOperation(transId, command, nowMs);
-  if ((await insertPayment(context.storage, payment, [operation], [])) === 'conflict') {
-    await throwConflict(context, merchant.merchantId, fingerprint);
+  const operation = saleOperation(transId, command, nowMs, extras.operationType);
+  if ((await insertPayment(context.storage, payment, [operation], [], alsoInTransaction)) === 'conflict') {
+    await onConflict();
   }
   let answer: AuthorizationAnswer;
   try {
@@ -209,12 +256,13 @@ export async function performSale(context: PlatformContext, merchant: SaleMercha
     // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
     // "final status will be sent in callback". The merchant is told exactly that.
     context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
-    return saleResponse(paymentFacts(context, payment));
+    return render.response(paymentFacts(context, payment));
   }
   return answerWith(answer, [operation], true);
 }
 
-function saleOperation(transId: string, command: SaleCommand, nowMs: number, type = command.isAuth ? 'AUTH' : 'SALE'): OperationRow {
+function saleOperation(transId: string, command: SaleCommand, nowMs: number, type?: string): OperationRow {
+  type ??= command.isAuth ? 'AUTH' : 'SALE';
   return {
     operation_id: newId(nowMs), trans_id: transId, type, status: 'waiting', amount_minor: command.amountMinor,
     decline_reason: null, created_at_ms: nowMs, updated_at_ms: nowMs,
@@ -228,13 +276,15 @@ function saleOperation(transId: string, command: SaleCommand, nowMs: number, typ
  */
 async function beginChallenge(
   context: PlatformContext, payment: PaymentRow, command: SaleCommand, kind: '3DS' | 'REDIRECT',
-  operations: OperationRow[], alreadyInserted: boolean, fingerprint: string,
+  operations: OperationRow[], alreadyInserted: boolean,
+  alsoInTransaction: ((transaction: Transaction<Database>) => Promise<void>) | undefined,
+  render: NonNullable<SaleExtras['render']>, onConflict: () => Promise<never>,
 ) {
   const nowMs = payment.created_at_ms;
   const challenged: PaymentRow = { ...payment, status: kind };
   const redirect = challengeRedirect(context, challenged, kind);
   const facts = paymentFacts(context, challenged);
-  const callbacks = [callbackRow(challenged, saleCallback(facts, redirect), nowMs)];
+  const callbacks = [callbackRow(challenged, render.callback(facts, redirect), nowMs)];
   const challenge = {
     transId: payment.trans_id, kind, nowMs,
     expiresAtMs: nowMs + context.challengeTimeoutMs,
@@ -250,11 +300,13 @@ async function beginChallenge(
     const ordered = threeDs.length > 0
       ? [{ ...threeDs[0], operation_id: operations[0].operation_id }, { ...operations[0], operation_id: threeDs[0].operation_id }]
       : operations;
-    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks,
-      (transaction) => saveChallenge(transaction, challenge));
-    if (inserted === 'conflict') await throwConflict(context, payment.merchant_id, fingerprint);
+    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks, async (transaction) => {
+      await saveChallenge(transaction, challenge);
+      if (alsoInTransaction) await alsoInTransaction(transaction);
+    });
+    if (inserted === 'conflict') await onConflict();
   }
-  return saleResponse(facts, redirect);
+  return render.response(facts, redirect);
 }
 
 async function throwConflict(context: PlatformContext, merchantId: string, fingerprint: string): Promise<never> {

@@ -37,6 +37,50 @@ export const saleFields: Record<string, FieldRule> = {
   hash: { required: true, maxLength: 64 },
 };
 
+/** SALE with card_token and no card data: the card fields become optional (the spec's `+ *`). */
+export const tokenSaleFields: Record<string, FieldRule> = {
+  ...saleFields,
+  card_number: { check: 'cardNumber' },
+  card_exp_month: { check: 'month' },
+  card_exp_year: { check: 'year' },
+};
+
+/** RECURRING_SALE: the spec's table (no currency: the first payment's is used). */
+export const recurringSaleFields: Record<string, FieldRule> = {
+  order_id: { required: true, maxLength: 255 },
+  order_amount: { required: true, check: 'amountText' },
+  order_description: { required: true, maxLength: 1024 },
+  recurring_first_trans_id: { required: true, check: 'uuid' },
+  recurring_token: { required: true, check: 'uuid' },
+  schedule_id: { maxLength: 255 },
+  auth: { check: 'yesNo' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** CREATE_SCHEDULE (Formula 3). */
+export const createScheduleFields: Record<string, FieldRule> = {
+  name: { required: true, maxLength: 100 },
+  interval_length: { required: true, check: 'positiveInteger' },
+  interval_unit: { required: true, check: 'intervalUnit' },
+  day_of_month: { check: 'dayOfMonth' },
+  payments_count: { required: true, check: 'positiveInteger' },
+  delays: { check: 'nonNegativeInteger' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** PAUSE_SCHEDULE, RUN_SCHEDULE, DELETE_SCHEDULE, SCHEDULE_INFO (Formula 4). */
+export const scheduleFields: Record<string, FieldRule> = {
+  schedule_id: { required: true, check: 'uuid' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** DESCHEDULE (Formula 4). */
+export const descheduleFields: Record<string, FieldRule> = {
+  recurring_token: { required: true, check: 'uuid' },
+  schedule_id: { required: true, check: 'uuid' },
+  hash: { required: true, maxLength: 64 },
+};
+
 export const payerFieldNames = [
   'payer_first_name', 'payer_last_name', 'payer_middle_name', 'payer_birth_date', 'payer_address', 'payer_address2',
   'payer_house_number', 'payer_country', 'payer_state', 'payer_city', 'payer_district', 'payer_zip', 'payer_email',

@@ -28,6 +28,12 @@ export const protocolErrors = {
   contentTypeNotSupported: { code: 900004, message: 'Request body must be application/x-www-form-urlencoded or multipart/form-data.', source: 'kassa' },
   requestTooLarge: { code: 900005, message: 'Request body is too large.', source: 'kassa' },
   notFound: { code: 900404, message: 'Not found.', source: 'kassa' },
+  scheduleNotFound: { code: 900101, message: 'Schedule not found.', source: 'kassa' },
+  schedulePaused: { code: 900102, message: 'Schedule is paused.', source: 'kassa' },
+  scheduleNotPaused: { code: 900103, message: 'Schedule is not paused.', source: 'kassa' },
+  recurringTokenInvalid: { code: 900104, message: 'Recurring token is not valid for this transaction.', source: 'kassa' },
+  recurringNotBound: { code: 900105, message: 'Recurring payment is not bound to this schedule.', source: 'kassa' },
+  chargebackNotAllowed: { code: 900106, message: 'Chargeback is possible for a settled payment only.', source: 'kassa' },
   internal: { code: 900500, message: 'Internal error. Check the payment with GET_TRANS_STATUS before retrying.', source: 'kassa' },
 } as const;
 

@@ -18,6 +18,21 @@ export interface PaymentFacts {
   /** `MM/YYYY` */
   cardExpiry: string;
   transDate: string;
+  /** Only for a successful payment made with recurring_init=Y (the spec's condition). */
+  recurringToken?: string | null;
+  /** The schedule the payment is bound to or was charged for. */
+  scheduleId?: string | null;
+  /** Only for a successful payment made with req_token=Y. */
+  cardToken?: string | null;
+}
+
+/** recurring_token, schedule_id and card_token, in the spec's order, each only when present. */
+function recurringFields(facts: PaymentFacts): Body {
+  const body: Body = {};
+  if (facts.recurringToken) body.recurring_token = facts.recurringToken;
+  if (facts.scheduleId) body.schedule_id = facts.scheduleId;
+  if (facts.cardToken) body.card_token = facts.cardToken;
+  return body;
 }
 
 type Body = Record<string, unknown>;
@@ -58,7 +73,7 @@ export function saleResponse(facts: PaymentFacts, redirect?: RedirectFacts): Bod
   }
   return {
     action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
-    trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+    trans_date: facts.transDate, descriptor: facts.descriptor, ...recurringFields(facts), amount: amountOf(facts), currency: facts.currency,
   };
 }
 
@@ -82,7 +97,7 @@ export function saleCallback(facts: PaymentFacts, redirect?: RedirectFacts): Bod
   }
   return {
     action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
-    card: facts.cardMask, card_expiration_date: facts.cardExpiry, trans_date: facts.transDate,
+    ...recurringFields(facts), card: facts.cardMask, card_expiration_date: facts.cardExpiry, trans_date: facts.transDate,
     descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
   };
 }
@@ -155,6 +170,7 @@ export function voidCallback(facts: PaymentFacts, approved: boolean, declineReas
 export function statusResponse(action: 'GET_TRANS_STATUS' | 'GET_TRANS_STATUS_BY_ORDER', facts: PaymentFacts): Body {
   const body: Body = { action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId };
   if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
+  if (facts.recurringToken) body.recurring_token = facts.recurringToken;
   return body;
 }
 
@@ -173,6 +189,8 @@ export function detailsResponse(
     name: payer.name, mail: payer.mail, ip: payer.ip, amount: amountOf(facts), currency: facts.currency, card: facts.cardMask,
   };
   if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
+  if (facts.recurringToken) body.recurring_token = facts.recurringToken;
+  if (facts.scheduleId) body.schedule_id = facts.scheduleId;
   body.transactions = subTransactions.map((sub) => ({
     type: sub.type, status: sub.status, date: sub.dateText, amount: amountOf(facts, sub.amountMinor),
   }));

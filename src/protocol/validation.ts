@@ -24,6 +24,11 @@ export const messages = {
   greaterThanZero: 'This value should be greater than 0.',
   cardNumber: 'Invalid card number.',
   parameters: 'This value should be a key/value object.',
+  recurringInitRequired: 'A schedule can be used only with recurring_init=Y.',
+  integer: 'This value should be of type integer.',
+  positiveOrZero: 'This value should be either positive or zero.',
+  dayOfMonth: 'This value should be between 1 and 31.',
+  shouldBeBlank: 'This value should be blank.',
 } as const;
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
@@ -70,7 +75,8 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 export type Check =
   | 'text' | 'uuid' | 'country' | 'currency' | 'date' | 'ip' | 'url' | 'email' | 'yesNo'
-  | 'cardNumber' | 'month' | 'year' | 'cvv' | 'amountText';
+  | 'cardNumber' | 'month' | 'year' | 'cvv' | 'amountText'
+  | 'positiveInteger' | 'nonNegativeInteger' | 'dayOfMonth' | 'intervalUnit';
 
 export interface FieldRule {
   required?: boolean;
@@ -140,6 +146,17 @@ function checkValue(value: string, rule: FieldRule): string | undefined {
       return /^\d{3,4}$/.test(value) ? undefined : messages.invalid;
     case 'amountText':
       return /^\d+(\.\d+)?$/.test(value) ? undefined : messages.invalid;
+    case 'positiveInteger':
+      if (!/^-?\d{1,9}$/.test(value)) return messages.integer;
+      return Number(value) > 0 ? undefined : messages.greaterThanZero;
+    case 'nonNegativeInteger':
+      if (!/^-?\d{1,9}$/.test(value)) return messages.integer;
+      return Number(value) >= 0 ? undefined : messages.positiveOrZero;
+    case 'dayOfMonth':
+      if (!/^-?\d{1,9}$/.test(value)) return messages.integer;
+      return Number(value) >= 1 && Number(value) <= 31 ? undefined : messages.dayOfMonth;
+    case 'intervalUnit':
+      return value === 'day' || value === 'month' ? undefined : messages.choice;
   }
 }
 

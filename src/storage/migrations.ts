@@ -188,6 +188,87 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0006_recurring_schedules': {
+    // Recurring payments, card tokens, transfers' payee, schedules and the sandbox clock.
+    async up(db: Kysely<any>) {
+      for (const column of [
+        'recurring_token', 'card_token_ciphertext', 'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask',
+        'payee_card_ciphertext',
+      ]) {
+        await db.schema.alterTable('payments').addColumn(column, 'text').execute();
+      }
+      // DESCHEDULE names a card by its recurring token.
+      await db.schema.createIndex('payments_by_recurring_token').on('payments').column('recurring_token').execute();
+      await db.schema.createTable('card_tokens')
+        .addColumn('token_fingerprint', 'text', (column) => column.primaryKey())
+        .addColumn('merchant_id', 'text', (column) => column.notNull())
+        .addColumn('source_trans_id', 'text', (column) => column.notNull().references('payments.trans_id'))
+        .addColumn('expires_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await db.schema.createTable('schedules')
+        .addColumn('schedule_id', 'text', (column) => column.primaryKey())
+        .addColumn('merchant_id', 'text', (column) => column.notNull().references('merchants.merchant_id'))
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('interval_unit', 'text', (column) => column.notNull())
+        .addColumn('interval_length', 'integer', (column) => column.notNull())
+        .addColumn('day_of_month', 'integer')
+        .addColumn('payments_count', 'integer', (column) => column.notNull())
+        .addColumn('delays', 'integer', (column) => column.notNull())
+        .addColumn('paused', 'integer', (column) => column.notNull())
+        .addColumn('resumed_on', 'text')
+        .addColumn('deleted_at_ms', 'bigint')
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .addCheckConstraint('schedules_interval_positive', sql`interval_length > 0`)
+        .addCheckConstraint('schedules_unit_known', sql`interval_unit IN ('day', 'month')`)
+        .execute();
+
+      await db.schema.createTable('schedule_bindings')
+        .addColumn('binding_id', 'text', (column) => column.primaryKey())
+        .addColumn('schedule_id', 'text', (column) => column.notNull().references('schedules.schedule_id'))
+        .addColumn('merchant_id', 'text', (column) => column.notNull())
+        .addColumn('initiating_trans_id', 'text', (column) => column.notNull().references('payments.trans_id'))
+        .addColumn('source_trans_id', 'text', (column) => column.notNull())
+        .addColumn('anchor_on', 'text', (column) => column.notNull())
+        .addColumn('amount_minor', 'bigint', (column) => column.notNull())
+        .addColumn('currency', 'text', (column) => column.notNull())
+        .addColumn('order_id', 'text', (column) => column.notNull())
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('charges_made', 'integer', (column) => column.notNull())
+        .addColumn('last_index', 'integer', (column) => column.notNull())
+        .addColumn('next_due_on', 'text', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('schedule_bindings_one_per_payment').on('schedule_bindings').unique()
+        .columns(['schedule_id', 'initiating_trans_id']).execute();
+      // The runner's scan: active bindings whose next date has come.
+      await db.schema.createIndex('schedule_bindings_due').on('schedule_bindings')
+        .columns(['status', 'next_due_on']).execute();
+
+      await db.schema.createTable('schedule_charges')
+        .addColumn('charge_id', 'text', (column) => column.primaryKey())
+        .addColumn('binding_id', 'text', (column) => column.notNull().references('schedule_bindings.binding_id'))
+        .addColumn('schedule_id', 'text', (column) => column.notNull())
+        .addColumn('due_on', 'text', (column) => column.notNull())
+        .addColumn('series_index', 'integer', (column) => column.notNull())
+        .addColumn('trans_id', 'text', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      // Exactly one charge per (bound card of a schedule, due date): several runners, or one
+      // restarted after a crash, collide on this key instead of charging twice.
+      await db.schema.createIndex('schedule_charges_one_per_due_date').on('schedule_charges').unique()
+        .columns(['binding_id', 'due_on']).execute();
+
+      await db.schema.createTable('settings')
+        .addColumn('name', 'text', (column) => column.primaryKey())
+        .addColumn('value', 'text', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+    },
+  },
 };
 
 async function dialectOf(db: Kysely<any>): Promise<'postgres' | 'sqlite'> {

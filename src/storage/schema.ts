@@ -59,6 +59,93 @@ export interface PaymentTable {
   settled_at_ms: number | null;
   created_at_ms: number;
   updated_at_ms: number;
+  // Recurring payments, card tokens and transfers (migration 0006). Optional so code that
+  // writes an ordinary SALE need not name them: they start NULL.
+  /** Issued to a SALE with recurring_init=Y (random UUID); shown once the payment succeeded. */
+  recurring_token?: string | null;
+  /** The card_token issued to this payment (req_token=Y), encrypted by the vault. */
+  card_token_ciphertext?: string | null;
+  /** The schedule this payment was bound to, or was charged for. */
+  schedule_id?: string | null;
+  /** RECURRING_SALE and scheduled charges: the first payment whose card is charged. */
+  source_trans_id?: string | null;
+  /** CARD2CARD / CREDIT2CARD: payee_* fields (JSON) and the payee card, masked and encrypted. */
+  payee_json?: string | null;
+  payee_card_mask?: string | null;
+  payee_card_ciphertext?: string | null;
+}
+
+/** A card token (req_token=Y): looked up by a keyed fingerprint of the token, never stored
+ * in plain; the card stays in the source payment, encrypted. */
+export interface CardTokenTable {
+  token_fingerprint: string;
+  merchant_id: string;
+  source_trans_id: string;
+  expires_at_ms: number;
+  created_at_ms: number;
+}
+
+/** A recurring schedule (CREATE_SCHEDULE): a template that cards are bound to. */
+export interface ScheduleTable {
+  schedule_id: string;
+  merchant_id: string;
+  name: string;
+  /** day | month */
+  interval_unit: string;
+  interval_length: number;
+  day_of_month: number | null;
+  payments_count: number;
+  delays: number;
+  paused: number;
+  /** Due dates before this calendar day (YYYY-MM-DD, platform time zone) were skipped by a
+   * pause; set by RUN_SCHEDULE. */
+  resumed_on: string | null;
+  deleted_at_ms: number | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** A card bound to a schedule by a SALE (recurring_init=Y) or RECURRING_SALE with schedule_id. */
+export interface ScheduleBindingTable {
+  binding_id: string;
+  schedule_id: string;
+  merchant_id: string;
+  /** The payment that carried schedule_id: its day anchors the dates, its amount is charged. */
+  initiating_trans_id: string;
+  /** The payment whose card (and recurring token) is charged. */
+  source_trans_id: string;
+  anchor_on: string;
+  amount_minor: number;
+  currency: string;
+  order_id: string;
+  /** active | completed | descheduled | ended (initiating payment declined) */
+  status: string;
+  charges_made: number;
+  /** Series index of the last due date handled (0: none yet). */
+  last_index: number;
+  /** The next due date the runner looks at (YYYY-MM-DD). */
+  next_due_on: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** One row per charge the scheduler made: UNIQUE (binding_id, due_on) is what makes a second
+ * runner (another node, or the same after a crash) collide instead of charging twice. */
+export interface ScheduleChargeTable {
+  charge_id: string;
+  binding_id: string;
+  schedule_id: string;
+  due_on: string;
+  series_index: number;
+  trans_id: string;
+  created_at_ms: number;
+}
+
+/** Platform-wide settings shared by every node and the CLI (e.g. the sandbox clock offset). */
+export interface SettingTable {
+  name: string;
+  value: string;
+  updated_at_ms: number;
 }
 
 export interface PaymentOperationTable {
@@ -144,4 +231,9 @@ export interface Database {
   outbox: OutboxTable;
   callback_attempts: CallbackAttemptTable;
   callback_url_blocks: CallbackUrlBlockTable;
+  card_tokens: CardTokenTable;
+  schedules: ScheduleTable;
+  schedule_bindings: ScheduleBindingTable;
+  schedule_charges: ScheduleChargeTable;
+  settings: SettingTable;
 }

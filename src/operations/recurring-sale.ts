@@ -1,0 +1,67 @@
+import { timingSafeEqual } from 'node:crypto';
+import { parseAmount } from '../domain/money.ts';
+import { Secret } from '../domain/secret.ts';
+import { recurringSaleFields } from '../protocol/action-fields.ts';
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { hashesMatch, saleHash } from '../protocol/hash.ts';
+import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
+import { findPayment } from '../storage/payments.ts';
+import type { AuthenticatedMerchant } from './authenticate.ts';
+import type { PlatformContext } from './context.ts';
+import { approvedStatuses } from './payment-facts.ts';
+import { bindToSchedule, storedCard, usableSchedule } from './recurring.ts';
+import { performSale, requestFingerprint, type SaleCommand } from './sale.ts';
+
+function sameText(left: string, right: string): boolean {
+  const a = Buffer.from(left.toLowerCase());
+  const b = Buffer.from(right.toLowerCase());
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * RECURRING_SALE: a SALE (or AUTH with auth=Y) on the card of an earlier payment that started
+ * recurring (recurring_init=Y, approved), named by recurring_first_trans_id and proved by its
+ * recurring_token. Formula 1 with that payment's e-mail and card. The cardholder is not
+ * present: no CVV, no 3-D Secure. The currency is the first payment's (the spec's table has no
+ * order_currency). With schedule_id the card is bound to that schedule.
+ */
+export async function recurringSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, recurringSaleFields, errors);
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  const first = await findPayment(context.storage.db, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
+  if (!first) throw new ProtocolError('paymentNotFound');
+  const expectedHash = saleHash({ email: first.payer_email, password: merchant.password, cardDigits: first.card_bin + first.card_last_four });
+  if (!hashesMatch(expectedHash, values.hash!)) throw new ProtocolError('hashInvalid');
+  if (!first.recurring_token || !approvedStatuses.has(first.status) || !sameText(first.recurring_token, values.recurring_token!)) {
+    throw new ProtocolError('recurringTokenInvalid');
+  }
+  const amount = parseAmount(values.order_amount!, first.currency);
+  if (!amount.ok) {
+    throw new ProtocolError('requestInvalid', [
+      { field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid },
+    ]);
+  }
+  const schedule = values.schedule_id ? await usableSchedule(context, merchant.merchantId, values.schedule_id) : undefined;
+  const command: SaleCommand = {
+    orderId: values.order_id!,
+    amountMinor: amount.amountMinor,
+    currency: first.currency,
+    description: values.order_description!,
+    ...storedCard(context, first),
+    cvv: new Secret(''),
+    payerEmail: first.payer_email,
+    payer: JSON.parse(first.payer_json) as Record<string, string>,
+    termUrl: first.term_url_3ds,
+    termUrlTarget: first.term_url_target,
+    channelId: first.channel_id,
+    parameters: first.parameters_json ? JSON.parse(first.parameters_json) as Record<string, string> : {},
+    isAuth: values.auth === 'Y',
+    recurringInit: false,
+  };
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
+    payment: { action: 'RECURRING_SALE', source_trans_id: first.trans_id, schedule_id: schedule?.schedule_id ?? null },
+    merchantInitiated: true,
+    alsoInTransaction: schedule ? bindToSchedule(context, schedule, first.trans_id) : undefined,
+  });
+}

@@ -1,0 +1,111 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database, ScheduleBindingTable, ScheduleChargeTable, ScheduleTable } from './schema.ts';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export type ScheduleRow = ScheduleTable;
+export type BindingRow = ScheduleBindingTable;
+
+export async function insertSchedule(db: Executor, row: ScheduleRow): Promise<void> {
+  await db.insertInto('schedules').values(row).execute();
+}
+
+/** A schedule of this merchant that is not deleted. */
+export async function findSchedule(db: Executor, merchantId: string, scheduleId: string): Promise<ScheduleRow | undefined> {
+  return db.selectFrom('schedules').selectAll()
+    .where('schedule_id', '=', scheduleId).where('merchant_id', '=', merchantId).where('deleted_at_ms', 'is', null)
+    .executeTakeFirst();
+}
+
+/** PAUSE (paused 0 → 1) or RUN (1 → 0) as one conditional write: false when it was not in the
+ * expected state. RUN records the day from which due dates count again. */
+export async function setPaused(
+  db: Executor, scheduleId: string, paused: boolean, nowMs: number, resumedOn: string | null,
+): Promise<boolean> {
+  const result = await db.updateTable('schedules')
+    .set({ paused: paused ? 1 : 0, updated_at_ms: nowMs, ...(paused ? {} : { resumed_on: resumedOn }) })
+    .where('schedule_id', '=', scheduleId).where('paused', '=', paused ? 0 : 1).where('deleted_at_ms', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function deleteSchedule(db: Executor, scheduleId: string, nowMs: number): Promise<boolean> {
+  const result = await db.updateTable('schedules').set({ deleted_at_ms: nowMs, updated_at_ms: nowMs })
+    .where('schedule_id', '=', scheduleId).where('deleted_at_ms', 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function insertBinding(transaction: Transaction<Database>, row: BindingRow): Promise<void> {
+  await transaction.insertInto('schedule_bindings').values(row).execute();
+}
+
+/** DESCHEDULE: every active binding of this schedule that charges the card of `sourceTransId`. */
+export async function deschedule(db: Executor, scheduleId: string, sourceTransId: string, nowMs: number): Promise<number> {
+  const result = await db.updateTable('schedule_bindings').set({ status: 'descheduled', updated_at_ms: nowMs })
+    .where('schedule_id', '=', scheduleId).where('source_trans_id', '=', sourceTransId).where('status', '=', 'active')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function bindingsOfSchedule(db: Executor, scheduleId: string): Promise<BindingRow[]> {
+  return db.selectFrom('schedule_bindings').selectAll().where('schedule_id', '=', scheduleId).orderBy('created_at_ms').execute();
+}
+
+/** Active bindings whose next date has come, of schedules neither paused nor deleted. */
+export async function dueBindings(db: Executor, today: string, limit: number): Promise<(BindingRow & { schedule: ScheduleRow })[]> {
+  const rows = await db.selectFrom('schedule_bindings as b')
+    .innerJoin('schedules as s', 's.schedule_id', 'b.schedule_id')
+    .selectAll('b')
+    .select([
+      's.name', 's.interval_unit', 's.interval_length', 's.day_of_month', 's.payments_count', 's.delays', 's.paused',
+      's.resumed_on', 's.deleted_at_ms', sql<number>`s.created_at_ms`.as('schedule_created_at_ms'),
+    ])
+    .where('b.status', '=', 'active').where('b.next_due_on', '<=', today)
+    .where('s.paused', '=', 0).where('s.deleted_at_ms', 'is', null)
+    .orderBy('b.next_due_on').orderBy('b.binding_id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => {
+    const { name, interval_unit, interval_length, day_of_month, payments_count, delays, paused, resumed_on, deleted_at_ms, schedule_created_at_ms, ...binding } = row;
+    return {
+      ...(binding as BindingRow),
+      schedule: {
+        schedule_id: binding.schedule_id, merchant_id: binding.merchant_id, name, interval_unit, interval_length, day_of_month,
+        payments_count, delays, paused, resumed_on, deleted_at_ms, created_at_ms: schedule_created_at_ms, updated_at_ms: schedule_created_at_ms,
+      },
+    };
+  });
+}
+
+/** Moves a binding's next date forward (dates skipped by a pause), only if nobody else did. */
+export async function moveNextDue(db: Executor, bindingId: string, fromDueOn: string, toDueOn: string, lastIndex: number, nowMs: number): Promise<void> {
+  await db.updateTable('schedule_bindings').set({ next_due_on: toDueOn, last_index: lastIndex, updated_at_ms: nowMs })
+    .where('binding_id', '=', bindingId).where('next_due_on', '=', fromDueOn).where('status', '=', 'active').execute();
+}
+
+export async function endBinding(db: Executor, bindingId: string, status: 'ended' | 'completed', nowMs: number): Promise<void> {
+  await db.updateTable('schedule_bindings').set({ status, updated_at_ms: nowMs })
+    .where('binding_id', '=', bindingId).where('status', '=', 'active').execute();
+}
+
+/**
+ * In the transaction that writes the scheduled payment: the charge row (UNIQUE (binding_id,
+ * due_on) — a second runner's insert fails here and its whole transaction, payment included,
+ * rolls back) and the binding's progress.
+ */
+export async function recordCharge(
+  transaction: Transaction<Database>, charge: ScheduleChargeTable,
+  progress: { nextDueOn: string; completed: boolean; nowMs: number },
+): Promise<void> {
+  await transaction.insertInto('schedule_charges').values(charge).execute();
+  await transaction.updateTable('schedule_bindings')
+    .set({
+      charges_made: sql`charges_made + 1`, last_index: charge.series_index, next_due_on: progress.nextDueOn,
+      status: progress.completed ? 'completed' : 'active', updated_at_ms: progress.nowMs,
+    })
+    .where('binding_id', '=', charge.binding_id).execute();
+}
+
+export async function chargesOf(db: Executor, scheduleId: string): Promise<ScheduleChargeTable[]> {
+  return db.selectFrom('schedule_charges').selectAll().where('schedule_id', '=', scheduleId).orderBy('due_on').orderBy('charge_id').execute();
+}
