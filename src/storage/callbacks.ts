@@ -1,4 +1,4 @@
-import { type Kysely, type Transaction, sql } from 'kysely';
+import { type Kysely, type QueryCreator, type Transaction, sql } from 'kysely';
 import type { DialectName, Storage } from './database.ts';
 import type { CallbackAttemptTable, Database } from './schema.ts';
 
@@ -144,36 +144,69 @@ export interface AttemptResult {
 }
 
 /**
- * Writes one attempt, the row's new state and the URL's counter in one transaction — through
- * storage.write, so on SQLite the attempts finishing together share one commit (one fsync). The
- * attempt row comes first so the transaction's first statement is a write (SQLite takes the
- * write lock at once instead of failing to upgrade a read lock). Returns the URL's block end.
+ * Writes one attempt, the row's new state and the URL's counter atomically. The three statements
+ * are built once and run two ways (the dialect difference is only how they are sent):
+ * - PostgreSQL: one statement, the first two as data-modifying CTEs — one round trip instead of
+ *   five (BEGIN, three statements, COMMIT), which is what bounded delivery throughput;
+ * - SQLite: in order through storage.write, so attempts finishing together share one commit (one
+ *   fsync); the attempt insert comes first so the transaction's first statement is a write and
+ *   SQLite takes the write lock at once instead of failing to upgrade a read lock.
+ * Returns the URL's block end when this failure blocked it (or it was already blocked).
  */
-export async function recordAttempt(storage: Pick<Storage, 'write'>, result: AttemptResult): Promise<{ blockedUntilMs: number | null }> {
+export async function recordAttempt(
+  storage: Pick<Storage, 'db' | 'dialect' | 'write'>, result: AttemptResult,
+): Promise<{ blockedUntilMs: number | null }> {
   const { attempt, next } = result;
   const nowMs = result.finishedAtMs;
-  return storage.write(async (transaction) => {
-    await transaction.insertInto('callback_attempts').values(attempt).execute();
-    const base = { claimed_until_ms: null, claim_token: null, attempt_count: sql<number>`attempt_count + 1` };
-    // A lost lease (another claim holds the row now, or an operator re-sent it) leaves the row
-    // to its new holder; the attempt itself is still on record.
-    const update = transaction.updateTable('outbox').where('outbox_id', '=', attempt.outbox_id).where('claim_token', '=', result.claimToken);
-    if (next.kind === 'delivered') {
-      await update.set({ ...base, delivered_at_ms: nowMs, last_error: null }).execute();
-    } else if (next.kind === 'retry') {
-      await update.set({ ...base, next_attempt_at_ms: next.nextAttemptAtMs, last_error: next.error }).execute();
-    } else {
-      await update.set({ ...base, failed_at_ms: nowMs, last_error: next.error }).execute();
-    }
-    if (!result.countsForUrl) return { blockedUntilMs: null };
-    if (next.kind === 'delivered') {
-      // A success resets the counter and ends a block: the URL has just answered OK.
-      await transaction.updateTable('callback_url_blocks')
-        .set({ consecutive_failures: 0, blocked_until_ms: null, updated_at_ms: nowMs })
-        .where('url', '=', attempt.url).execute();
+  const insertAttempt = (creator: QueryCreator<Database>) => creator.insertInto('callback_attempts').values(attempt);
+  // A lost lease (another claim holds the row now, or an operator re-sent it) leaves the row to
+  // its new holder; the attempt itself is still on record.
+  const updateRow = (creator: QueryCreator<Database>) => creator.updateTable('outbox')
+    .set({
+      claimed_until_ms: null,
+      claim_token: null,
+      attempt_count: sql<number>`attempt_count + 1`,
+      ...(next.kind === 'delivered' ? { delivered_at_ms: nowMs, last_error: null } : {}),
+      ...(next.kind === 'retry' ? { next_attempt_at_ms: next.nextAttemptAtMs, last_error: next.error } : {}),
+      ...(next.kind === 'give-up' ? { failed_at_ms: nowMs, last_error: next.error } : {}),
+    })
+    .where('outbox_id', '=', attempt.outbox_id)
+    .where('claim_token', '=', result.claimToken);
+  // A success resets the counter and ends a block: the URL has just answered OK.
+  const resetUrl = (creator: QueryCreator<Database>) => creator.updateTable('callback_url_blocks')
+    .set({ consecutive_failures: 0, blocked_until_ms: null, updated_at_ms: nowMs })
+    .where('url', '=', attempt.url);
+  const countFailure = (creator: QueryCreator<Database>) => countUrlFailure(creator, attempt.url, nowMs, result.urlPolicy);
+  const blockOf = (row: { blocked_until_ms: number | null } | undefined) => {
+    const blockedUntilMs = row?.blocked_until_ms == null ? null : Number(row.blocked_until_ms);
+    return { blockedUntilMs: blockedUntilMs !== null && blockedUntilMs > nowMs ? blockedUntilMs : null };
+  };
+
+  if (storage.dialect === 'postgres') {
+    // The casts only drop the CTE names Kysely adds to the table types; the builders are the
+    // same statements either way.
+    const withAttempt = storage.db.with('recorded_attempt', insertAttempt) as unknown as QueryCreator<Database>;
+    if (!result.countsForUrl) {
+      await updateRow(withAttempt).execute();
       return { blockedUntilMs: null };
     }
-    return countUrlFailure(transaction, attempt.url, nowMs, result.urlPolicy);
+    const withRow = storage.db.with('recorded_attempt', insertAttempt)
+      .with('recorded_row', (creator) => updateRow(creator as unknown as QueryCreator<Database>)) as unknown as QueryCreator<Database>;
+    if (next.kind === 'delivered') {
+      await resetUrl(withRow).execute();
+      return { blockedUntilMs: null };
+    }
+    return blockOf(await countFailure(withRow).executeTakeFirst());
+  }
+  return storage.write(async (transaction) => {
+    await insertAttempt(transaction).execute();
+    await updateRow(transaction).execute();
+    if (!result.countsForUrl) return { blockedUntilMs: null };
+    if (next.kind === 'delivered') {
+      await resetUrl(transaction).execute();
+      return { blockedUntilMs: null };
+    }
+    return blockOf(await countFailure(transaction).executeTakeFirst());
   });
 }
 
@@ -183,13 +216,13 @@ export async function recordAttempt(storage: Pick<Storage, 'write'>, result: Att
  * gets a fresh set of attempts; failures of attempts that were already in flight when the block
  * began are counted but do not extend it. One upsert, so concurrent nodes count every failure.
  */
-async function countUrlFailure(
-  transaction: Transaction<Database>, url: string, nowMs: number, policy: { failureThreshold: number; blockMs: number },
-): Promise<{ blockedUntilMs: number | null }> {
+function countUrlFailure(
+  creator: QueryCreator<Database>, url: string, nowMs: number, policy: { failureThreshold: number; blockMs: number },
+) {
   const blockUntilMs = nowMs + policy.blockMs;
   const expired = sql<boolean>`callback_url_blocks.blocked_until_ms IS NOT NULL AND callback_url_blocks.blocked_until_ms <= ${nowMs}`;
   const newCount = sql<number>`CASE WHEN ${expired} THEN 1 ELSE callback_url_blocks.consecutive_failures + 1 END`;
-  const row = await transaction.insertInto('callback_url_blocks')
+  return creator.insertInto('callback_url_blocks')
     .values({
       url,
       consecutive_failures: 1,
@@ -205,10 +238,7 @@ async function countUrlFailure(
         ELSE NULL END`,
       updated_at_ms: nowMs,
     }))
-    .returning(['blocked_until_ms'])
-    .executeTakeFirstOrThrow();
-  const blockedUntilMs = row.blocked_until_ms === null ? null : Number(row.blocked_until_ms);
-  return { blockedUntilMs: blockedUntilMs !== null && blockedUntilMs > nowMs ? blockedUntilMs : null };
+    .returning(['blocked_until_ms']);
 }
 
 /**
