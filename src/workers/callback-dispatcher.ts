@@ -92,17 +92,28 @@ export function isAcknowledged(result: Pick<PostResult, 'statusCode' | 'body'>):
   return result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300 && result.body?.trim() === 'OK';
 }
 
-/** Runs `work` over `items` with at most `limit` at once. */
+/**
+ * Runs `work` over `items` with at most `limit` at once. A failing item (the database briefly
+ * unreachable while recording, say) does not abandon the others mid-flight: every item is
+ * worked, then the first error is thrown. Rows whose result could not be recorded keep their
+ * lease and are sent again when it runs out.
+ */
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  const errors: unknown[] = [];
   const lane = async () => {
     while (next < items.length) {
       const item = items[next];
       next += 1;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        errors.push(error);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (errors.length > 0) throw errors[0];
 }
 
 export class CallbackDispatcher {
