@@ -2,6 +2,7 @@ import { buildApp } from './app.ts';
 import { configFromEnvironment } from './config.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 import { ScheduleRunner } from './workers/schedule-runner.ts';
+import { ChallengeSweeper } from './workers/challenge-sweeper.ts';
 
 /** The only place that listens, and the only place that starts background workers (tests
  * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
@@ -15,6 +16,9 @@ const callbackDispatcher = new CallbackDispatcher(kassa.context, {
 callbackDispatcher.start();
 const scheduleRunner = new ScheduleRunner(kassa.context, { pollIntervalMs: config.schedulePollIntervalMs });
 scheduleRunner.start();
+// A sweep every 5 s is plenty for a deadline measured in minutes.
+const challengeSweeper = new ChallengeSweeper(kassa.context, { pollIntervalMs: 5_000 });
+challengeSweeper.start();
 kassa.context.logger.info(
   { address, storage: kassa.context.storage.dialect, dataDirectory: config.databaseUrl ? undefined : config.dataDirectory, mode: config.mode },
   'kassa is listening',
@@ -25,7 +29,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    Promise.all([callbackDispatcher.stop(), scheduleRunner.stop()])
+    Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop()])
       .then(() => kassa.close())
       .then(() => process.exit(0), () => process.exit(1));
   });
