@@ -6,11 +6,16 @@ import type { Browser } from 'playwright-core';
 import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../../testing/harness.ts';
 import { browserUnavailableReason, launchBrowser, screenshotDirectory } from '../../testing/browser.ts';
 import { escapeHtml } from './html.ts';
+import { startCallbackReceiver, type CallbackReceiver } from '../../testing/callback-receiver.ts';
+import { CallbackDispatcher } from '../../workers/callback-dispatcher.ts';
+import { verifyCallback } from '../../protocol/callback-signature.ts';
 
 const skip = browserUnavailableReason();
 let platform: TestPlatform;
 let merchant: { clientKey: string; password: string; merchantId: string };
 let browser: Browser;
+let receiver: CallbackReceiver;
+let dispatcher: CallbackDispatcher;
 let shop: Server;
 let shopUrl: string;
 const payments: { transId: string; orderId: string }[] = [];
@@ -47,7 +52,10 @@ function startShop(kassaUrl: string): Promise<string> {
 before(async () => {
   if (skip) return;
   platform = await startTestPlatform();
-  merchant = await platform.addMerchant({ threeDsEnabled: true, descriptor: 'Tea Shop' });
+  receiver = await startCallbackReceiver();
+  merchant = await platform.addMerchant({ threeDsEnabled: true, descriptor: 'Tea Shop', callbackUrl: receiver.url('/callbacks') });
+  dispatcher = new CallbackDispatcher(platform.context, { pollIntervalMs: 20 });
+  dispatcher.start();
   const kassaUrl = await platform.app.listen({ host: '127.0.0.1', port: 0 });
   platform.context.publicBaseUrl = kassaUrl;
   shopUrl = await startShop(kassaUrl);
@@ -56,6 +64,8 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await browser?.close();
+  await dispatcher?.stop();
+  await receiver?.close();
   shop?.close();
   await platform?.close();
 });
@@ -79,6 +89,13 @@ test('a cardholder passes 3-D Secure in Chromium: wrong code, right code, back t
   const payment = payments.at(-1)!;
   assert.equal((await statusOf(payment.transId)).status, 'SETTLED');
   await page.context().close();
+  // The shop's receiver got the 3DS step and then the final result, signed (Formula 2).
+  const callbacks = (await receiver.waitFor(2, { timeoutMs: 10_000 })).filter((callback) => callback.fields.trans_id === payment.transId);
+  assert.deepEqual(callbacks.map((callback) => `${callback.fields.result}/${callback.fields.status}`), ['REDIRECT/3DS', 'SUCCESS/SETTLED']);
+  for (const callback of callbacks) {
+    assert.ok(verifyCallback(callback.fields, { password: merchant.password, email: 'doe@example.com' }), 'callback signature');
+    assert.equal(callback.fields.card, '411111******1111');
+  }
 });
 
 test('the 3-D Secure page speaks Russian and Kazakh, and works without JavaScript', { skip }, async () => {
