@@ -13,11 +13,33 @@ export function normalizeIp(ip: string): string {
   return ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
 
+/** Bounded caches of values derived from merchant settings, keyed by the settings themselves
+ * (so an edited merchant simply misses): the profile showed building the allow-list and
+ * decrypting the PASSWORD as ~0.1 ms of every request. */
+const derivedCacheEntriesMax = 10_000;
+const allowListsByEntries = new Map<string, BlockList>();
+const passwordsByCiphertext = new Map<string, string>();
+
+function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make();
+    if (cache.size >= derivedCacheEntriesMax) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
 /** Allowed entries are addresses or CIDR ranges (`10.0.0.0/8`, `0.0.0.0/0` for anywhere). */
 export function isIpAllowed(sourceIp: string, allowedIps: readonly string[]): boolean {
   const ip = normalizeIp(sourceIp);
   const family = isIP(ip);
   if (family === 0) return false;
+  const list = remember(allowListsByEntries, allowedIps.join(','), () => buildAllowList(allowedIps));
+  return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function buildAllowList(allowedIps: readonly string[]): BlockList {
   const list = new BlockList();
   for (const entry of allowedIps) {
     const [address, prefixText] = entry.split('/');
@@ -27,7 +49,7 @@ export function isIpAllowed(sourceIp: string, allowedIps: readonly string[]): bo
     if (prefixText === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(prefixText), type);
   }
-  return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  return list;
 }
 
 /**
@@ -44,5 +66,6 @@ export async function authenticateMerchant(
   if (!merchant) throw new ProtocolError('merchantNotFound');
   if (!isIpAllowed(sourceIp, merchant.allowedIps)) throw new ProtocolError('ipNotAllowed');
   if (!merchant.s2sCardEnabled) throw new ProtocolError('mappingNotFound');
-  return { ...merchant, password: context.vault.decrypt(merchant.passwordCiphertext) };
+  const password = remember(passwordsByCiphertext, merchant.passwordCiphertext, () => context.vault.decrypt(merchant.passwordCiphertext));
+  return { ...merchant, password };
 }
