@@ -11,6 +11,8 @@ import type { PlatformContext } from './operations/context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
 import { openVault } from './security/vault.ts';
 import { openStorage } from './storage/database.ts';
+import { registerOperatorRoutes } from './http/operator.ts';
+import { SandboxClock } from './storage/sandbox-clock.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -45,10 +47,15 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   const storage = await openStorage({
     databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
   });
+  // Sandbox: real (or the given) time plus the offset operators move with `kassa clock advance`;
+  // production never moves its clock.
+  const baseClock = options.clock ?? systemClock;
+  const clock = config.mode === 'sandbox' ? new SandboxClock(storage, baseClock) : baseClock;
+  if (clock instanceof SandboxClock) await clock.refresh();
   const context: PlatformContext = {
     storage,
     vault: openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory }),
-    clock: options.clock ?? systemClock,
+    clock,
     acquirer: options.acquirer ?? new TestEngineConnector(),
     logger,
     timeZone: config.timeZone,
@@ -92,12 +99,14 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
 
   registerApiRoutes(app, context);
   registerChallengePages(app, context);
+  if (config.mode === 'sandbox' && config.operatorToken) registerOperatorRoutes(app, context, config.operatorToken);
   await app.ready();
   return {
     app,
     context,
     async close() {
       await app.close();
+      if (clock instanceof SandboxClock) await clock.close();
       await storage.close();
     },
   };

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { configFromEnvironment } from './config.ts';
+import { operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock } from './domain/clock.ts';
 import {
   blockedUrls, CallbackInputError, callbacksAsText, findCallbacks, resendCallback, unblockUrl,
@@ -22,6 +23,8 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
   kassa callbacks blocked [--json]           URLs blocked after 5 consecutive failures
   kassa callbacks unblock --url URL          lift a URL's block at once
 
+${operatorUsage}
+
 Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --three-ds on, --s2s-card on.
 The PASSWORD is generated (32 random characters) and shown once, by create.`;
 
@@ -38,6 +41,7 @@ const merchantOptions = {
   status: { type: 'string' },
   limit: { type: 'string' },
   'outbox-id': { type: 'string' },
+  ...operatorOptions,
   url: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -102,7 +106,8 @@ async function callbacksCommand(verb: string, values: ParsedValues, storage: Sto
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: merchantOptions, allowPositionals: true, strict: true });
   const [area, verb] = positionals;
-  if (values.help || (area !== 'merchant' && area !== 'callbacks') || !verb) {
+  if (values.help || (area !== 'merchant' && area !== 'callbacks'
+    && area !== 'clock' && area !== 'chargeback') || !verb) {
     process.stdout.write(`${usage}\n`);
     return values.help ? 0 : 2;
   }
@@ -111,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Callbacks need no keys: the hash is computed by the dispatcher when it sends.
     if (area === 'callbacks') return await callbacksCommand(verb, values, storage);
+    if (area === 'clock' || area === 'chargeback') return await operatorCommand(area, verb, positionals[2], values, config, storage);
     const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
     const asJson = values.json === true;
     const settings = {

@@ -24,6 +24,8 @@ export interface KassaConfig {
   cardTokenTtlMs?: number;
   /** How often the scheduler looks for due recurring charges (KASSA_SCHEDULE_POLL_MS, default 1 s). */
   schedulePollIntervalMs?: number;
+  /** Bearer token of the sandbox's operator endpoints (/operator/clock); unset: no endpoints. */
+  operatorToken?: string;
   /** How often the callback dispatcher looks for due callbacks (default 250 ms). */
   callbackPollIntervalMs?: number;
   /** One callback attempt, connect to last byte of the answer (default 10 s). */
@@ -67,6 +69,7 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     challengeTimeoutMs: positiveNumber(environment.KASSA_3DS_TIMEOUT_MS, 15 * 60 * 1000, 'KASSA_3DS_TIMEOUT_MS'),
     cardTokenTtlMs: positiveNumber(environment.KASSA_CARD_TOKEN_TTL_DAYS, 365, 'KASSA_CARD_TOKEN_TTL_DAYS') * 24 * 60 * 60 * 1000,
     schedulePollIntervalMs: positiveNumber(environment.KASSA_SCHEDULE_POLL_MS, 1000, 'KASSA_SCHEDULE_POLL_MS'),
+    operatorToken: environment.KASSA_OPERATOR_TOKEN || undefined,
     callbackPollIntervalMs: positiveNumber(environment.KASSA_CALLBACK_POLL_MS, 250, 'KASSA_CALLBACK_POLL_MS'),
     callbackAttemptTimeoutMs: positiveNumber(environment.KASSA_CALLBACK_TIMEOUT_MS, 10_000, 'KASSA_CALLBACK_TIMEOUT_MS'),
   };

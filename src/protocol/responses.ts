@@ -167,6 +167,17 @@ export function voidCallback(facts: PaymentFacts, approved: boolean, declineReas
   return { ...voidResponse(facts, approved, declineReason), card: facts.cardMask, card_expiration_date: facts.cardExpiry };
 }
 
+/** The spec's CHARGEBACK notification (hash added when sending, Formula 2). */
+export function chargebackCallback(
+  facts: PaymentFacts, amountMinor: number, dispute: { chargebackDate: string; bankDate: string; reasonCode: string },
+): Body {
+  return {
+    action: 'CHARGEBACK', result: 'SUCCESS', status: 'CHARGEBACK', order_id: facts.orderId, trans_id: facts.transId,
+    amount: amountOf(facts, amountMinor), chargeback_date: dispute.chargebackDate, bank_date: dispute.bankDate,
+    reason_code: dispute.reasonCode, card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+  };
+}
+
 export function statusResponse(action: 'GET_TRANS_STATUS' | 'GET_TRANS_STATUS_BY_ORDER', facts: PaymentFacts): Body {
   const body: Body = { action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId };
   if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';

@@ -189,6 +189,30 @@ export async function releaseRefund(
   });
 }
 
+/**
+ * A chargeback: SETTLED → CHARGEBACK only if `refunded + amount <= captured` and nobody holds the
+ * payment, in one UPDATE (a racing refund or second chargeback cannot slip in between), with its
+ * sub-transaction and callback.
+ */
+export async function recordChargeback(
+  db: Kysely<Database>, transId: string, operation: OperationRow, callback: OutboxRow,
+): Promise<'recorded' | 'not-settled' | 'too-large'> {
+  return db.transaction().execute(async (transaction) => {
+    const result = await transaction.updateTable('payments')
+      .set({ status: 'CHARGEBACK', updated_at_ms: operation.created_at_ms })
+      .where('trans_id', '=', transId).where('status', '=', 'SETTLED').where('operation_lock', 'is', null)
+      .where(sql<boolean>`refunded_minor + ${operation.amount_minor} <= captured_minor`)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) {
+      const row = await transaction.selectFrom('payments').select(['status', 'operation_lock']).where('trans_id', '=', transId).executeTakeFirst();
+      return row?.status === 'SETTLED' && row.operation_lock === null ? 'too-large' : 'not-settled';
+    }
+    await transaction.insertInto('payment_operations').values(operation).execute();
+    await transaction.insertInto('outbox').values(callback).execute();
+    return 'recorded';
+  });
+}
+
 /** For the cardholder-facing pages, which know a transaction by a signed link, not a merchant. */
 export async function findPaymentAnyMerchant(db: Executor, transId: string): Promise<PaymentRow | undefined> {
   return db.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirst();
