@@ -31,6 +31,8 @@ export interface AuthorizationRequest {
   merchantInitiated?: boolean;
   /** The request action that created the payment (SALE, RECURRING_SALE, DEBIT, CARD2CARD, …). */
   action?: string;
+  /** CARD2CARD: the card the money goes to (`card` is the payer's, which is charged). */
+  payeeCardNumber?: CardForAuthorization['number'];
 }
 
 export type Decision =

@@ -141,3 +141,15 @@ test('the engine is side-effect free unless told to record PREPARE', () => {
   assert.equal(new TestEngineConnector({ recordPrepare: true }).sideEffectFree, false);
   assert.deepEqual(engine.requiredParameters, []);
 });
+
+test('transfers: a CREDIT2CARD card without expiry is judged by number only; a CARD2CARD payee refusal card declines', async () => {
+  assert.deepEqual(await engine.authorize({ ...authorization('5555555555554444', 0, 0), action: 'CREDIT2CARD' }), approved);
+  assert.deepEqual(await engine.authorize({ ...authorization('4000000000009995', 0, 0), action: 'CREDIT2CARD' }),
+    declined(declineReasons.insufficientFunds));
+  assert.deepEqual(
+    await engine.authorize({ ...authorization(specCard, 1, 2025), action: 'CARD2CARD', payeeCardNumber: new Secret('4000000000000002') }),
+    declined(declineReasons.declinedByProcessing));
+  assert.deepEqual(
+    await engine.authorize({ ...authorization(specCard, 1, 2025), action: 'CARD2CARD', payeeCardNumber: new Secret('5555555555554444') }),
+    approved);
+});

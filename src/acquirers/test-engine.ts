@@ -93,6 +93,11 @@ export class TestEngineConnector implements AcquirerConnector {
     const pan = request.card.number.reveal();
     const refusal = refusalCards[pan];
     if (refusal) return { outcome: 'declined', declineReason: refusal };
+    // CARD2CARD: a refusal card on the receiving side fails the transfer too. Its reasons speak
+    // of the payer's card (funds, CVV), so the neutral text is given instead.
+    if (request.payeeCardNumber && refusalCards[request.payeeCardNumber.reveal()]) {
+      return { outcome: 'declined', declineReason: declineReasons.declinedByProcessing };
+    }
     const behaviour = specTestCardBehaviour(pan.slice(0, 6), pan.slice(-4), request.card.expiryMonth, request.card.expiryYear);
     if (behaviour) {
       if (request.threeDsEnabled && (behaviour === 'threeDsThenApprove' || behaviour === 'threeDsThenDecline')) {
@@ -103,7 +108,10 @@ export class TestEngineConnector implements AcquirerConnector {
       }
       return declinesAfterChallenge.has(behaviour) ? { outcome: 'declined', declineReason: declineReasons.declinedByProcessing } : approved;
     }
-    if (isCardExpired(request.card.expiryMonth, request.card.expiryYear, request.nowMs)) {
+    // CREDIT2CARD sends money to a card known by its number alone (expiry 0/0 when the merchant
+    // sent none): there is no expiry to judge.
+    const expiryKnown = request.card.expiryMonth > 0 && request.card.expiryYear > 0;
+    if (expiryKnown && isCardExpired(request.card.expiryMonth, request.card.expiryYear, request.nowMs)) {
       return { outcome: 'declined', declineReason: declineReasons.expired };
     }
     return approved;

@@ -9,6 +9,7 @@ import { recurringSale } from '../operations/recurring-sale.ts';
 import { refundOrReverse } from '../operations/refund-or-reverse.ts';
 import { sale } from '../operations/sale.ts';
 import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule, scheduleInfo } from '../operations/schedules.ts';
+import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
@@ -35,6 +36,9 @@ const handlers: Record<string, Handler> = {
   DELETE_SCHEDULE: removeSchedule,
   SCHEDULE_INFO: scheduleInfo,
   DESCHEDULE: deschedule,
+  DEBIT: debit,
+  CREDIT2CARD: creditToCard,
+  CARD2CARD: cardToCard,
 };
 
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */

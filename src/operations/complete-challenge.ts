@@ -2,7 +2,7 @@ import { declineReasons } from '../acquirers/test-engine.ts';
 import type { Decision } from '../acquirers/connector.ts';
 import { Secret } from '../domain/secret.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { saleCallback } from '../protocol/responses.ts';
+import { paymentCallback } from '../protocol/responses.ts';
 import { claimChallenge, deleteChallenge, eraseOverdueCardSecrets, findExpiredChallenges, finishChallenge } from '../storage/challenges.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
@@ -60,11 +60,19 @@ async function settleChallenge(
   const finalPayment: PaymentRow = { ...payment, ...change };
   const operationResults = [
     ...(kind === '3DS' ? [{ type: '3DS', status: cardholderPassed ? 'success' as const : 'fail' as const, declineReason: cardholderPassed ? null : declineReason }] : []),
-    { type: isAuth ? 'AUTH' : 'SALE', status: approved ? 'success' as const : 'fail' as const, declineReason },
+    { type: authorizationTypeOf(payment), status: approved ? 'success' as const : 'fail' as const, declineReason },
   ];
   await finishChallenge(context.storage.db, payment.trans_id, change, operationResults,
-    [callbackRow(finalPayment, saleCallback(paymentFacts(context, finalPayment)), nowMs)], context.clock.nowMs());
+    [callbackRow(finalPayment, paymentCallback(paymentFacts(context, finalPayment)), nowMs)], context.clock.nowMs());
   return finalPayment;
+}
+
+/** The sub-transaction the challenge was holding: DEBIT and CARD2CARD wait with a DEBIT or
+ * TRANSFER row, not a SALE one, and only the waiting row of that type may be finished. */
+function authorizationTypeOf(payment: PaymentRow): string {
+  if (payment.action === 'DEBIT') return 'DEBIT';
+  if (payment.action === 'CARD2CARD') return 'TRANSFER';
+  return payment.is_auth === 1 ? 'AUTH' : 'SALE';
 }
 
 /** Upper bound of challenges expired in one sweep, so one pass never runs unbounded. */

@@ -1,5 +1,5 @@
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
-import { hashesMatch, orderHash, transactionHash } from '../protocol/hash.ts';
+import { creditToCardTransactionHash, hashesMatch, orderHash, transactionHash } from '../protocol/hash.ts';
 import { validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import { findLatestPaymentOfOrder, findPayment, type PaymentRow } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
@@ -18,11 +18,12 @@ export async function loadPaymentByTransId(
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   const payment = await findPayment(context.storage.db, merchant.merchantId, values.trans_id!.toLowerCase());
   if (!payment) throw new ProtocolError('paymentNotFound');
-  const expected = transactionHash(
-    { email: payment.payer_email, password: merchant.password, cardDigits: payment.card_bin + payment.card_last_four },
-    // The merchant signs the trans_id as it sent it; we compare with what it sent.
-    values.trans_id!,
-  );
+  const cardDigits = payment.card_bin + payment.card_last_four;
+  // The merchant signs the trans_id as it sent it; we compare with what it sent. The spec:
+  // "CREDIT2CARD - see Appendix A, Formula 6; Others - Formula 2".
+  const expected = payment.action === 'CREDIT2CARD'
+    ? creditToCardTransactionHash(merchant.password, values.trans_id!, cardDigits)
+    : transactionHash({ email: payment.payer_email, password: merchant.password, cardDigits }, values.trans_id!);
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   return { payment, values };
 }

@@ -52,6 +52,8 @@ export interface SaleExtras {
   operationType?: string;
   /** Instead of 400 Duplicate request / Previous payment not completed (the scheduler). */
   onConflict?: () => Promise<never>;
+  /** CARD2CARD: the receiving card, handed to the acquirer with the payer's. */
+  payeeCardNumber?: Secret<string>;
   /** Response and callback bodies when not SALE's (CREDIT2CARD). */
   render?: { response: typeof saleResponse; callback: typeof saleCallback };
 }
@@ -216,6 +218,7 @@ export async function performSale(
     nowMs,
     merchantInitiated: extras.merchantInitiated,
     action: payment.action,
+    payeeCardNumber: extras.payeeCardNumber,
   });
 
   const answerWith = async (answer: AuthorizationAnswer, operations: OperationRow[], alreadyInserted: boolean) => {

@@ -111,3 +111,96 @@ export const orderQueryFields: Record<string, FieldRule> = {
   order_id: { required: true, maxLength: 255 },
   hash: { required: true, maxLength: 64 },
 };
+
+/** Payer fields that the transfer actions (DEBIT, CREDIT2CARD, CARD2CARD) all list as optional,
+ * with the spec's limits (payer_city is 32 here, unlike SALE's 40). */
+const optionalPayerFields: Record<string, FieldRule> = {
+  payer_first_name: { maxLength: 32 },
+  payer_last_name: { maxLength: 32 },
+  payer_middle_name: { maxLength: 32 },
+  payer_birth_date: { check: 'date' },
+  payer_address: { maxLength: 255 },
+  payer_address2: { maxLength: 255 },
+  payer_country: { check: 'country' },
+  payer_state: { maxLength: 32 },
+  payer_city: { maxLength: 32 },
+  payer_zip: { maxLength: 10 },
+  payer_email: { maxLength: 256, check: 'email' },
+  payer_phone: { maxLength: 32 },
+};
+
+/** CREDIT2CARD and CARD2CARD: the payee, all optional. */
+const payeeFields: Record<string, FieldRule> = {
+  payee_first_name: { maxLength: 32 },
+  payee_last_name: { maxLength: 32 },
+  payee_middle_name: { maxLength: 32 },
+  payee_birth_date: { check: 'date' },
+  payee_address: { maxLength: 255 },
+  payee_address2: { maxLength: 255 },
+  payee_country: { check: 'country' },
+  payee_state: { maxLength: 32 },
+  payee_city: { maxLength: 32 },
+  payee_zip: { maxLength: 10 },
+  payee_email: { maxLength: 256, check: 'email' },
+  payee_phone: { maxLength: 32 },
+};
+
+export const payeeFieldNames = Object.keys(payeeFields);
+
+/** DEBIT: the spec's table. No channel_id, no recurring or token fields; payer_ip required. */
+export const debitFields: Record<string, FieldRule> = {
+  order_id: { required: true, maxLength: 255 },
+  order_amount: { required: true, check: 'amountText' },
+  order_currency: { required: true, check: 'currency' },
+  order_description: { required: true, maxLength: 1024 },
+  term_url_3ds: { required: true, maxLength: 1024, check: 'url' },
+  card_number: { required: true, check: 'cardNumber' },
+  card_exp_month: { required: true, check: 'month' },
+  card_exp_year: { required: true, check: 'year' },
+  card_cvv2: { required: true, check: 'cvv' },
+  ...optionalPayerFields,
+  payer_ip: { required: true, check: 'ip' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** CREDIT2CARD: the spec's table. It omits card_number, but its example request and Formula 5
+ * sign one, so card_number is required (or card_token, the spec's token variant). The payee
+ * card needs no expiry or CVV (a connector that wants them asks through Appendix C). */
+export const creditToCardFields: Record<string, FieldRule> = {
+  channel_id: { maxLength: 16 },
+  order_id: { required: true, maxLength: 255 },
+  order_amount: { required: true, check: 'amountText' },
+  order_currency: { required: true, check: 'currency' },
+  order_description: { required: true, maxLength: 1024 },
+  card_number: { required: true, check: 'cardNumber' },
+  card_token: { exactLength: 64 },
+  ...payeeFields,
+  ...optionalPayerFields,
+  payer_ip: { check: 'ip' },
+  hash: { required: true, maxLength: 64 },
+};
+
+/** CREDIT2CARD with card_token and no card_number. */
+export const tokenCreditToCardFields: Record<string, FieldRule> = {
+  ...creditToCardFields,
+  card_number: { check: 'cardNumber' },
+};
+
+/** CARD2CARD: the spec's table — payer card (with CVV, 3-D Secure possible) and payee card. */
+export const cardToCardFields: Record<string, FieldRule> = {
+  channel_id: { maxLength: 16 },
+  order_id: { required: true, maxLength: 255 },
+  order_amount: { required: true, check: 'amountText' },
+  order_currency: { required: true, check: 'currency' },
+  order_description: { required: true, maxLength: 1024 },
+  payer_card_number: { required: true, check: 'cardNumber' },
+  payer_card_exp_month: { required: true, check: 'month' },
+  payer_card_exp_year: { required: true, check: 'year' },
+  payer_card_cvv2: { required: true, check: 'cvv' },
+  ...optionalPayerFields,
+  payer_ip: { required: true, check: 'ip' },
+  payee_card_number: { required: true, check: 'cardNumber' },
+  ...payeeFields,
+  term_url_3ds: { required: true, maxLength: 1024, check: 'url' },
+  hash: { required: true, maxLength: 64 },
+};

@@ -1,0 +1,166 @@
+import { maskFromParts } from '../domain/card.ts';
+import { parseAmount } from '../domain/money.ts';
+import { Secret } from '../domain/secret.ts';
+import { cardToCardFields, creditToCardFields, debitFields, payeeFieldNames, payerFieldNames, tokenCreditToCardFields } from '../protocol/action-fields.ts';
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { cardHashPart, creditToCardHash, hashesMatch, saleHash } from '../protocol/hash.ts';
+import { creditToCardResponse, paymentCallback, saleResponse } from '../protocol/responses.ts';
+import { messages, validateFields, validateParameters, type FieldRule, type RequestFields } from '../protocol/validation.ts';
+import { missingParameterErrors } from './acquirer-parameters.ts';
+import type { AuthenticatedMerchant } from './authenticate.ts';
+import type { PlatformContext } from './context.ts';
+import { tokenCard } from './recurring.ts';
+import { performSale, requestFingerprint, type SaleCommand } from './sale.ts';
+
+/**
+ * The transfer actions — DEBIT, CREDIT2CARD, CARD2CARD — are payments on one card made through
+ * the SALE path (performSale), so replays, PREPARE-first connectors, 3-D Secure and callbacks
+ * behave exactly as for SALE. What differs is the field table, the hash formula, the
+ * sub-transaction type in GET_TRANS_DETAILS (DEBIT, CREDIT, TRANSFER) and the bodies.
+ */
+
+type Values = Record<string, string | undefined>;
+
+/** Table, amount, channel and Appendix C parameters, every problem reported at once. */
+function validateTransfer(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, action: string, rules: Record<string, FieldRule>,
+): { values: Values; amountMinor: number; parameters: Record<string, string> } {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, rules, errors);
+  const parameters = validateParameters(fields, errors) ?? {};
+  let amountMinor = 0;
+  if (values.order_amount && values.order_currency) {
+    const amount = parseAmount(values.order_amount, values.order_currency);
+    if (amount.ok) amountMinor = amount.amountMinor;
+    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
+  }
+  if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
+    errors.push({ field: 'channel_id', message: messages.choice });
+  }
+  errors.push(...missingParameterErrors(context.acquirer, action, parameters));
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  return { values, amountMinor, parameters };
+}
+
+function pick(values: Values, names: readonly string[]): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of names) if (values[name] !== undefined) picked[name] = values[name]!;
+  return picked;
+}
+
+/** The parts of a command every transfer fills the same way. */
+function commonCommand(values: Values, amountMinor: number, parameters: Record<string, string>) {
+  return {
+    orderId: values.order_id!,
+    amountMinor,
+    currency: values.order_currency!,
+    description: values.order_description!,
+    // Absent e-mail is stored empty: Formula 2 on later requests and callbacks then drops it.
+    payerEmail: values.payer_email ?? '',
+    payer: pick(values, payerFieldNames),
+    termUrlTarget: null,
+    channelId: values.channel_id ?? null,
+    parameters,
+    isAuth: false,
+    recurringInit: false,
+  };
+}
+
+/** DEBIT: the debit leg of a transfer. Formula 1, the e-mail term dropped when none is sent. */
+export async function debit(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'DEBIT', debitFields);
+  const command: SaleCommand = {
+    ...commonCommand(values, amountMinor, parameters),
+    cardNumber: new Secret(values.card_number!),
+    cvv: new Secret(values.card_cvv2!),
+    expiryMonth: Number(values.card_exp_month),
+    expiryYear: Number(values.card_exp_year),
+    termUrl: values.term_url_3ds!,
+  };
+  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.card_number!) });
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
+    payment: { action: 'DEBIT' },
+    operationType: 'DEBIT',
+    render: { response: saleResponse, callback: paymentCallback },
+  });
+}
+
+/** Appendix C set 2 (PWD) sends the payee card's expiry as parameters; use it when it is a
+ * real month and year so the acquirer (and the test card table) can judge the card. */
+function expiryFromParameters(parameters: Record<string, string>): { expiryMonth: number; expiryYear: number } {
+  const month = Number(parameters.card_exp_month);
+  const year = Number(parameters.card_exp_year);
+  if (/^\d{2}$/.test(parameters.card_exp_month ?? '') && month >= 1 && month <= 12 && /^\d{4}$/.test(parameters.card_exp_year ?? '')) {
+    return { expiryMonth: month, expiryYear: year };
+  }
+  return { expiryMonth: 0, expiryYear: 0 };
+}
+
+/**
+ * CREDIT2CARD: money from the merchant's account to a card. Formula 5 (no e-mail), or its
+ * card_token variant; status queries and callbacks then use Formula 6. No cardholder takes
+ * part, so no CVV and no 3-D Secure; the answer is final at once.
+ */
+export async function creditToCard(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  // As for SALE: card data makes card_token ignored; card_token alone makes card_number optional.
+  const usesToken = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
+  const { values, amountMinor, parameters } = validateTransfer(
+    context, merchant, fields, 'CREDIT2CARD', usesToken ? tokenCreditToCardFields : creditToCardFields);
+  let card: Pick<SaleCommand, 'cardNumber' | 'expiryMonth' | 'expiryYear'>;
+  if (usesToken) {
+    // 205005 unknown, 205007 another merchant's, 205006 expired — as for SALE.
+    card = await tokenCard(context, merchant.merchantId, values.card_token!);
+  } else {
+    card = { cardNumber: new Secret(values.card_number!), ...expiryFromParameters(parameters) };
+  }
+  const signed = usesToken ? values.card_token! : cardHashPart(card.cardNumber.reveal());
+  if (!hashesMatch(creditToCardHash(merchant.password, signed), values.hash!)) throw new ProtocolError('hashInvalid');
+  const command: SaleCommand = {
+    ...commonCommand(values, amountMinor, parameters),
+    ...card,
+    cvv: new Secret(''),
+    termUrl: '',
+  };
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
+    payment: {
+      action: 'CREDIT2CARD',
+      payee_json: JSON.stringify(pick(values, payeeFieldNames)),
+      // No expiry was sent: store none rather than a made-up `00/0`.
+      ...(command.expiryMonth > 0 ? {} : { card_expiry: '' }),
+    },
+    merchantInitiated: true,
+    operationType: 'CREDIT',
+    render: { response: creditToCardResponse, callback: paymentCallback },
+  });
+}
+
+/**
+ * CARD2CARD: one TRANSFER from the payer's card to the payee's. Formula 1 over payer_email (if
+ * sent) and the payer's card. The payer is present: CVV and 3-D Secure as for SALE.
+ */
+export async function cardToCard(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'CARD2CARD', cardToCardFields);
+  const command: SaleCommand = {
+    ...commonCommand(values, amountMinor, parameters),
+    cardNumber: new Secret(values.payer_card_number!),
+    cvv: new Secret(values.payer_card_cvv2!),
+    expiryMonth: Number(values.payer_card_exp_month),
+    expiryYear: Number(values.payer_card_exp_year),
+    termUrl: values.term_url_3ds!,
+  };
+  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.payer_card_number!) });
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
+  const payeeCard = values.payee_card_number!;
+  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
+    payment: {
+      action: 'CARD2CARD',
+      payee_json: JSON.stringify(pick(values, payeeFieldNames)),
+      payee_card_mask: maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length),
+      payee_card_ciphertext: context.vault.encrypt(payeeCard),
+    },
+    operationType: 'TRANSFER',
+    payeeCardNumber: new Secret(payeeCard),
+    render: { response: saleResponse, callback: paymentCallback },
+  });
+}
