@@ -337,3 +337,15 @@ test('Appendix C: each transfer action names the connector parameter it misses, 
     await requiring.close();
   }
 });
+
+test('transfers are not refunded or voided like a sale: CREDITVOID of a CREDIT2CARD is 208005, VOID of a CARD2CARD declines', async () => {
+  const credit = await post(creditFields({ payer_email: email }));
+  assert.equal(credit.status, 'SETTLED');
+  assertError(await post(creditQuery('CREDITVOID', credit.trans_id)), 'refundNotAllowed');
+  const transfer = await post(cardToCardFields());
+  assert.equal(transfer.status, 'SETTLED');
+  const voided = await post(transactionFields(platform.merchant, 'VOID', transfer.trans_id, {}, testPan, email));
+  assert.equal(voided.result, 'DECLINED');
+  assert.equal(voided.decline_reason, 'VOID is allowed for SALE, CAPTURE and recurring sale payments only');
+  assertError(await post(transactionFields(platform.merchant, 'CREDITVOID', transfer.trans_id, {}, testPan, email)), 'refundNotAllowed');
+});

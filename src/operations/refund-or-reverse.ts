@@ -31,7 +31,12 @@ export async function refundOrReverse(context: PlatformContext, merchant: Authen
  * the S2S request and an approved refund application both come here. Returns the acquirer's
  * decision; refusals by the rules (208005, 208006, …) are thrown as ProtocolError.
  */
+/** Money sent to a card (CREDIT2CARD) or between cards (CARD2CARD) cannot be pulled back with
+ * CREDITVOID: the spec names REFUND for SALE/CAPTURE and REVERSAL for AUTH and DEBIT only. */
+const notRefundableActions = new Set(['CREDIT2CARD', 'CARD2CARD']);
+
 export async function refundOrReversePayment(context: PlatformContext, payment: PaymentRow, amountText: string | undefined): Promise<Decision> {
+  if (notRefundableActions.has(payment.action)) throw new ProtocolError('refundNotAllowed');
   if (payment.status === 'PENDING' && payment.is_auth === 1) return reverse(context, payment, amountText);
   if (payment.status === 'SETTLED') return refund(context, payment, amountText);
   throw new ProtocolError('refundNotAllowed');

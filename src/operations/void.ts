@@ -11,6 +11,7 @@ import { loadPaymentByTransId } from './load-payment.ts';
 import { callbackRow, cardSummary, paymentFacts } from './payment-facts.ts';
 
 export const voidDeclineReasons = {
+  notVoidable: 'VOID is allowed for SALE, CAPTURE and recurring sale payments only',
   notSettled: 'VOID is allowed for payments in SETTLED status only',
   otherDay: 'VOID is allowed on the financial day of the payment only; use CREDITVOID to refund',
   refunded: 'VOID is not allowed after a refund; use CREDITVOID to refund the rest',
@@ -26,7 +27,9 @@ export async function voidPayment(context: PlatformContext, merchant: Authentica
   const nowMs = context.clock.nowMs();
   const facts = paymentFacts(context, payment, nowMs);
   let declineReason: string | undefined;
-  if (payment.status !== 'SETTLED') declineReason = voidDeclineReasons.notSettled;
+  // The spec: VOID cancels SALE, CAPTURE and SALE_RECURRING operations; not transfers.
+  if (payment.action !== 'SALE' && payment.action !== 'RECURRING_SALE') declineReason = voidDeclineReasons.notVoidable;
+  else if (payment.status !== 'SETTLED') declineReason = voidDeclineReasons.notSettled;
   else if (Number(payment.refunded_minor) > 0) declineReason = voidDeclineReasons.refunded;
   else if (financialDay(Number(payment.settled_at_ms ?? payment.created_at_ms), context.timeZone) !== financialDay(nowMs, context.timeZone)) {
     declineReason = voidDeclineReasons.otherDay;
