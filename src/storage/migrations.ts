@@ -291,6 +291,6 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error || failed) {
-    throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}`, { cause: error });
+    throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${(error as Error | undefined)?.message ?? 'unknown error'}`, { cause: error });
   }
 }
