@@ -6,6 +6,7 @@ import type { KassaConfig } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
+import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
@@ -61,6 +62,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     timeZone: config.timeZone,
     publicBaseUrl: config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
     challengeTimeoutMs: config.challengeTimeoutMs,
+    checkoutSessionTimeoutMs: config.checkoutSessionTimeoutMs,
     cardTokenTtlMs: config.cardTokenTtlMs,
   };
 
@@ -99,6 +101,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
 
   registerApiRoutes(app, context);
   registerChallengePages(app, context);
+  registerCheckoutPages(app, context);
   if (config.mode === 'sandbox' && config.operatorToken) registerOperatorRoutes(app, context, config.operatorToken);
   await app.ready();
   return {

@@ -6,6 +6,7 @@ import {
   blockedUrls, CallbackInputError, callbacksAsText, findCallbacks, resendCallback, unblockUrl,
 } from './operations/manage-callbacks.ts';
 import { allMerchants, createMerchant, describeMerchant, MerchantInputError, updateMerchant } from './operations/manage-merchants.ts';
+import { RefundApplicationError, refundApplicationsCommand, refundApplicationsUsage } from './cli-refund-applications.ts';
 import type { Storage } from './storage/database.ts';
 import { openVault } from './security/vault.ts';
 import { openStorage } from './storage/database.ts';
@@ -17,6 +18,10 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
                         [--descriptor TEXT] [--json]
   kassa merchant update --client-key KEY [same options as create]
   kassa merchant list [--json]
+  Hosted payment page and refund applications (create and update):
+    [--frame-origin https://shop.example ...] [--refund-days N] [--holiday YYYY-MM-DD ...]
+
+${refundApplicationsUsage}
 
   kassa callbacks list [--trans-id ID] [--status pending|delivered|failed] [--limit N] [--json]
   kassa callbacks resend --outbox-id ID      queue a callback again now (delivered or failed too)
@@ -43,6 +48,12 @@ const merchantOptions = {
   'outbox-id': { type: 'string' },
   ...operatorOptions,
   url: { type: 'string' },
+  'frame-origin': { type: 'string', multiple: true },
+  'refund-days': { type: 'string' },
+  holiday: { type: 'string', multiple: true },
+  'application-id': { type: 'string' },
+  note: { type: 'string' },
+  overdue: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -106,7 +117,7 @@ async function callbacksCommand(verb: string, values: ParsedValues, storage: Sto
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: merchantOptions, allowPositionals: true, strict: true });
   const [area, verb] = positionals;
-  if (values.help || (area !== 'merchant' && area !== 'callbacks'
+  if (values.help || (area !== 'merchant' && area !== 'callbacks' && area !== 'refund-applications'
     && area !== 'clock' && area !== 'chargeback') || !verb) {
     process.stdout.write(`${usage}\n`);
     return values.help ? 0 : 2;
@@ -116,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Callbacks need no keys: the hash is computed by the dispatcher when it sends.
     if (area === 'callbacks') return await callbacksCommand(verb, values, storage);
+    if (area === 'refund-applications') return await refundApplicationsCommand(verb, values, config, storage);
     if (area === 'clock' || area === 'chargeback') return await operatorCommand(area, verb, positionals[2], values, config, storage);
     const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
     const asJson = values.json === true;
@@ -127,6 +139,9 @@ async function main(argv: string[]): Promise<number> {
       threeDsEnabled: onOff(values['three-ds'], 'three-ds'),
       s2sCardEnabled: onOff(values['s2s-card'], 's2s-card'),
       descriptor: values.descriptor,
+      frameOrigins: values['frame-origin'],
+      refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
+      holidays: values.holiday,
     };
     if (verb === 'create') {
       if (!settings.email) throw new MerchantInputError('--email is required');
@@ -138,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
         threeDsEnabled: settings.threeDsEnabled ?? true,
         s2sCardEnabled: settings.s2sCardEnabled ?? true,
         descriptor: settings.descriptor ?? 'KASSA',
+        frameOrigins: settings.frameOrigins, refundDays: settings.refundDays, holidays: settings.holidays,
       });
       print({ ...describeMerchant(merchant), password }, asJson);
       return 0;
@@ -162,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (error: Error) => {
-    const known = error instanceof MerchantInputError || error instanceof CallbackInputError
+    const known = error instanceof MerchantInputError || error instanceof CallbackInputError || error instanceof RefundApplicationError
       || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
     process.stderr.write(`kassa: ${known ? error.message : `unexpected failure: ${error.message}`}\n`);
     process.exitCode = known ? 2 : 1;

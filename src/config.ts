@@ -20,6 +20,8 @@ export interface KassaConfig {
   /** Base URL cardholders' browsers use to reach Kassa; default http://HOST:PORT. */
   publicUrl?: string;
   challengeTimeoutMs: number;
+  /** How long a hosted payment page session stays payable (default 30 minutes). */
+  checkoutSessionTimeoutMs?: number;
   /** How long a card token (req_token=Y) stays usable (KASSA_CARD_TOKEN_TTL_DAYS, default 365). */
   cardTokenTtlMs?: number;
   /** How often the scheduler looks for due recurring charges (KASSA_SCHEDULE_POLL_MS, default 1 s). */
@@ -67,6 +69,7 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     mode,
     publicUrl: environment.KASSA_PUBLIC_URL ? environment.KASSA_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     challengeTimeoutMs: positiveNumber(environment.KASSA_3DS_TIMEOUT_MS, 15 * 60 * 1000, 'KASSA_3DS_TIMEOUT_MS'),
+    checkoutSessionTimeoutMs: positiveNumber(environment.KASSA_CHECKOUT_TIMEOUT_MS, 30 * 60 * 1000, 'KASSA_CHECKOUT_TIMEOUT_MS'),
     cardTokenTtlMs: positiveNumber(environment.KASSA_CARD_TOKEN_TTL_DAYS, 365, 'KASSA_CARD_TOKEN_TTL_DAYS') * 24 * 60 * 60 * 1000,
     schedulePollIntervalMs: positiveNumber(environment.KASSA_SCHEDULE_POLL_MS, 1000, 'KASSA_SCHEDULE_POLL_MS'),
     operatorToken: environment.KASSA_OPERATOR_TOKEN || undefined,

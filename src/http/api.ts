@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateMerchant, type AuthenticatedMerchant } from '../operations/authenticate.ts';
 import { capture } from '../operations/capture.ts';
+import { createCheckout } from '../operations/checkout.ts';
 import type { PlatformContext } from '../operations/context.ts';
 import { getTransDetails } from '../operations/get-trans-details.ts';
 import { getTransStatus } from '../operations/get-trans-status.ts';
@@ -29,6 +30,7 @@ const handlers: Record<string, Handler> = {
   GET_TRANS_STATUS: getTransStatus,
   GET_TRANS_DETAILS: getTransDetails,
   GET_TRANS_STATUS_BY_ORDER: getTransStatusByOrder,
+  CREATE_CHECKOUT: createCheckout,
   RECURRING_SALE: recurringSale,
   CREATE_SCHEDULE: createSchedule,
   PAUSE_SCHEDULE: pauseSchedule,

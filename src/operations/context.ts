@@ -18,6 +18,8 @@ export interface PlatformContext {
   publicBaseUrl: string;
   /** How long a payment may wait for the cardholder's 3-D Secure or redirect step. */
   challengeTimeoutMs: number;
+  /** How long a hosted payment page (CREATE_CHECKOUT) stays payable; default 30 minutes. */
+  checkoutSessionTimeoutMs?: number;
   /** How long a card token (req_token=Y) stays usable; default 365 days. */
   cardTokenTtlMs?: number;
 }

@@ -1,10 +1,14 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { businessDaysMax, isCalendarDate } from '../domain/business-days.ts';
 import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import type { Vault } from '../security/vault.ts';
 import type { Storage } from '../storage/database.ts';
 import { insertMerchant, listMerchants, findMerchantByClientKey, updateMerchantSettings, type MerchantRecord, type MerchantSettings } from '../storage/merchants.ts';
+
+/** The middle of the seeds' 10, 14 and 21 business days. */
+export const defaultRefundDays = 14;
 
 const passwordAlphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 export const passwordLength = 32;
@@ -45,6 +49,27 @@ function checkSettings(settings: Partial<MerchantSettings>): void {
   for (const entry of settings.allowedIps ?? []) checkAllowedIp(entry);
   for (const channel of settings.channels ?? []) {
     if (channel === '' || channel.length > 16) throw new MerchantInputError(`a channel id is 1–16 characters: ${channel}`);
+  }
+  for (const origin of settings.frameOrigins ?? []) checkFrameOrigin(origin);
+  if (settings.refundDays !== undefined && (!Number.isInteger(settings.refundDays) || settings.refundDays < 1 || settings.refundDays > businessDaysMax)) {
+    throw new MerchantInputError(`refund days are a whole number from 1 to ${businessDaysMax}`);
+  }
+  for (const holiday of settings.holidays ?? []) {
+    if (!isCalendarDate(holiday)) throw new MerchantInputError(`a holiday is a date written YYYY-MM-DD: ${holiday}`);
+  }
+}
+
+/** An origin as CSP frame-ancestors takes it: scheme, host and optional port, nothing else,
+ * so a setting can never smuggle another directive (`;`) or a wildcard into the header. */
+function checkFrameOrigin(origin: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(origin);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin) {
+    throw new MerchantInputError(`a frame origin is scheme://host[:port], e.g. https://shop.example: ${origin}`);
   }
 }
 
@@ -96,5 +121,8 @@ export function describeMerchant(merchant: MerchantRecord) {
     three_ds: merchant.threeDsEnabled,
     s2s_card: merchant.s2sCardEnabled,
     descriptor: merchant.descriptor,
+    frame_origins: merchant.frameOrigins ?? [],
+    refund_days: merchant.refundDays ?? defaultRefundDays,
+    holidays: merchant.holidays ?? [],
   };
 }

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import {
   saleHash, transactionHash, orderHash, scheduleHash, createScheduleHash, creditToCardHash,
   creditToCardTransactionHash, hashesMatch, phpStrrev, phpStrtoupper, cardHashPart,
+  checkoutHash,
 } from './hash.ts';
 
 const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
@@ -61,4 +62,8 @@ test('hash comparison ignores case and rejects anything else', () => {
   assert.ok(!hashesMatch(hash, hash.slice(0, 31)));
   assert.ok(!hashesMatch(hash, '2702ae0c4f99506dc29b5615ba9ee3c1'));
   fc.assert(fc.property(fc.string(), (other) => other.toLowerCase() === hash || !hashesMatch(hash, other)));
+});
+
+test('CREATE_CHECKOUT signs e-mail, PASSWORD and the reversed order id (vector from rev | tr | md5sum)', () => {
+  assert.equal(checkoutHash('doe@example.com', '13a4822c5907ed235f3a068c76184fc3', 'ORDER-12345'), '379e4d5aca43fa9e276c3bcb889f624d');
 });

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { liftUrlBlocks } from './callbacks.ts';
+import type { Selectable } from 'kysely';
 import type { Database, MerchantTable } from './schema.ts';
 
 export interface MerchantSettings {
@@ -10,6 +11,12 @@ export interface MerchantSettings {
   threeDsEnabled: boolean;
   s2sCardEnabled: boolean;
   descriptor: string;
+  /** Origins allowed to frame the hosted payment page; none when empty or absent. */
+  frameOrigins?: string[];
+  /** Business days to answer a refund application (default 14). */
+  refundDays?: number;
+  /** Holidays (`YYYY-MM-DD`) not counted as business days. */
+  holidays?: string[];
 }
 
 export interface MerchantRecord extends MerchantSettings {
@@ -19,7 +26,7 @@ export interface MerchantRecord extends MerchantSettings {
   createdAtMs: number;
 }
 
-function fromRow(row: MerchantTable): MerchantRecord {
+function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
   return {
     merchantId: row.merchant_id,
     clientKey: row.client_key,
@@ -31,6 +38,9 @@ function fromRow(row: MerchantTable): MerchantRecord {
     threeDsEnabled: row.three_ds_enabled === 1,
     s2sCardEnabled: row.s2s_card_enabled === 1,
     descriptor: row.descriptor,
+    frameOrigins: JSON.parse(row.frame_origins_json) as string[],
+    refundDays: Number(row.refund_days),
+    holidays: JSON.parse(row.holidays_json) as string[],
     createdAtMs: Number(row.created_at_ms),
   };
 }
@@ -47,6 +57,9 @@ export async function insertMerchant(db: Kysely<Database>, merchant: MerchantRec
     three_ds_enabled: merchant.threeDsEnabled ? 1 : 0,
     s2s_card_enabled: merchant.s2sCardEnabled ? 1 : 0,
     descriptor: merchant.descriptor,
+    ...(merchant.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(merchant.frameOrigins) } : {}),
+    ...(merchant.refundDays !== undefined ? { refund_days: merchant.refundDays } : {}),
+    ...(merchant.holidays !== undefined ? { holidays_json: JSON.stringify(merchant.holidays) } : {}),
     created_at_ms: merchant.createdAtMs,
     updated_at_ms: merchant.createdAtMs,
   }).execute();
@@ -100,6 +113,9 @@ async function updateMerchantRow(
     ...(settings.threeDsEnabled !== undefined ? { three_ds_enabled: settings.threeDsEnabled ? 1 : 0 } : {}),
     ...(settings.s2sCardEnabled !== undefined ? { s2s_card_enabled: settings.s2sCardEnabled ? 1 : 0 } : {}),
     ...(settings.descriptor !== undefined ? { descriptor: settings.descriptor } : {}),
+    ...(settings.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(settings.frameOrigins) } : {}),
+    ...(settings.refundDays !== undefined ? { refund_days: settings.refundDays } : {}),
+    ...(settings.holidays !== undefined ? { holidays_json: JSON.stringify(settings.holidays) } : {}),
     updated_at_ms: nowMs,
   }).where('merchant_id', '=', merchantId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;

@@ -188,6 +188,60 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0005_hosted_checkout': {
+    // The hosted payment page and refund applications (issue 5).
+    async up(db: Kysely<any>) {
+      // Merchant settings, with defaults so existing merchants keep working unchanged:
+      // no origin may frame the payment page; refunds are promised in 14 business days.
+      await db.schema.alterTable('merchants').addColumn('frame_origins_json', 'text', (column) => column.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('merchants').addColumn('refund_days', 'integer', (column) => column.notNull().defaultTo(14)).execute();
+      await db.schema.alterTable('merchants').addColumn('holidays_json', 'text', (column) => column.notNull().defaultTo('[]')).execute();
+
+      await db.schema.createTable('checkout_sessions')
+        .addColumn('session_id', 'text', (column) => column.primaryKey())
+        .addColumn('merchant_id', 'text', (column) => column.notNull().references('merchants.merchant_id'))
+        .addColumn('order_id', 'text', (column) => column.notNull())
+        .addColumn('amount_minor', 'bigint', (column) => column.notNull())
+        .addColumn('currency', 'text', (column) => column.notNull())
+        .addColumn('order_description', 'text', (column) => column.notNull())
+        .addColumn('payer_email', 'text', (column) => column.notNull())
+        .addColumn('success_url', 'text', (column) => column.notNull())
+        .addColumn('decline_url', 'text', (column) => column.notNull())
+        .addColumn('is_auth', 'integer', (column) => column.notNull())
+        .addColumn('recurring_init', 'integer', (column) => column.notNull())
+        .addColumn('request_token', 'integer', (column) => column.notNull())
+        .addColumn('language', 'text')
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('form_token', 'text')
+        .addColumn('trans_id', 'text')
+        .addColumn('expires_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await db.schema.createTable('refund_applications')
+        .addColumn('application_id', 'text', (column) => column.primaryKey())
+        .addColumn('trans_id', 'text', (column) => column.notNull().references('payments.trans_id'))
+        .addColumn('merchant_id', 'text', (column) => column.notNull().references('merchants.merchant_id'))
+        .addColumn('kind', 'text', (column) => column.notNull())
+        .addColumn('reason', 'text', (column) => column.notNull())
+        .addColumn('amount_minor', 'bigint', (column) => column.notNull())
+        .addColumn('currency', 'text', (column) => column.notNull())
+        .addColumn('contact_email', 'text', (column) => column.notNull())
+        .addColumn('status', 'text', (column) => column.notNull())
+        .addColumn('received_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('received_date', 'text', (column) => column.notNull())
+        .addColumn('deadline_date', 'text', (column) => column.notNull())
+        .addColumn('decided_at_ms', 'bigint')
+        .addColumn('decision_note', 'text')
+        .addCheckConstraint('refund_applications_amount_positive', sql`amount_minor > 0`)
+        .execute();
+      await db.schema.createIndex('refund_applications_by_status').on('refund_applications')
+        .columns(['status', 'deadline_date']).execute();
+      await db.schema.createIndex('refund_applications_by_payment').on('refund_applications')
+        .columns(['trans_id']).execute();
+    },
+  },
   '0006_recurring_schedules': {
     // Recurring payments, card tokens, transfers' payee, schedules and the sandbox clock.
     async up(db: Kysely<any>) {

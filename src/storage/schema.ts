@@ -17,6 +17,13 @@ export interface MerchantTable {
   descriptor: string;
   created_at_ms: number;
   updated_at_ms: number;
+  // Hosted payment page and refund applications (migration 0005); database defaults apply.
+  /** Origins allowed to frame the hosted payment page (JSON list); none by default. */
+  frame_origins_json: Generated<string>;
+  /** Business days within which a refund application is answered (default 14). */
+  refund_days: Generated<number>;
+  /** Holidays (`YYYY-MM-DD`, JSON list) not counted as business days. */
+  holidays_json: Generated<string>;
 }
 
 export interface PaymentTable {
@@ -205,6 +212,55 @@ export interface CallbackUrlBlockTable {
   updated_at_ms: number;
 }
 
+/** A hosted payment page session (CREATE_CHECKOUT): what to charge, never card data. */
+export interface CheckoutSessionTable {
+  /** 128 random bits, base64url: the unguessable part of `/pay/{session_id}`. */
+  session_id: string;
+  merchant_id: string;
+  order_id: string;
+  amount_minor: number;
+  currency: string;
+  order_description: string;
+  payer_email: string;
+  success_url: string;
+  decline_url: string;
+  is_auth: number;
+  recurring_init: number;
+  request_token: number;
+  language: string | null;
+  /** OPEN (may take a payment) | PAYING (a payment is under way) | PAID (approved, final). */
+  status: string;
+  /** The one-time token of the form last shown; consumed by the submission that pays. */
+  form_token: string | null;
+  /** The latest payment made on the page. */
+  trans_id: string | null;
+  expires_at_ms: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** A cardholder's "Application for refund" of a payment, answered by the merchant's operator. */
+export interface RefundApplicationTable {
+  application_id: string;
+  trans_id: string;
+  merchant_id: string;
+  /** return (goods or service given back) | erroneous_charge */
+  kind: string;
+  reason: string;
+  amount_minor: number;
+  currency: string;
+  contact_email: string;
+  /** RECEIVED | APPROVING (refund under way) | APPROVED | REJECTED */
+  status: string;
+  received_at_ms: number;
+  /** Calendar day of receipt in the platform time zone; the deadline counts from it. */
+  received_date: string;
+  /** Last business day to answer (`YYYY-MM-DD`), fixed at receipt. */
+  deadline_date: string;
+  decided_at_ms: number | null;
+  decision_note: string | null;
+}
+
 /** A payment waiting for the cardholder's 3-D Secure or redirect step. */
 export interface ChallengeTable {
   trans_id: string;
@@ -231,6 +287,8 @@ export interface Database {
   outbox: OutboxTable;
   callback_attempts: CallbackAttemptTable;
   callback_url_blocks: CallbackUrlBlockTable;
+  checkout_sessions: CheckoutSessionTable;
+  refund_applications: RefundApplicationTable;
   card_tokens: CardTokenTable;
   schedules: ScheduleTable;
   schedule_bindings: ScheduleBindingTable;

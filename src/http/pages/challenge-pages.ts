@@ -127,8 +127,9 @@ ${hiddenFields({ ...carried, lang: language })}
   });
 }
 
-/** Posts a form to `action` at once with JavaScript, or on one click without it. */
-function autoPostPage(reply: FastifyReply, language: Language, title: string, action: string, values: Record<string, string>, formTarget: string) {
+/** Posts a form to `action` at once with JavaScript, or on one click without it. (The hosted
+ * payment page sends the cardholder to the emulated issuer with it too.) */
+export function autoPostPage(reply: FastifyReply, language: Language, title: string, action: string, values: Record<string, string>, formTarget: string) {
   return sendPage(reply, 200, {
     title,
     lang: language,

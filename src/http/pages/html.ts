@@ -70,6 +70,11 @@ export interface PageOptions {
   formTargets?: string[];
   /** `<meta http-equiv=refresh>` for browsers without JavaScript, placed in <noscript>. */
   refreshTo?: string;
+  /** Origins that may frame the page. Absent: any (issuer pages live in merchants' iframes);
+   * empty: none (`frame-ancestors 'none'`), the hosted payment page's default. */
+  frameAncestors?: string[];
+  /** Page-specific CSS, under the same nonce as the shared styles. */
+  extraStyles?: string;
 }
 
 /**
@@ -80,11 +85,13 @@ export interface PageOptions {
 export function sendPage(reply: FastifyReply, statusCode: number, options: PageOptions): FastifyReply {
   const nonce = newNonce();
   const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ');
+  const frameAncestors = options.frameAncestors === undefined ? '*'
+    : options.frameAncestors.length === 0 ? "'none'" : options.frameAncestors.join(' ');
   reply
     .code(statusCode)
     .header('content-type', 'text/html; charset=utf-8')
     .header('content-security-policy',
-      `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src data:; form-action ${formAction}; base-uri 'none'; frame-ancestors *`)
+      `default-src 'none'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src data:; form-action ${formAction}; base-uri 'none'; frame-ancestors ${frameAncestors}`)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', 'no-store');
@@ -94,7 +101,7 @@ export function sendPage(reply: FastifyReply, statusCode: number, options: PageO
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title}</title>
-<style nonce="${nonce}">${new SafeHtml(styles)}</style>
+<style nonce="${nonce}">${new SafeHtml(styles + (options.extraStyles ?? ''))}</style>
 ${options.refreshTo ? html`<noscript><meta http-equiv="refresh" content="0;url=${options.refreshTo}"></noscript>` : ''}
 </head>
 <body>

@@ -1,0 +1,71 @@
+import pino from 'pino';
+import { TestEngineConnector } from './acquirers/test-engine.ts';
+import type { KassaConfig } from './config.ts';
+import { systemClock } from './domain/clock.ts';
+import type { PlatformContext } from './operations/context.ts';
+import {
+  applicationsAsText, approveRefundApplication, findApplications, rejectRefundApplication, RefundApplicationError,
+} from './operations/refund-applications.ts';
+import { openVault } from './security/vault.ts';
+import type { Storage } from './storage/database.ts';
+import { findMerchantByClientKey } from './storage/merchants.ts';
+
+export const refundApplicationsUsage = `  kassa refund-applications list [--status received|approved|rejected] [--overdue] [--client-key KEY] [--limit N] [--json]
+  kassa refund-applications approve --application-id ID [--note TEXT]   refund the amount asked (CREDITVOID)
+  kassa refund-applications reject --application-id ID --note TEXT      the note says why, for the cardholder`;
+
+export { RefundApplicationError };
+
+interface RefundApplicationValues {
+  status?: string;
+  overdue?: boolean;
+  'client-key'?: string;
+  limit?: string;
+  'application-id'?: string;
+  note?: string;
+  json?: boolean;
+}
+
+/** Approval moves money, so the CLI needs what the server has: keys, the acquirer, the time zone. */
+function operatorContext(config: KassaConfig, storage: Storage): PlatformContext {
+  return {
+    storage,
+    vault: openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory }),
+    clock: systemClock,
+    acquirer: new TestEngineConnector(),
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+    timeZone: config.timeZone,
+    publicBaseUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+    challengeTimeoutMs: config.challengeTimeoutMs,
+  };
+}
+
+/** `kassa refund-applications …`: thin, the use cases are in operations/refund-applications.ts. */
+export async function refundApplicationsCommand(verb: string, values: RefundApplicationValues, config: KassaConfig, storage: Storage): Promise<number> {
+  const context = operatorContext(config, storage);
+  const write = (rows: ReturnType<typeof applicationsAsText> | object) =>
+    process.stdout.write(typeof rows === 'string' ? rows : `${JSON.stringify(rows)}\n`);
+  if (verb === 'list') {
+    let merchantId: string | undefined;
+    if (values['client-key']) {
+      merchantId = (await findMerchantByClientKey(storage.db, values['client-key']))?.merchantId;
+      if (!merchantId) throw new RefundApplicationError(`no merchant with client_key ${values['client-key']}`);
+    }
+    const rows = await findApplications(context, {
+      status: values.status, merchantId, overdueOnly: values.overdue === true,
+      limit: values.limit === undefined ? undefined : Number(values.limit),
+    });
+    write(values.json ? rows : applicationsAsText(rows));
+    return 0;
+  }
+  if (verb === 'approve' || verb === 'reject') {
+    if (!values['application-id']) throw new RefundApplicationError('--application-id is required');
+    const row = verb === 'approve'
+      ? await approveRefundApplication(context, values['application-id'], values.note ?? null)
+      : await rejectRefundApplication(context, values['application-id'], values.note);
+    write(values.json ? row : applicationsAsText([row]));
+    return 0;
+  }
+  process.stdout.write(`${refundApplicationsUsage}\n`);
+  return 2;
+}

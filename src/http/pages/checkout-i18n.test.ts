@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { declineReasons } from '../../acquirers/test-engine.ts';
+import { checkoutCatalogue } from './checkout-i18n.ts';
+import { refusalMessage } from './checkout-pages.ts';
+import { languages } from './i18n.ts';
+
+const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
+
+test('every language has every checkout message, translated, with the same placeholders', () => {
+  const keys = Object.keys(checkoutCatalogue.en).sort();
+  for (const language of languages) {
+    assert.deepEqual(Object.keys(checkoutCatalogue[language]).sort(), keys, language);
+    for (const key of keys) {
+      assert.deepEqual(placeholders(checkoutCatalogue[language][key]), placeholders(checkoutCatalogue.en[key]), `${language}.${key}`);
+    }
+  }
+  assert.notEqual(checkoutCatalogue.ru.refusalExpired, checkoutCatalogue.en.refusalExpired);
+  assert.notEqual(checkoutCatalogue.kk.refusalExpired, checkoutCatalogue.ru.refusalExpired);
+});
+
+test('each refusal case of the terms pages has its own message', () => {
+  const cases = [declineReasons.notEnabledOnline, declineReasons.insufficientFunds, declineReasons.incorrectDetails, declineReasons.expired];
+  assert.equal(new Set(cases.map(refusalMessage)).size, 4);
+  assert.equal(refusalMessage('Declined by processing'), 'refusalOther');
+  assert.equal(refusalMessage(declineReasons.threeDsFailed), 'refusalThreeDs');
+});

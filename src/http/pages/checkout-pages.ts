@@ -1,0 +1,475 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { declineReasons } from '../../acquirers/test-engine.ts';
+import { maskFromParts } from '../../domain/card.ts';
+import { brandNames, checkCardEntry, type CardEntryField, type CardEntryProblem } from '../../domain/card-entry.ts';
+import { formatTransDate } from '../../domain/dates.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { challengeRedirect } from '../../operations/challenge-links.ts';
+import {
+  CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView,
+} from '../../operations/checkout.ts';
+import type { PlatformContext } from '../../operations/context.ts';
+import { defaultRefundDays } from '../../operations/manage-merchants.ts';
+import {
+  fileRefundApplication, refundableMinor, refundApplicationPath, type ApplicationInput, type ApplicationProblem,
+} from '../../operations/refund-applications.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { findMerchantById, type MerchantRecord } from '../../storage/merchants.ts';
+import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
+import { applicationsOfPayment } from '../../storage/refund-applications.ts';
+import { normalizeMultipartFields } from '../form-body.ts';
+import { autoPostPage } from './challenge-pages.ts';
+import { checkoutText, type CheckoutMessageKey } from './checkout-i18n.ts';
+import { html, sendPage, type SafeHtml } from './html.ts';
+import { chooseLanguage, languageNames, languages, type Language } from './i18n.ts';
+
+type Fields = Record<string, unknown>;
+
+function fieldsOf(request: FastifyRequest): Fields {
+  const body = request.body;
+  if (!body || typeof body !== 'object') return {};
+  return request.isMultipart() ? normalizeMultipartFields(body as Fields) : (body as Fields);
+}
+
+function text(fields: Fields, name: string): string {
+  const value = fields[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** `?lang=` or the form's language, then the merchant's choice for the session, then the browser's. */
+function languageOf(request: FastifyRequest, fields: Fields, sessionLanguage: string | null = null): Language {
+  const query = request.query as Record<string, unknown> | undefined;
+  return chooseLanguage(fields.lang ?? query?.lang ?? sessionLanguage ?? undefined, request.headers['accept-language']);
+}
+
+const styles = `
+form.card label { margin-top: 14px; }
+form.card input[type=text], form.card input[type=email], form.card textarea {
+  width: 100%; font: inherit; font-size: 1.1rem; letter-spacing: normal; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px; }
+form.card textarea { min-height: 6em; }
+form.card input[aria-invalid=true], form.card textarea[aria-invalid=true] { border-color: var(--danger); border-width: 2px; }
+.row { display: flex; gap: 12px; } .row > div { flex: 1; min-width: 0; }
+.hint { color: var(--muted); font-size: .85rem; margin: 4px 0 0; }
+.brand { float: right; font-weight: 600; color: var(--accent); font-size: .9rem; }
+.summary { border: 2px solid var(--danger); border-radius: 8px; padding: 8px 12px; margin: 12px 0; }
+.summary ul { margin: 4px 0 0; padding-left: 20px; } .summary a { color: var(--danger); }
+.banner { background: #fdecea; border: 1px solid #f3b4ae; border-radius: 8px; padding: 8px 12px; }
+.ok { color: #0b7a3b; } .declined { color: var(--danger); }
+fieldset { border: 0; padding: 0; margin: 16px 0 0; } legend { font-weight: 600; }
+fieldset label { font-weight: normal; margin: 6px 0; }
+button.primary { width: 100%; margin-top: 20px; font-size: 1.1rem; }
+.links { display: flex; flex-direction: column; gap: 10px; margin-top: 20px; }
+`;
+
+/**
+ * Card-number formatting while typing: groups of four, caret kept in place, the brand shown.
+ * Same-page, nonce'd, no third party; the page works the same without it. The brand ranges
+ * repeat domain/card.ts's cardBrand for the schemes the page names.
+ */
+const formattingScript = `(function () {
+  var input = document.getElementById('card_number');
+  var brand = document.getElementById('card-brand');
+  if (!input || !brand) return;
+  var template = brand.getAttribute('data-template');
+  function detect(digits) {
+    var two = Number(digits.slice(0, 2)), four = Number(digits.slice(0, 4));
+    if (digits.length === 0) return '';
+    if (digits[0] === '4') return 'Visa';
+    if (digits.length >= 4 && four >= 2200 && four <= 2204) return 'MIR';
+    if ((two >= 51 && two <= 55) || (digits.length >= 4 && four >= 2221 && four <= 2720)) return 'Mastercard';
+    if (two === 34 || two === 37) return 'American Express';
+    if (two === 62 || two === 81) return 'UnionPay';
+    if (digits.length >= 4 && four >= 3528 && four <= 3589) return 'JCB';
+    return '';
+  }
+  function format() {
+    var caret = input.selectionStart || 0;
+    var digitsBeforeCaret = input.value.slice(0, caret).replace(/\\D/g, '').length;
+    var digits = input.value.replace(/\\D/g, '').slice(0, 19);
+    var grouped = digits.replace(/(\\d{4})(?=\\d)/g, '$1 ');
+    input.value = grouped;
+    var position = 0, seen = 0;
+    while (position < grouped.length && seen < digitsBeforeCaret) { if (grouped[position] !== ' ') seen += 1; position += 1; }
+    input.setSelectionRange(position, position);
+    var name = detect(digits);
+    brand.textContent = name ? template.replace('{brand}', name) : '';
+  }
+  input.addEventListener('input', format);
+})();`;
+
+function languageSwitcher(language: Language, path: string): SafeHtml {
+  return html`<nav class="languages" aria-label="${checkoutText(language, 'languageLabel')}">${languages.map((code) =>
+    html`<a href="${path}?lang=${code}" lang="${code}" hreflang="${code}" aria-current="${code === language}">${languageNames[code]}</a>`)}</nav>`;
+}
+
+function amountText(amountMinor: number, currency: string): string {
+  return `${formatAmount(amountMinor, currency)} ${currency}`;
+}
+
+function orderSummary(language: Language, view: CheckoutView, payment?: PaymentRow): SafeHtml {
+  const { session, merchant } = view;
+  return html`<dl>
+<dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
+<dt>${checkoutText(language, 'order')}</dt><dd>${session.order_description}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(session.amount_minor), session.currency)}</dd>
+${payment ? html`<dt>${checkoutText(language, 'card')}</dt><dd>${maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length)}</dd>
+<dt>${checkoutText(language, 'transaction')}</dt><dd>${payment.trans_id}</dd>` : ''}
+</dl>`;
+}
+
+interface FormState {
+  values: { cardNumber: string; cardholderName: string; expiry: string };
+  problems: Partial<Record<CardEntryField, CardEntryProblem>>;
+  brand: string;
+  banner?: CheckoutMessageKey;
+}
+
+const fieldOrder: { field: CardEntryField; id: string }[] = [
+  { field: 'cardNumber', id: 'card_number' }, { field: 'cardholderName', id: 'cardholder_name' },
+  { field: 'expiry', id: 'expiry' }, { field: 'cvv', id: 'cvv' },
+];
+
+function pageFrame(view: CheckoutView | undefined) {
+  return view?.merchant.frameOrigins ?? [];
+}
+
+/** The payment form. Every field has a label, a hint and an error slot tied to it with
+ * aria-describedby; the first field in error gets the focus, so keyboard users land on it. */
+function paymentForm(reply: FastifyReply, language: Language, view: CheckoutView, formToken: string, state: FormState, statusCode = 200) {
+  const path = `/pay/${view.session.session_id}`;
+  const firstInvalid = fieldOrder.find(({ field }) => state.problems[field])?.field;
+  const field = (name: CardEntryField, id: string, label: string, options: {
+    autocomplete: string; inputmode?: string; hint?: string; value?: string; maxlength: number; extra?: SafeHtml;
+  }) => {
+    const problem = state.problems[name];
+    const describedBy = [options.hint ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' ');
+    return html`<div>
+<label for="${id}">${label}${options.extra ?? ''}</label>
+<input type="text" id="${id}" name="${id}" autocomplete="${options.autocomplete}" ${options.inputmode ? html`inputmode="${options.inputmode}"` : ''}
+ maxlength="${options.maxlength}" value="${options.value ?? ''}" aria-describedby="${describedBy}" ${problem ? html`aria-invalid="true"` : ''}
+ ${firstInvalid === name ? html`autofocus` : ''} spellcheck="false" autocapitalize="${name === 'cardholderName' ? 'characters' : 'off'}">
+${options.hint ? html`<p class="hint" id="${id}-hint">${options.hint}</p>` : ''}
+<p class="error" id="${id}-error">${problem ? checkoutText(language, problem) : ''}</p>
+</div>`;
+  };
+  const problemList = fieldOrder.filter(({ field: name }) => state.problems[name]);
+  const brandLabel = state.brand ? checkoutText(language, 'brandDetected', { brand: state.brand }) : '';
+  return sendPage(reply, statusCode, {
+    title: `${checkoutText(language, 'payTitle')} — ${view.merchant.descriptor}`,
+    lang: language,
+    frameAncestors: pageFrame(view),
+    extraStyles: styles,
+    script: formattingScript,
+    body: html`<main>
+<header><span class="bank">${view.merchant.descriptor}</span>${languageSwitcher(language, path)}</header>
+<h1>${checkoutText(language, 'payTitle')}</h1>
+<p class="note">${checkoutText(language, 'securePage')}</p>
+${orderSummary(language, view)}
+${state.banner ? html`<p class="banner" role="alert">${checkoutText(language, state.banner)}</p>` : ''}
+${problemList.length > 0 ? html`<div class="summary" role="alert"><p>${checkoutText(language, 'errorSummary')}</p><ul>${problemList.map(({ field: name, id }) =>
+    html`<li><a href="#${id}">${checkoutText(language, state.problems[name]!)}</a></li>`)}</ul></div>` : ''}
+<form class="card" method="post" action="${path}" novalidate>
+<input type="hidden" name="form_token" value="${formToken}">
+<input type="hidden" name="lang" value="${language}">
+${field('cardNumber', 'card_number', checkoutText(language, 'cardNumberLabel'), {
+    autocomplete: 'cc-number', inputmode: 'numeric', value: state.values.cardNumber, maxlength: 23,
+    extra: html` <span class="brand" id="card-brand" aria-live="polite" data-template="${checkoutText(language, 'brandDetected')}">${brandLabel}</span>`,
+  })}
+${field('cardholderName', 'cardholder_name', checkoutText(language, 'cardholderNameLabel'), {
+    autocomplete: 'cc-name', hint: checkoutText(language, 'cardholderNameHint'), value: state.values.cardholderName, maxlength: 64,
+  })}
+<div class="row">
+${field('expiry', 'expiry', checkoutText(language, 'expiryLabel'), {
+    autocomplete: 'cc-exp', inputmode: 'numeric', hint: checkoutText(language, 'expiryHint'), value: state.values.expiry, maxlength: 9,
+  })}
+${field('cvv', 'cvv', checkoutText(language, 'cvvLabel'), {
+    autocomplete: 'cc-csc', inputmode: 'numeric', hint: checkoutText(language, 'cvvHint'), maxlength: 4,
+  })}
+</div>
+<button type="submit" class="primary">${checkoutText(language, 'payButton', { amount: amountText(Number(view.session.amount_minor), view.session.currency) })}</button>
+</form>
+<p class="note">${checkoutText(language, 'threeDsNote')}</p>
+</main>`,
+  });
+}
+
+function messagePage(
+  reply: FastifyReply, statusCode: number, language: Language, view: CheckoutView | undefined,
+  title: CheckoutMessageKey, message: CheckoutMessageKey, link?: { href: string; label: string },
+) {
+  return sendPage(reply, statusCode, {
+    title: checkoutText(language, title),
+    lang: language,
+    frameAncestors: pageFrame(view),
+    extraStyles: styles,
+    body: html`<main><h1>${checkoutText(language, title)}</h1><p role="alert">${checkoutText(language, message)}</p>
+${link ? html`<p><a class="button" href="${link.href}" target="_top">${link.label}</a></p>` : ''}</main>`,
+  });
+}
+
+/** Which of the seeds' refusal cases a decline is, by the acquirer's reason. */
+export function refusalMessage(declineReason: string | null): CheckoutMessageKey {
+  switch (declineReason) {
+    case declineReasons.notEnabledOnline: return 'refusalNotOnline';
+    case declineReasons.insufficientFunds: return 'refusalInsufficientFunds';
+    case declineReasons.incorrectDetails: return 'refusalIncorrectDetails';
+    case declineReasons.expired: return 'refusalExpired';
+    case declineReasons.threeDsFailed:
+    case declineReasons.threeDsExpired:
+    case declineReasons.redirectCancelled: return 'refusalThreeDs';
+    default: return 'refusalOther';
+  }
+}
+
+/** Automatic reloads of the processing page before it waits for a click instead. */
+const processingReloadsMax = 60;
+
+function processingPage(reply: FastifyReply, language: Language, view: CheckoutView, reloads: number) {
+  const resultPath = `/pay/${view.session.session_id}/result`;
+  const nextUrl = `${resultPath}?lang=${language}&reload=${reloads + 1}`;
+  return sendPage(reply, 200, {
+    title: checkoutText(language, 'processingTitle'),
+    lang: language,
+    frameAncestors: pageFrame(view),
+    extraStyles: styles,
+    body: html`<main><h1>${checkoutText(language, 'processingTitle')}</h1><p role="status">${checkoutText(language, 'processingText')}</p>
+${orderSummary(language, view)}
+<p><a class="button" href="${resultPath}?lang=${language}">${checkoutText(language, 'checkStatus')}</a></p></main>`,
+    // Bounded: after a minute of reloads the cardholder checks with the link instead.
+    script: reloads < processingReloadsMax ? `setTimeout(function () { location.replace(${JSON.stringify(nextUrl)}); }, 1000);` : undefined,
+  });
+}
+
+/** The payment waits for the cardholder at the issuer (3-D Secure) or the provider page. */
+function toIssuer(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, payment: PaymentRow) {
+  const redirect = challengeRedirect(context, payment, payment.status === '3DS' ? '3DS' : 'REDIRECT');
+  if (redirect.method === 'GET') return reply.code(303).header('location', `${redirect.url}?lang=${language}`).send();
+  return autoPostPage(reply, language, checkoutText(language, 'toBankTitle'), redirect.url, { ...redirect.params, lang: language },
+    new URL(redirect.url).origin);
+}
+
+function resultPage(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, payment: PaymentRow) {
+  const { session, merchant } = view;
+  const approved = isApproved(payment);
+  const amount = amountText(Number(payment.amount_minor), payment.currency);
+  const canRetry = !approved && session.status === 'OPEN' && !isExpired(context, session);
+  const returnUrl = approved ? session.success_url : session.decline_url;
+  const headline = approved ? 'resultApprovedTitle' : 'resultDeclinedTitle';
+  const explanation = approved
+    ? checkoutText(language, payment.is_auth === 1 ? 'resultAuthorizedText' : 'resultApprovedText', { amount, merchant: merchant.descriptor })
+    : checkoutText(language, refusalMessage(payment.decline_reason));
+  return sendPage(reply, 200, {
+    title: checkoutText(language, headline),
+    lang: language,
+    frameAncestors: pageFrame(view),
+    extraStyles: styles,
+    body: html`<main>
+<header><span class="bank">${merchant.descriptor}</span>${languageSwitcher(language, `/pay/${session.session_id}/result`)}</header>
+<h1 class="${approved ? 'ok' : 'declined'}">${checkoutText(language, headline)}</h1>
+<p role="status">${explanation}</p>
+${orderSummary(language, view, payment)}
+<div class="links">
+${canRetry ? html`<a class="button" href="/pay/${session.session_id}?lang=${language}">${checkoutText(language, 'tryAgain')}</a>` : ''}
+<a class="button" id="return" href="${returnUrl}" target="_top">${checkoutText(language, 'returnToMerchant', { merchant: merchant.descriptor })}</a>
+</div>
+${approved ? html`<p class="note">${checkoutText(language, 'refundLinkNote')} <a href="${refundApplicationPath(context, payment.trans_id)}?lang=${language}">${checkoutText(language, 'applyForRefund')}</a></p>` : ''}
+</main>`,
+  });
+}
+
+async function showResult(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, reloads = 0) {
+  const { session, payment } = view;
+  if (!payment) {
+    if (session.status === 'PAYING') return processingPage(reply, language, view, reloads);
+    return reply.code(303).header('location', `/pay/${session.session_id}?lang=${language}`).send();
+  }
+  if (payment.status === '3DS' || payment.status === 'REDIRECT') return toIssuer(context, reply, language, view, payment);
+  if (payment.status === 'PREPARE') return processingPage(reply, language, view, reloads);
+  return resultPage(context, reply, language, view, payment);
+}
+
+const emptyForm: FormState = { values: { cardNumber: '', cardholderName: '', expiry: '' }, problems: {}, brand: '' };
+
+export function registerCheckoutPages(app: FastifyInstance, context: PlatformContext): void {
+  app.register(async (pages) => {
+    // Pages answer people: a failure is a readable page, never a stack trace or JSON.
+    pages.setErrorHandler((error, request, reply) => {
+      const language = languageOf(request, {});
+      const code = (error as { code?: string }).code ?? '';
+      if (error instanceof CheckoutError) {
+        return messagePage(reply, 404, language, undefined, 'notFoundTitle', 'notFoundText');
+      }
+      if (!code.startsWith('FST_')) request.log.error({ error: { message: (error as Error).message } }, 'checkout page failure');
+      return messagePage(reply, code.startsWith('FST_') ? 400 : 500, language, undefined, 'notFoundTitle',
+        code.startsWith('FST_') ? 'notFoundText' : 'serviceError');
+    });
+
+    pages.get('/pay/:sessionId', async (request, reply) => {
+      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
+      const language = languageOf(request, {}, view.session.language);
+      if (view.session.status !== 'OPEN') return showResult(context, reply, language, view);
+      if (isExpired(context, view.session)) {
+        return messagePage(reply, 410, language, view, 'expiredTitle', 'expiredText',
+          { href: view.session.decline_url, label: checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor }) });
+      }
+      const formToken = await newFormToken(context, view.session);
+      if (!formToken) return reply.code(303).header('location', `/pay/${view.session.session_id}/result?lang=${language}`).send();
+      return paymentForm(reply, language, view, formToken, emptyForm);
+    });
+
+    pages.post('/pay/:sessionId', async (request, reply) => {
+      const fields = fieldsOf(request);
+      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
+      const language = languageOf(request, fields, view.session.language);
+      const resultPath = `/pay/${view.session.session_id}/result?lang=${language}`;
+      // A second submission of a form already used (a double click) shows what the first did.
+      if (view.session.status !== 'OPEN') return reply.code(303).header('location', resultPath).send();
+      if (isExpired(context, view.session)) {
+        return messagePage(reply, 410, language, view, 'expiredTitle', 'expiredText',
+          { href: view.session.decline_url, label: checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor }) });
+      }
+      const values = { cardNumber: text(fields, 'card_number'), cardholderName: text(fields, 'cardholder_name'), expiry: text(fields, 'expiry') };
+      const formToken = text(fields, 'form_token');
+      if (formToken === '' || formToken !== view.session.form_token) {
+        const fresh = await newFormToken(context, view.session);
+        if (!fresh) return reply.code(303).header('location', resultPath).send();
+        return paymentForm(reply, language, view, fresh, { ...emptyForm, values, banner: 'formStale' }, 409);
+      }
+      const check = checkCardEntry({ ...values, cvv: text(fields, 'cvv') });
+      if (!check.ok) {
+        // The card number is shown again so a typo can be fixed; the CVV never is.
+        return paymentForm(reply, language, view, formToken, { values, problems: check.problems, brand: brandNames[check.brand] }, 422);
+      }
+      let answer: Record<string, unknown>;
+      try {
+        answer = await payOnCheckout(context, view, formToken, check.entry, request.ip);
+      } catch (error) {
+        if (error instanceof CheckoutError && error.problem === 'formUsed') return reply.code(303).header('location', resultPath).send();
+        if (error instanceof ProtocolError && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest')) {
+          const fresh = await newFormToken(context, view.session);
+          if (!fresh) return reply.code(303).header('location', resultPath).send();
+          return paymentForm(reply, language, view, fresh, { ...emptyForm, values, banner: 'orderBusy' }, 409);
+        }
+        throw error;
+      }
+      if (answer.result === 'REDIRECT') {
+        const payment = (await findPaymentAnyMerchant(context.storage.db, String(answer.trans_id)))!;
+        return toIssuer(context, reply, language, view, payment);
+      }
+      return reply.code(303).header('location', resultPath).send();
+    });
+
+    /** Where the issuer's step returns (the payment's term_url_3ds) and where the form leads. */
+    pages.get('/pay/:sessionId/result', async (request, reply) => {
+      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
+      const reloads = Number((request.query as Record<string, unknown>).reload);
+      return showResult(context, reply, languageOf(request, {}, view.session.language), view, Number.isInteger(reloads) && reloads > 0 ? reloads : 0);
+    });
+
+    pages.get('/refund-application/:transId/:signature', async (request, reply) => {
+      const { payment, merchant } = await applicationTarget(context, request);
+      return applicationForm(context, reply, languageOf(request, {}), payment, merchant, undefined, {});
+    });
+
+    pages.post('/refund-application/:transId/:signature', async (request, reply) => {
+      const fields = fieldsOf(request);
+      const language = languageOf(request, fields);
+      const { payment, merchant } = await applicationTarget(context, request);
+      const input: ApplicationInput = {
+        kind: text(fields, 'kind'), reason: text(fields, 'reason'), amountText: text(fields, 'amount'), contactEmail: text(fields, 'contact_email'),
+      };
+      const filed = await fileRefundApplication(context, payment, input);
+      if (!filed.ok) return applicationForm(context, reply, language, payment, merchant, input, filed.problems, 422);
+      const application = filed.application;
+      return sendPage(reply, 200, {
+        title: checkoutText(language, 'applicationReceivedTitle'),
+        lang: language,
+        frameAncestors: merchant.frameOrigins ?? [],
+        extraStyles: styles,
+        body: html`<main><h1 class="ok">${checkoutText(language, 'applicationReceivedTitle')}</h1>
+<p role="status">${checkoutText(language, 'applicationReceivedText', {
+    id: application.application_id, date: formatTransDate(application.received_at_ms, context.timeZone),
+    deadline: application.deadline_date, card: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+  })}</p>
+<dl><dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(application.amount_minor), application.currency)}</dd>
+<dt>${checkoutText(language, 'reasonLabel')}</dt><dd>${application.reason}</dd></dl>
+<p class="note">${checkoutText(language, 'documentsNote')}</p></main>`,
+      });
+    });
+  });
+}
+
+class ApplicationLinkError extends CheckoutError {}
+
+async function applicationTarget(context: PlatformContext, request: FastifyRequest): Promise<{ payment: PaymentRow; merchant: MerchantRecord }> {
+  const { transId, signature } = request.params as { transId: string; signature: string };
+  if (!context.vault.verify('refund-application', transId, signature)) throw new ApplicationLinkError('sessionNotFound');
+  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
+  const merchant = payment ? await findMerchantById(context.storage.db, payment.merchant_id) : undefined;
+  if (!payment || !merchant) throw new ApplicationLinkError('sessionNotFound');
+  return { payment, merchant };
+}
+
+const applicationFieldIds: Record<keyof ApplicationInput, string> = { kind: 'kind-return', reason: 'reason', amountText: 'amount', contactEmail: 'contact_email' };
+
+async function applicationForm(
+  context: PlatformContext, reply: FastifyReply, language: Language, payment: PaymentRow, merchant: MerchantRecord,
+  input: ApplicationInput | undefined, problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>>, statusCode = 200,
+) {
+  const refundable = await refundableMinor(context, payment);
+  const refundableText = amountText(refundable, payment.currency);
+  const existing = await applicationsOfPayment(context.storage.db, payment.trans_id);
+  const problemText = (name: keyof ApplicationInput) => problems[name] ? checkoutText(language, problems[name]!, { amount: refundableText }) : '';
+  const invalid = (name: keyof ApplicationInput) => (problems[name] ? html`aria-invalid="true"` : '');
+  const firstInvalid = (['kind', 'reason', 'amountText', 'contactEmail'] as const).find((name) => problems[name]);
+  const focus = (name: keyof ApplicationInput) => (firstInvalid === name ? html`autofocus` : '');
+  const kind = input?.kind ?? '';
+  const path = refundApplicationPath(context, payment.trans_id);
+  const problemNames = (Object.keys(problems) as (keyof ApplicationInput)[]);
+  return sendPage(reply, statusCode, {
+    title: checkoutText(language, 'refundTitle'),
+    lang: language,
+    frameAncestors: merchant.frameOrigins ?? [],
+    extraStyles: styles,
+    body: html`<main>
+<header><span class="bank">${merchant.descriptor}</span>${languageSwitcher(language, path)}</header>
+<h1>${checkoutText(language, 'refundTitle')}</h1>
+<p>${checkoutText(language, 'refundIntro', { days: merchant.refundDays ?? defaultRefundDays })}</p>
+<dl>
+<dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
+<dt>${checkoutText(language, 'order')}</dt><dd>${payment.order_description}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(payment.amount_minor), payment.currency)}</dd>
+<dt>${checkoutText(language, 'card')}</dt><dd>${maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length)}</dd>
+<dt>${checkoutText(language, 'transaction')}</dt><dd>${payment.trans_id}</dd>
+</dl>
+${existing.length > 0 ? html`<h2>${checkoutText(language, 'existingApplications')}</h2><ul>${existing.map((row) =>
+    html`<li>${row.application_id}: ${amountText(Number(row.amount_minor), row.currency)}, ${checkoutText(language, `status${row.status}` as CheckoutMessageKey)}, ${checkoutText(language, 'answerBy', { deadline: row.deadline_date })}</li>`)}</ul>` : ''}
+${problemNames.length > 0 ? html`<div class="summary" role="alert"><p>${checkoutText(language, 'errorSummary')}</p><ul>${problemNames.map((name) =>
+    html`<li><a href="#${applicationFieldIds[name]}">${problemText(name)}</a></li>`)}</ul></div>` : ''}
+${refundable <= 0 ? html`<p role="status">${checkoutText(language, 'nothingToRefund')}</p>` : html`<form class="card" method="post" action="${path}" novalidate>
+<input type="hidden" name="lang" value="${language}">
+<fieldset aria-describedby="kind-error" ${invalid('kind')}>
+<legend>${checkoutText(language, 'kindLegend')}</legend>
+<label><input type="radio" id="kind-return" name="kind" value="return" ${kind === 'return' ? html`checked` : ''} ${focus('kind')}> ${checkoutText(language, 'kindReturn')}</label>
+<label><input type="radio" id="kind-erroneous" name="kind" value="erroneous_charge" ${kind === 'erroneous_charge' ? html`checked` : ''}> ${checkoutText(language, 'kindErroneous')}</label>
+<p class="error" id="kind-error">${problemText('kind')}</p>
+</fieldset>
+<label for="reason">${checkoutText(language, 'reasonLabel')}</label>
+<textarea id="reason" name="reason" maxlength="2000" aria-describedby="reason-error" ${invalid('reason')} ${focus('reason')}>${input?.reason ?? ''}</textarea>
+<p class="error" id="reason-error">${problemText('reason')}</p>
+<label for="amount">${checkoutText(language, 'amountLabel', { currency: payment.currency })}</label>
+<input type="text" id="amount" name="amount" inputmode="decimal" value="${input?.amountText ?? formatAmount(refundable, payment.currency)}"
+ aria-describedby="amount-hint amount-error" ${invalid('amountText')} ${focus('amountText')}>
+<p class="hint" id="amount-hint">${checkoutText(language, 'amountHint', { amount: refundableText })}</p>
+<p class="error" id="amount-error">${problemText('amountText')}</p>
+<label for="contact_email">${checkoutText(language, 'emailLabel')}</label>
+<input type="email" id="contact_email" name="contact_email" autocomplete="email" value="${input?.contactEmail ?? payment.payer_email}"
+ aria-describedby="contact_email-error" ${invalid('contactEmail')} ${focus('contactEmail')}>
+<p class="error" id="contact_email-error">${problemText('contactEmail')}</p>
+<p class="note">${checkoutText(language, 'documentsNote')}</p>
+<button type="submit" class="primary">${checkoutText(language, 'submitApplication')}</button>
+</form>`}
+</main>`,
+  });
+}

@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import type { CardEntry } from '../domain/card-entry.ts';
+import { splitCardholderName } from '../domain/card-entry.ts';
+import { formatTransDate } from '../domain/dates.ts';
+import { formatAmount, parseAmount } from '../domain/money.ts';
+import { Secret } from '../domain/secret.ts';
+import { checkoutFields, checkoutResponse } from '../protocol/checkout.ts';
+import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { checkoutHash, hashesMatch } from '../protocol/hash.ts';
+import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
+import {
+  claimFormToken, findCheckoutSession, insertCheckoutSession, issueFormToken, recordCheckoutPayment, settleCheckoutSession,
+  type CheckoutSessionRow,
+} from '../storage/checkout-sessions.ts';
+import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import type { AuthenticatedMerchant } from './authenticate.ts';
+import type { PlatformContext } from './context.ts';
+import { performSale } from './sale.ts';
+
+/** How long a hosted payment page stays payable unless the platform says otherwise. */
+export const checkoutSessionTimeoutMsDefault = 30 * 60 * 1000;
+
+/** Languages the page speaks; `language` in CREATE_CHECKOUT picks one of them. */
+const checkoutLanguages = ['en', 'ru', 'kk'];
+
+export function checkoutUrlOf(context: PlatformContext, sessionId: string): string {
+  return `${context.publicBaseUrl}/pay/${sessionId}`;
+}
+
+/** Where the payment's 3-D Secure step returns the cardholder: Kassa's own result page. */
+export function checkoutResultUrlOf(context: PlatformContext, sessionId: string): string {
+  return `${checkoutUrlOf(context, sessionId)}/result`;
+}
+
+/**
+ * CREATE_CHECKOUT: validate → check the hash (email, PASSWORD, order id) → store the session.
+ * The session id is 128 random bits: the URL is the cardholder's only credential, so it must
+ * not be guessable, and it carries nothing else.
+ */
+export async function createCheckout(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+  const errors: FieldError[] = [];
+  const values = validateFields(fields, checkoutFields, errors);
+  let amountMinor = 0;
+  if (values.order_amount && values.order_currency) {
+    const amount = parseAmount(values.order_amount, values.order_currency);
+    if (amount.ok) amountMinor = amount.amountMinor;
+    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
+  }
+  if (values.language !== undefined && !checkoutLanguages.includes(values.language)) {
+    errors.push({ field: 'language', message: messages.choice });
+  }
+  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  if (!hashesMatch(checkoutHash(values.payer_email!, merchant.password, values.order_id!), values.hash!)) {
+    throw new ProtocolError('hashInvalid');
+  }
+  const nowMs = context.clock.nowMs();
+  const session: CheckoutSessionRow = {
+    session_id: randomBytes(16).toString('base64url'),
+    merchant_id: merchant.merchantId,
+    order_id: values.order_id!,
+    amount_minor: amountMinor,
+    currency: values.order_currency!,
+    order_description: values.order_description!,
+    payer_email: values.payer_email!,
+    success_url: values.success_url!,
+    decline_url: values.decline_url!,
+    is_auth: values.auth === 'Y' ? 1 : 0,
+    recurring_init: values.recurring_init === 'Y' ? 1 : 0,
+    request_token: values.req_token === 'Y' ? 1 : 0,
+    language: values.language ?? null,
+    status: 'OPEN',
+    form_token: null,
+    trans_id: null,
+    expires_at_ms: nowMs + (context.checkoutSessionTimeoutMs ?? checkoutSessionTimeoutMsDefault),
+    created_at_ms: nowMs,
+    updated_at_ms: nowMs,
+  };
+  await insertCheckoutSession(context.storage.db, session);
+  return checkoutResponse({
+    sessionId: session.session_id,
+    orderId: session.order_id,
+    amount: formatAmount(amountMinor, session.currency),
+    currency: session.currency,
+    url: checkoutUrlOf(context, session.session_id),
+    expiresAtText: formatTransDate(session.expires_at_ms, context.timeZone),
+  });
+}
+
+export type CheckoutProblem = 'sessionNotFound' | 'sessionExpired' | 'formUsed';
+
+export class CheckoutError extends Error {
+  constructor(readonly problem: CheckoutProblem) {
+    super(problem);
+  }
+}
+
+export interface CheckoutView {
+  session: CheckoutSessionRow;
+  merchant: MerchantRecord;
+  /** The latest payment made on the page, if any. */
+  payment: PaymentRow | undefined;
+}
+
+/**
+ * The session and what became of its latest payment. A session whose payment finished while
+ * the cardholder was on the issuer's page (3-D Secure) is brought up to date here: PAID, or
+ * OPEN again after a decline so another card can be tried.
+ */
+export async function loadCheckout(context: PlatformContext, sessionId: string): Promise<CheckoutView> {
+  // Ids are base64url of 16 bytes; anything else is not worth a database read.
+  if (!/^[\w-]{22}$/.test(sessionId)) throw new CheckoutError('sessionNotFound');
+  let session = await findCheckoutSession(context.storage.db, sessionId);
+  if (!session) throw new CheckoutError('sessionNotFound');
+  const merchant = await findMerchantById(context.storage.db, session.merchant_id);
+  if (!merchant) throw new CheckoutError('sessionNotFound');
+  const payment = session.trans_id ? await findPaymentAnyMerchant(context.storage.db, session.trans_id) : undefined;
+  if (session.status === 'PAYING' && payment && isFinal(payment)) {
+    await settleCheckoutSession(context.storage.db, session.session_id, payment.trans_id, isApproved(payment), context.clock.nowMs());
+    session = (await findCheckoutSession(context.storage.db, sessionId))!;
+  }
+  return { session, merchant, payment };
+}
+
+export function isApproved(payment: PaymentRow): boolean {
+  return ['SETTLED', 'PENDING', 'REFUND', 'REVERSAL', 'VOID'].includes(payment.status);
+}
+
+function isFinal(payment: PaymentRow): boolean {
+  return !['PREPARE', '3DS', 'REDIRECT'].includes(payment.status);
+}
+
+export function isExpired(context: PlatformContext, session: CheckoutSessionRow): boolean {
+  return Number(session.expires_at_ms) <= context.clock.nowMs();
+}
+
+/** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
+export async function newFormToken(context: PlatformContext, session: CheckoutSessionRow): Promise<string | undefined> {
+  const formToken = randomBytes(16).toString('base64url');
+  return (await issueFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs())) ? formToken : undefined;
+}
+
+/**
+ * The cardholder pressed Pay with a card that passed the page's checks. The form token is
+ * consumed first (one submission of a form wins; a double click's second request is told the
+ * form was used), then it is an ordinary SALE/AUTH through the same code as S2S CARD: same
+ * payments row, test cards, callbacks, and 3-D Secure returning to Kassa's result page.
+ *
+ * Payer fields the page does not collect (address, city, zip, country, phone) stay absent:
+ * inventing them would put false data in GET_TRANS_DETAILS and in a real acquirer's fraud
+ * checks. The name comes from the card, the e-mail from the merchant, the IP from the browser.
+ */
+export async function payOnCheckout(
+  context: PlatformContext, view: CheckoutView, formToken: string, card: CardEntry, payerIp: string,
+): Promise<Record<string, unknown>> {
+  const { session, merchant } = view;
+  if (isExpired(context, session)) throw new CheckoutError('sessionExpired');
+  if (!(await claimFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs()))) {
+    throw new CheckoutError('formUsed');
+  }
+  const name = splitCardholderName(card.cardholderName);
+  const payer: Record<string, string> = {
+    payer_first_name: name.firstName, payer_last_name: name.lastName, payer_email: session.payer_email, payer_ip: payerIp,
+  };
+  let answer: Record<string, unknown>;
+  try {
+    answer = await performSale(context, merchant, {
+      orderId: session.order_id,
+      amountMinor: Number(session.amount_minor),
+      currency: session.currency,
+      description: session.order_description,
+      cardNumber: new Secret(card.digits),
+      cvv: new Secret(card.cvv),
+      expiryMonth: card.expiryMonth,
+      expiryYear: card.expiryYear,
+      payerEmail: session.payer_email,
+      payer,
+      termUrl: checkoutResultUrlOf(context, session.session_id),
+      // The result page stays where the payment page was (the merchant's frame, if framed).
+      termUrlTarget: '_self',
+      channelId: null,
+      parameters: {},
+      isAuth: session.is_auth === 1,
+      recurringInit: session.recurring_init === 1,
+      // The consumed token names this attempt: even if two requests got past the claim, the
+      // payments table's unique fingerprint would refuse the second as a replay.
+    }, context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`));
+  } catch (error) {
+    // Nothing was charged (an open S2S payment for the same order, say): the page may be used again.
+    await settleCheckoutSession(context.storage.db, session.session_id, null, false, context.clock.nowMs());
+    throw error;
+  }
+  const transId = String(answer.trans_id);
+  await recordCheckoutPayment(context.storage.db, session.session_id, transId, context.clock.nowMs());
+  if (answer.status === 'SETTLED' || answer.status === 'PENDING' || answer.status === 'DECLINED') {
+    await settleCheckoutSession(context.storage.db, session.session_id, transId, answer.status !== 'DECLINED', context.clock.nowMs());
+  }
+  return answer;
+}

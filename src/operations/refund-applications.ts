@@ -1,0 +1,187 @@
+import { addBusinessDays, isOverdue } from '../domain/business-days.ts';
+import { financialDay, formatTransDate } from '../domain/dates.ts';
+import { newId } from '../domain/ids.ts';
+import { formatAmount, parseAmount } from '../domain/money.ts';
+import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
+import { findMerchantById } from '../storage/merchants.ts';
+import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import {
+  findRefundApplication, insertRefundApplication, listRefundApplications, moveRefundApplication, pendingApplicationsOfPayment,
+  type RefundApplicationRow,
+} from '../storage/refund-applications.ts';
+import { defaultRefundDays } from './manage-merchants.ts';
+import type { PlatformContext } from './context.ts';
+import { refundOrReversePayment } from './refund-or-reverse.ts';
+
+/** The two cases the cardholder terms pages describe. */
+export const refundApplicationKinds = ['return', 'erroneous_charge'] as const;
+export type RefundApplicationKind = (typeof refundApplicationKinds)[number];
+
+export const reasonLengthMax = 2000;
+
+/** The cardholder-facing link of a payment's application form: signed, so only the person who
+ * was shown it (result page, receipt) can file one, and it outlives the checkout session. */
+export function refundApplicationPath(context: PlatformContext, transId: string): string {
+  return `/refund-application/${transId}/${context.vault.sign('refund-application', transId)}`;
+}
+
+export class RefundApplicationError extends Error {}
+
+export type ApplicationProblem = 'kindMissing' | 'reasonMissing' | 'reasonTooLong' | 'amountInvalid' | 'amountTooLarge' | 'emailInvalid';
+
+/** How much can still be asked back: what was captured (or held, for an AUTH) less refunds and
+ * less what other open applications already ask for. */
+export async function refundableMinor(context: PlatformContext, payment: PaymentRow): Promise<number> {
+  const base = payment.status === 'PENDING' ? Number(payment.amount_minor)
+    : payment.status === 'SETTLED' ? Number(payment.captured_minor) - Number(payment.refunded_minor) : 0;
+  const pending = await pendingApplicationsOfPayment(context.storage.db, payment.trans_id);
+  return Math.max(0, base - pending.reduce((sum, application) => sum + Number(application.amount_minor), 0));
+}
+
+export interface ApplicationInput {
+  kind: string;
+  reason: string;
+  amountText: string;
+  contactEmail: string;
+}
+
+/**
+ * A cardholder files an "Application for refund". The deadline is fixed at receipt: the
+ * merchant's number of business days from the day of receipt (platform time zone), skipping
+ * weekends and the merchant's holidays.
+ */
+export async function fileRefundApplication(
+  context: PlatformContext, payment: PaymentRow, input: ApplicationInput,
+): Promise<{ ok: true; application: RefundApplicationRow } | { ok: false; problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> }> {
+  const problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> = {};
+  if (!(refundApplicationKinds as readonly string[]).includes(input.kind)) problems.kind = 'kindMissing';
+  const reason = input.reason.trim();
+  if (reason === '') problems.reason = 'reasonMissing';
+  else if ([...reason].length > reasonLengthMax) problems.reason = 'reasonTooLong';
+  const email = input.contactEmail.trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 256) problems.contactEmail = 'emailInvalid';
+  const refundable = await refundableMinor(context, payment);
+  const amount = parseAmount(input.amountText.trim().replace(',', '.'), payment.currency);
+  if (!amount.ok) problems.amountText = 'amountInvalid';
+  else if (amount.amountMinor > refundable) problems.amountText = 'amountTooLarge';
+  if (Object.keys(problems).length > 0 || !amount.ok) return { ok: false, problems };
+
+  const merchant = (await findMerchantById(context.storage.db, payment.merchant_id))!;
+  const nowMs = context.clock.nowMs();
+  const receivedDate = financialDay(nowMs, context.timeZone);
+  const application: RefundApplicationRow = {
+    application_id: newId(nowMs),
+    trans_id: payment.trans_id,
+    merchant_id: payment.merchant_id,
+    kind: input.kind,
+    reason,
+    amount_minor: amount.amountMinor,
+    currency: payment.currency,
+    contact_email: email,
+    status: 'RECEIVED',
+    received_at_ms: nowMs,
+    received_date: receivedDate,
+    deadline_date: addBusinessDays(receivedDate, merchant.refundDays ?? defaultRefundDays, new Set(merchant.holidays ?? [])),
+    decided_at_ms: null,
+    decision_note: null,
+  };
+  await insertRefundApplication(context.storage.db, application);
+  return { ok: true, application };
+}
+
+/** What the operator sees of an application. */
+export function describeApplication(context: PlatformContext, application: RefundApplicationRow) {
+  const today = financialDay(context.clock.nowMs(), context.timeZone);
+  const open = application.status === 'RECEIVED' || application.status === 'APPROVING';
+  return {
+    application_id: application.application_id,
+    trans_id: application.trans_id,
+    status: application.status,
+    kind: application.kind,
+    amount: formatAmount(Number(application.amount_minor), application.currency),
+    currency: application.currency,
+    contact_email: application.contact_email,
+    reason: application.reason,
+    received_at: formatTransDate(Number(application.received_at_ms), context.timeZone),
+    deadline: application.deadline_date,
+    overdue: open && isOverdue(application.deadline_date, today),
+    decision_note: application.decision_note,
+  };
+}
+
+export async function findApplications(
+  context: PlatformContext, filter: { status?: string; merchantId?: string; overdueOnly?: boolean; limit?: number },
+) {
+  const status = filter.status?.toUpperCase();
+  if (status && !['RECEIVED', 'APPROVING', 'APPROVED', 'REJECTED'].includes(status)) {
+    throw new RefundApplicationError('--status is received, approving, approved or rejected');
+  }
+  const limit = filter.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new RefundApplicationError('--limit is 1–10000');
+  const rows = await listRefundApplications(context.storage.db, { status, merchantId: filter.merchantId }, limit);
+  const described = rows.map((row) => describeApplication(context, row));
+  return filter.overdueOnly ? described.filter((row) => row.overdue) : described;
+}
+
+async function loadOpenApplication(context: PlatformContext, applicationId: string) {
+  const application = await findRefundApplication(context.storage.db, applicationId);
+  if (!application) throw new RefundApplicationError(`no refund application ${applicationId}`);
+  if (application.status !== 'RECEIVED') {
+    throw new RefundApplicationError(`application ${applicationId} is ${application.status}, not RECEIVED`);
+  }
+  return application;
+}
+
+/**
+ * Approval refunds the requested amount through CREDITVOID's own code (refund of a settled
+ * payment, reversal of an AUTH): the same money invariants, sub-transaction and callback as a
+ * merchant's CREDITVOID. The application is claimed first so two operators cannot both refund.
+ */
+export async function approveRefundApplication(context: PlatformContext, applicationId: string, note: string | null = null) {
+  const application = await loadOpenApplication(context, applicationId);
+  if (!(await moveRefundApplication(context.storage.db, applicationId, 'RECEIVED', 'APPROVING', { decidedAtMs: null, note }))) {
+    throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
+  }
+  const payment = (await findPaymentAnyMerchant(context.storage.db, application.trans_id))!;
+  let outcome: { approved: true } | { approved: false; why: string };
+  try {
+    const decision = await refundOrReversePayment(context, payment, formatAmount(Number(application.amount_minor), application.currency));
+    outcome = decision.outcome === 'approved' ? { approved: true } : { approved: false, why: `the acquirer declined: ${decision.declineReason}` };
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) {
+      await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note });
+      throw error;
+    }
+    outcome = { approved: false, why: `${protocolErrors[error.name].code} ${error.message}` };
+  }
+  const nowMs = context.clock.nowMs();
+  if (!outcome.approved) {
+    // Nothing moved: the application waits again, with the reason for the operator.
+    await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note: `refund failed: ${outcome.why}` });
+    throw new RefundApplicationError(`refund not made: ${outcome.why}`);
+  }
+  await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'APPROVED', { decidedAtMs: nowMs, note });
+  return describeApplication(context, (await findRefundApplication(context.storage.db, applicationId))!);
+}
+
+export async function rejectRefundApplication(context: PlatformContext, applicationId: string, note: string | undefined) {
+  if (!note || note.trim() === '') throw new RefundApplicationError('--note is required: the cardholder is owed a reason');
+  await loadOpenApplication(context, applicationId);
+  if (!(await moveRefundApplication(context.storage.db, applicationId, 'RECEIVED', 'REJECTED', { decidedAtMs: context.clock.nowMs(), note: note.trim() }))) {
+    throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
+  }
+  return describeApplication(context, (await findRefundApplication(context.storage.db, applicationId))!);
+}
+
+/** The CLI's table. */
+export function applicationsAsText(rows: ReturnType<typeof describeApplication>[]): string {
+  if (rows.length === 0) return 'no refund applications\n';
+  return rows.map((row) => [
+    `${row.application_id}  ${row.status}${row.overdue ? '  OVERDUE' : ''}`,
+    `  payment ${row.trans_id}  ${row.amount} ${row.currency}  ${row.kind}`,
+    `  received ${row.received_at}  deadline ${row.deadline}`,
+    `  contact ${row.contact_email}`,
+    `  reason ${JSON.stringify(row.reason)}`,
+    ...(row.decision_note ? [`  note ${JSON.stringify(row.decision_note)}`] : []),
+  ].join('\n')).join('\n\n') + '\n';
+}

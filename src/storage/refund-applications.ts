@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import type { Database, RefundApplicationTable } from './schema.ts';
+
+export type RefundApplicationRow = RefundApplicationTable;
+
+export async function insertRefundApplication(db: Kysely<Database>, application: RefundApplicationRow): Promise<void> {
+  await db.insertInto('refund_applications').values(application).execute();
+}
+
+export async function findRefundApplication(db: Kysely<Database>, applicationId: string): Promise<RefundApplicationRow | undefined> {
+  return db.selectFrom('refund_applications').selectAll().where('application_id', '=', applicationId).executeTakeFirst();
+}
+
+/** Oldest deadline first: what the operator should answer next. At most `limit` rows. */
+export async function listRefundApplications(
+  db: Kysely<Database>, filter: { status?: string; merchantId?: string }, limit: number,
+): Promise<RefundApplicationRow[]> {
+  let query = db.selectFrom('refund_applications').selectAll();
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.merchantId) query = query.where('merchant_id', '=', filter.merchantId);
+  return query.orderBy('deadline_date').orderBy('application_id').limit(limit).execute();
+}
+
+/**
+ * Moves an application from one status to another only if it is still in `from`: two operators
+ * approving at once cannot both start a refund.
+ */
+export async function moveRefundApplication(
+  db: Kysely<Database>, applicationId: string, from: string, to: string,
+  decision: { decidedAtMs: number | null; note: string | null },
+): Promise<boolean> {
+  const result = await db.updateTable('refund_applications')
+    .set({ status: to, decided_at_ms: decision.decidedAtMs, decision_note: decision.note })
+    .where('application_id', '=', applicationId).where('status', '=', from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Every application of one payment, oldest first (a payment has a handful at most). */
+export async function applicationsOfPayment(db: Kysely<Database>, transId: string): Promise<RefundApplicationRow[]> {
+  return db.selectFrom('refund_applications').selectAll().where('trans_id', '=', transId)
+    .orderBy('application_id').limit(100).execute();
+}
+
+/** Applications of one payment still waiting or refunding: their amounts are spoken for. */
+export async function pendingApplicationsOfPayment(db: Kysely<Database>, transId: string): Promise<RefundApplicationRow[]> {
+  return db.selectFrom('refund_applications').selectAll()
+    .where('trans_id', '=', transId).where('status', 'in', ['RECEIVED', 'APPROVING'])
+    .limit(100).execute();
+}
