@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import qs from 'qs';
 
@@ -47,4 +47,19 @@ export function normalizeMultipartFields(body: Record<string, unknown>): Record<
     if (typeof value === 'string') search.append(key, value);
   }
   return parseFormText(search.toString());
+}
+
+type FormFields = Record<string, unknown>;
+
+/** The parsed form of a request, urlencoded or multipart, in one shape; `{}` without a body. */
+export function formFieldsOf(request: FastifyRequest): FormFields {
+  const body = request.body;
+  if (!body || typeof body !== 'object') return {};
+  return request.isMultipart() ? normalizeMultipartFields(body as FormFields) : (body as FormFields);
+}
+
+/** A field as text: absent, repeated or nested values read as ''. */
+export function textField(fields: FormFields, name: string): string {
+  const value = fields[name];
+  return typeof value === 'string' ? value : '';
 }

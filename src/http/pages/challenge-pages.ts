@@ -9,7 +9,7 @@ import { ProtocolError, protocolErrors } from '../../protocol/errors.ts';
 import { countFailedCode, findChallenge } from '../../storage/challenges.ts';
 import { findMerchantById } from '../../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
-import { normalizeMultipartFields } from '../form-body.ts';
+import { formFieldsOf, textField } from '../form-body.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
 import { chooseLanguage, languageNames, languages, translate, type Language, type MessageKey } from './i18n.ts';
 
@@ -17,17 +17,8 @@ import { chooseLanguage, languageNames, languages, translate, type Language, typ
 export const wrongCodesMax = 3;
 
 type Fields = Record<string, unknown>;
-
-function fieldsOf(request: FastifyRequest): Fields {
-  const body = request.body;
-  if (!body || typeof body !== 'object') return {};
-  return request.isMultipart() ? normalizeMultipartFields(body as Fields) : (body as Fields);
-}
-
-function text(fields: Fields, name: string): string {
-  const value = fields[name];
-  return typeof value === 'string' ? value : '';
-}
+const fieldsOf = formFieldsOf;
+const text = textField;
 
 function languageOf(request: FastifyRequest, fields: Fields = {}): Language {
   const query = request.query as Record<string, unknown> | undefined;

@@ -17,24 +17,15 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { findMerchantById, type MerchantRecord } from '../../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
 import { applicationsOfPayment } from '../../storage/refund-applications.ts';
-import { normalizeMultipartFields } from '../form-body.ts';
+import { formFieldsOf, textField } from '../form-body.ts';
 import { autoPostPage } from './challenge-pages.ts';
 import { checkoutText, type CheckoutMessageKey } from './checkout-i18n.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
 import { chooseLanguage, languageNames, languages, type Language } from './i18n.ts';
 
 type Fields = Record<string, unknown>;
-
-function fieldsOf(request: FastifyRequest): Fields {
-  const body = request.body;
-  if (!body || typeof body !== 'object') return {};
-  return request.isMultipart() ? normalizeMultipartFields(body as Fields) : (body as Fields);
-}
-
-function text(fields: Fields, name: string): string {
-  const value = fields[name];
-  return typeof value === 'string' ? value : '';
-}
+const fieldsOf = formFieldsOf;
+const text = textField;
 
 /** `?lang=` or the form's language, then the merchant's choice for the session, then the browser's. */
 function languageOf(request: FastifyRequest, fields: Fields, sessionLanguage: string | null = null): Language {
