@@ -71,15 +71,7 @@ function validateSale(
   const usesToken = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
   const values = validateFields(fields, usesToken ? tokenSaleFields : saleFields, errors);
   const parameters = validateParameters(fields, errors) ?? {};
-  let amountMinor = 0;
-  if (values.order_amount && values.order_currency) {
-    const amount = parseAmount(values.order_amount, values.order_currency);
-    if (amount.ok) amountMinor = amount.amountMinor;
-    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
-  }
-  if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
-    errors.push({ field: 'channel_id', message: messages.choice });
-  }
+  const amountMinor = orderAmountAndChannel(values, merchant, errors);
   errors.push(...missingParameterErrors(context.acquirer, 'SALE', parameters));
   if (values.schedule_id && values.recurring_init !== 'Y') {
     // A schedule charges a stored card: only a payment that starts recurring can be bound.
@@ -111,6 +103,23 @@ function validateSale(
     reqToken: values.req_token === 'Y' && !usesToken,
     scheduleId: values.schedule_id ?? null,
   };
+}
+
+/** The order amount in minor units by the currency's exponent, and the channel against the
+ * merchant's list: shared by every action that starts a payment. Problems go to `errors`. */
+export function orderAmountAndChannel(
+  values: Record<string, string | undefined>, merchant: { channels: string[] }, errors: FieldError[],
+): number {
+  let amountMinor = 0;
+  if (values.order_amount && values.order_currency) {
+    const amount = parseAmount(values.order_amount, values.order_currency);
+    if (amount.ok) amountMinor = amount.amountMinor;
+    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
+  }
+  if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
+    errors.push({ field: 'channel_id', message: messages.choice });
+  }
+  return amountMinor;
 }
 
 /** A keyed fingerprint of the whole request: recognises an exact replay without storing it. */

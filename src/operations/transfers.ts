@@ -10,7 +10,7 @@ import { missingParameterErrors } from './acquirer-parameters.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { tokenCard } from './recurring.ts';
-import { performSale, requestFingerprint, type SaleCommand } from './sale.ts';
+import { orderAmountAndChannel, performSale, requestFingerprint, type SaleCommand } from './sale.ts';
 
 /**
  * The transfer actions — DEBIT, CREDIT2CARD, CARD2CARD — are payments on one card made through
@@ -28,15 +28,7 @@ function validateTransfer(
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);
   const parameters = validateParameters(fields, errors) ?? {};
-  let amountMinor = 0;
-  if (values.order_amount && values.order_currency) {
-    const amount = parseAmount(values.order_amount, values.order_currency);
-    if (amount.ok) amountMinor = amount.amountMinor;
-    else errors.push({ field: 'order_amount', message: amount.problem === 'not_positive' ? messages.greaterThanZero : messages.invalid });
-  }
-  if (values.channel_id && !merchant.channels.includes(values.channel_id)) {
-    errors.push({ field: 'channel_id', message: messages.choice });
-  }
+  const amountMinor = orderAmountAndChannel(values, merchant, errors);
   errors.push(...missingParameterErrors(context.acquirer, action, parameters));
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   return { values, amountMinor, parameters };
