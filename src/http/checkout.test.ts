@@ -1,7 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { verifyCallback } from '../protocol/callback-signature.ts';
+import { cardHashPart, saleHash, saleTokenHash } from '../protocol/hash.ts';
+import { startCallbackReceiver } from '../testing/callback-receiver.ts';
 import { checkoutRequestFields, hiddenInputsOf } from '../testing/checkout.ts';
-import { startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
 
 let platform: TestPlatform;
 before(async () => {
@@ -106,6 +110,114 @@ test('two submissions of one form at the same moment charge once', async () => {
   assert.ok(answers.every((answer) => answer.statusCode === 303));
   const payments = await platform.context.storage.db.selectFrom('payments').select('trans_id').where('order_id', '=', body.order_id).execute();
   assert.equal(payments.length, 1);
+});
+
+/** Opens the page, fills the form and pays: the way a cardholder's browser does. */
+async function payOnPage(redirectUrl: string, entered: Record<string, string>) {
+  const token = hiddenInputsOf((await getPage(pathOf(redirectUrl))).body).form_token;
+  assert.ok(token, 'the page shows a form');
+  const paid = await postForm(pathOf(redirectUrl), { form_token: token, ...entered });
+  assert.equal(paid.statusCode, 303);
+  return getPage(paid.headers.location as string);
+}
+
+test('req_token=Y and recurring_init=Y on the session: the page\'s SALE gets a card_token and a recurring_token, as an S2S SALE does', async () => {
+  const receiver = await startCallbackReceiver();
+  const dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
+  try {
+    const merchant = await platform.addMerchant({ callbackUrl: receiver.url('/cb'), descriptor: 'Tea Shop' });
+    const callbackOf = async (transId: string) => {
+      await dispatcher.runOnce();
+      const callback = receiver.received.find((received) => received.fields.trans_id === transId && received.fields.status !== '3DS');
+      assert.ok(callback, `a callback for ${transId}`);
+      assert.equal(verifyCallback(callback.fields, { password: merchant.password, email: 'doe@example.com' }), true);
+      return callback.fields;
+    };
+    const paymentOf = (orderId: string) => platform.context.storage.db.selectFrom('payments').selectAll()
+      .where('order_id', '=', orderId).orderBy('trans_id', 'desc').executeTakeFirstOrThrow();
+    const session = (await platform.post(checkoutRequestFields(merchant, { req_token: 'Y', recurring_init: 'Y' }))).body;
+
+    // A declined card first: like a declined S2S SALE, no token of either kind.
+    const declinedPage = await payOnPage(session.redirect_url, { ...card, card_number: '4000 0000 0000 9995' });
+    assert.ok(declinedPage.body.includes('Payment declined'));
+    const declined = await paymentOf(session.order_id);
+    const declinedCallback = await callbackOf(declined.trans_id);
+    assert.equal(declinedCallback.status, 'DECLINED');
+    assert.equal(declinedCallback.card_token, undefined);
+    assert.equal(declinedCallback.recurring_token, undefined);
+
+    // Then the spec's recurring card on the same page: both tokens, where an S2S SALE shows them.
+    const paidPage = await payOnPage(session.redirect_url, card);
+    assert.ok(paidPage.body.includes('Payment successful'));
+    const paid = await paymentOf(session.order_id);
+    assert.notEqual(paid.trans_id, declined.trans_id);
+    const status = (await platform.post(transactionFields(merchant, 'GET_TRANS_STATUS', paid.trans_id))).body;
+    assert.equal(status.status, 'SETTLED');
+    assert.match(status.recurring_token, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal((await platform.post(transactionFields(merchant, 'GET_TRANS_DETAILS', paid.trans_id))).body.recurring_token, status.recurring_token);
+    const callback = await callbackOf(paid.trans_id);
+    assert.equal(callback.status, 'SETTLED');
+    assert.equal(callback.recurring_token, status.recurring_token);
+    assert.match(callback.card_token, /^[0-9a-f]{64}$/);
+    assert.ok(!paidPage.body.includes(callback.card_token), 'the token is the merchant\'s, not shown to the cardholder');
+
+    // The merchant can use them: a SALE with the card_token (token formula) and a RECURRING_SALE.
+    const tokenSale = saleFields(merchant, { order_amount: '3.00' });
+    delete tokenSale.card_number;
+    delete tokenSale.card_exp_month;
+    delete tokenSale.card_exp_year;
+    const charged = (await platform.post({ ...tokenSale, card_token: callback.card_token, hash: saleTokenHash('doe@example.com', merchant.password, callback.card_token) })).body;
+    assert.equal(charged.status, 'SETTLED', JSON.stringify(charged));
+    const recurring = (await platform.post({
+      action: 'RECURRING_SALE', client_key: merchant.clientKey, order_id: `REC-${paid.trans_id}`, order_amount: '4.99', order_description: 'Monthly tea',
+      recurring_first_trans_id: paid.trans_id, recurring_token: status.recurring_token,
+      hash: saleHash({ email: 'doe@example.com', password: merchant.password, cardDigits: cardHashPart('4111111111111111') }),
+    })).body;
+    assert.equal(recurring.status, 'SETTLED', JSON.stringify(recurring));
+
+    // A session without the flags: neither token, as an S2S SALE without them.
+    const plainSession = (await platform.post(checkoutRequestFields(merchant))).body;
+    await payOnPage(plainSession.redirect_url, card);
+    const plain = await paymentOf(plainSession.order_id);
+    const plainCallback = await callbackOf(plain.trans_id);
+    assert.equal(plainCallback.status, 'SETTLED');
+    assert.equal(plainCallback.card_token, undefined);
+    assert.equal(plainCallback.recurring_token, undefined);
+    assert.equal((await platform.post(transactionFields(merchant, 'GET_TRANS_STATUS', plain.trans_id))).body.recurring_token, undefined);
+  } finally {
+    await dispatcher.stop();
+    await receiver.close();
+  }
+});
+
+test('req_token=Y through 3-D Secure on the page: the token comes with the final callback, as for an S2S SALE', async () => {
+  const receiver = await startCallbackReceiver();
+  const dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
+  try {
+    const merchant = await platform.addMerchant({ callbackUrl: receiver.url('/cb'), threeDsEnabled: true });
+    const session = (await platform.post(checkoutRequestFields(merchant, { req_token: 'Y' }))).body;
+    const token = hiddenInputsOf((await getPage(pathOf(session.redirect_url))).body).form_token;
+    const toIssuer = await postForm(pathOf(session.redirect_url), { form_token: token, ...card, expiry: '05/25' });
+    assert.equal(toIssuer.statusCode, 200, 'an auto-submitting page to the issuer');
+    const actionOf = (page: string) => pathOf(/<form[^>]*action="([^"]+)"/.exec(page)![1].replace(/&amp;/g, '&'));
+    const issuer = await postForm(actionOf(toIssuer.body), hiddenInputsOf(toIssuer.body));
+    assert.ok(issuer.body.includes('One-time code from the SMS'), 'the emulated issuer asks for the code');
+    const confirmed = await postForm('/emulator/acs/verify', { ...hiddenInputsOf(issuer.body), code: '123456', decision: 'confirm' });
+    const back = await postForm(actionOf(confirmed.body), hiddenInputsOf(confirmed.body));
+    assert.equal(back.statusCode, 200, 'the one-time TermUrl');
+    const result = await getPage(`${pathOf(session.redirect_url)}/result`);
+    assert.ok(result.body.includes('Payment successful'));
+    const payment = await platform.context.storage.db.selectFrom('payments').selectAll().where('order_id', '=', session.order_id).executeTakeFirstOrThrow();
+    assert.equal(payment.status, 'SETTLED');
+    await dispatcher.runOnce();
+    const callbacks = receiver.received.filter((received) => received.fields.trans_id === payment.trans_id);
+    assert.deepEqual(callbacks.map((received) => `${received.fields.result}/${received.fields.status}`), ['REDIRECT/3DS', 'SUCCESS/SETTLED']);
+    assert.equal(callbacks[0].fields.card_token, undefined, 'no token before the payment is approved');
+    assert.match(callbacks[1].fields.card_token, /^[0-9a-f]{64}$/);
+  } finally {
+    await dispatcher.stop();
+    await receiver.close();
+  }
 });
 
 test('an expired session, an unknown one and a broken form are readable pages, never a 500', async () => {

@@ -16,7 +16,8 @@ import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
-import { performSale } from './sale.ts';
+import { recurringExtras } from './recurring.ts';
+import { performSale, type SaleCommand } from './sale.ts';
 
 /** How long a hosted payment page stays payable unless the platform says otherwise. */
 export const checkoutSessionTimeoutMsDefault = 30 * 60 * 1000;
@@ -144,7 +145,9 @@ export async function newFormToken(context: PlatformContext, session: CheckoutSe
  * The cardholder pressed Pay with a card that passed the page's checks. The form token is
  * consumed first (one submission of a form wins; a double click's second request is told the
  * form was used), then it is an ordinary SALE/AUTH through the same code as S2S CARD: same
- * payments row, test cards, callbacks, and 3-D Secure returning to Kassa's result page.
+ * payments row, test cards, callbacks, and 3-D Secure returning to Kassa's result page. The
+ * session's recurring_init and req_token go through recurringExtras as an S2S SALE's do, so the
+ * merchant gets the recurring_token and card_token in the callback and status queries.
  *
  * Payer fields the page does not collect (address, city, zip, country, phone) stay absent:
  * inventing them would put false data in GET_TRANS_DETAILS and in a real acquirer's fraud
@@ -162,29 +165,33 @@ export async function payOnCheckout(
   const payer: Record<string, string> = {
     payer_first_name: name.firstName, payer_last_name: name.lastName, payer_email: session.payer_email, payer_ip: payerIp,
   };
+  const command: SaleCommand = {
+    orderId: session.order_id,
+    amountMinor: Number(session.amount_minor),
+    currency: session.currency,
+    description: session.order_description,
+    cardNumber: new Secret(card.digits),
+    cvv: new Secret(card.cvv),
+    expiryMonth: card.expiryMonth,
+    expiryYear: card.expiryYear,
+    payerEmail: session.payer_email,
+    payer,
+    termUrl: checkoutResultUrlOf(context, session.session_id),
+    // The result page stays where the payment page was (the merchant's frame, if framed).
+    termUrlTarget: '_self',
+    channelId: null,
+    parameters: {},
+    isAuth: Number(session.is_auth) === 1,
+    recurringInit: Number(session.recurring_init) === 1,
+  };
   let answer: Record<string, unknown>;
   try {
-    answer = await performSale(context, merchant, {
-      orderId: session.order_id,
-      amountMinor: Number(session.amount_minor),
-      currency: session.currency,
-      description: session.order_description,
-      cardNumber: new Secret(card.digits),
-      cvv: new Secret(card.cvv),
-      expiryMonth: card.expiryMonth,
-      expiryYear: card.expiryYear,
-      payerEmail: session.payer_email,
-      payer,
-      termUrl: checkoutResultUrlOf(context, session.session_id),
-      // The result page stays where the payment page was (the merchant's frame, if framed).
-      termUrlTarget: '_self',
-      channelId: null,
-      parameters: {},
-      isAuth: session.is_auth === 1,
-      recurringInit: session.recurring_init === 1,
-      // The consumed token names this attempt: even if two requests got past the claim, the
-      // payments table's unique fingerprint would refuse the second as a replay.
-    }, context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`));
+    // What recurring_init=Y and req_token=Y add to an S2S SALE (a recurring token for an eligible
+    // card, a card token), added here by the same function.
+    const extras = await recurringExtras(context, merchant, command, { reqToken: Number(session.request_token) === 1, scheduleId: null });
+    // The consumed token names this attempt: even if two requests got past the claim, the
+    // payments table's unique fingerprint would refuse the second as a replay.
+    answer = await performSale(context, merchant, command, context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`), extras);
   } catch (error) {
     // Nothing was charged (an open S2S payment for the same order, say): the page may be used again.
     await settleCheckoutSession(context.storage.db, session.session_id, null, false, context.clock.nowMs());
