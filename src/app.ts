@@ -1,19 +1,17 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { TestEngineConnector } from './acquirers/test-engine.ts';
 import type { AcquirerConnector } from './acquirers/connector.ts';
 import type { KassaConfig } from './config.ts';
-import { systemClock, type Clock } from './domain/clock.ts';
+import type { Clock } from './domain/clock.ts';
 import { registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
 import type { PlatformContext } from './operations/context.ts';
+import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
-import { openVault } from './security/vault.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
-import { SandboxClock } from './storage/sandbox-clock.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -49,22 +47,9 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
   });
   // Sandbox: real (or the given) time plus the offset operators move with `kassa clock advance`;
-  // production never moves its clock.
-  const baseClock = options.clock ?? systemClock;
-  const clock = config.mode === 'sandbox' ? new SandboxClock(storage, baseClock) : baseClock;
-  if (clock instanceof SandboxClock) await clock.refresh();
-  const context: PlatformContext = {
-    storage,
-    vault: openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory }),
-    clock,
-    acquirer: options.acquirer ?? new TestEngineConnector(),
-    logger,
-    timeZone: config.timeZone,
-    publicBaseUrl: config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
-    challengeTimeoutMs: config.challengeTimeoutMs,
-    checkoutSessionTimeoutMs: config.checkoutSessionTimeoutMs,
-    cardTokenTtlMs: config.cardTokenTtlMs,
-  };
+  // production never moves its clock. The CLI builds its context with the same function.
+  const platform = await buildPlatformContext(config, storage, { logger, clock: options.clock, acquirer: options.acquirer });
+  const context = platform.context;
 
   const app: FastifyInstance = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast only quiets a generic-variance mismatch.
@@ -109,7 +94,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     context,
     async close() {
       await app.close();
-      if (clock instanceof SandboxClock) await clock.close();
+      await platform.close();
       await storage.close();
     },
   };

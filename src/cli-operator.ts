@@ -1,8 +1,8 @@
-import { systemClock } from './domain/clock.ts';
 import { formatTransDate } from './domain/dates.ts';
 import { parseDuration } from './domain/durations.ts';
 import type { KassaConfig } from './config.ts';
 import { createChargeback } from './operations/chargeback.ts';
+import { platformClock } from './platform-context.ts';
 import { ProtocolError, protocolErrors } from './protocol/errors.ts';
 import { openVault } from './security/vault.ts';
 import type { Storage } from './storage/database.ts';
@@ -28,8 +28,8 @@ export async function operatorCommand(
   area: string, verb: string, argument: string | undefined, values: Record<string, unknown>, config: KassaConfig, storage: Storage,
 ): Promise<number> {
   const asJson = values.json === true;
-  const clock = config.mode === 'sandbox' ? new SandboxClock(storage, systemClock) : systemClock;
-  if (clock instanceof SandboxClock) await clock.refresh();
+  // The clock the server runs on (platform-context.ts): sandbox time in sandbox mode.
+  const clock = await platformClock(config, storage);
   const show = (body: Record<string, unknown>) => {
     process.stdout.write(asJson ? `${JSON.stringify(body)}\n` : `${Object.entries(body).map(([key, value]) => `${key.padEnd(16)} ${value}`).join('\n')}\n`);
   };

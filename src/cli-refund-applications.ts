@@ -1,12 +1,10 @@
 import pino from 'pino';
-import { TestEngineConnector } from './acquirers/test-engine.ts';
 import type { KassaConfig } from './config.ts';
-import { systemClock } from './domain/clock.ts';
 import type { PlatformContext } from './operations/context.ts';
+import { buildPlatformContext } from './platform-context.ts';
 import {
   applicationsAsText, approveRefundApplication, findApplications, rejectRefundApplication, RefundApplicationError,
 } from './operations/refund-applications.ts';
-import { openVault } from './security/vault.ts';
 import type { Storage } from './storage/database.ts';
 import { findMerchantByClientKey } from './storage/merchants.ts';
 
@@ -26,29 +24,30 @@ interface RefundApplicationValues {
   json?: boolean;
 }
 
-/** Approval moves money, so the CLI needs what the server has: keys, the acquirer, the time zone. */
-function operatorContext(config: KassaConfig, storage: Storage): PlatformContext {
-  return {
-    storage,
-    vault: openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory }),
-    clock: systemClock,
-    acquirer: new TestEngineConnector(),
-    logger: pino({ level: 'warn' }, pino.destination(2)),
-    timeZone: config.timeZone,
-    publicBaseUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
-    challengeTimeoutMs: config.challengeTimeoutMs,
-  };
+/** Approval moves money and `list` judges deadlines, so the CLI runs on exactly what the server
+ * runs on: the same context builder, hence the configured connector and the sandbox clock with
+ * its stored offset (`kassa clock advance`). */
+function operatorContext(config: KassaConfig, storage: Storage) {
+  return buildPlatformContext(config, storage, { logger: pino({ level: 'warn' }, pino.destination(2)) });
 }
 
 /** `kassa refund-applications …`: thin, the use cases are in operations/refund-applications.ts. */
 export async function refundApplicationsCommand(verb: string, values: RefundApplicationValues, config: KassaConfig, storage: Storage): Promise<number> {
-  const context = operatorContext(config, storage);
+  const platform = await operatorContext(config, storage);
+  try {
+    return await decide(platform.context, verb, values);
+  } finally {
+    await platform.close();
+  }
+}
+
+async function decide(context: PlatformContext, verb: string, values: RefundApplicationValues): Promise<number> {
   const write = (rows: ReturnType<typeof applicationsAsText> | object) =>
     process.stdout.write(typeof rows === 'string' ? rows : `${JSON.stringify(rows)}\n`);
   if (verb === 'list') {
     let merchantId: string | undefined;
     if (values['client-key']) {
-      merchantId = (await findMerchantByClientKey(storage.db, values['client-key']))?.merchantId;
+      merchantId = (await findMerchantByClientKey(context.storage.db, values['client-key']))?.merchantId;
       if (!merchantId) throw new RefundApplicationError(`no merchant with client_key ${values['client-key']}`);
     }
     const rows = await findApplications(context, {

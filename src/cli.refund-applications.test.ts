@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { refundApplicationPath } from './operations/refund-applications.ts';
 import { checkoutRequestFields, hiddenInputsOf } from './testing/checkout.ts';
+import { FixedClock } from './domain/clock.ts';
 import { startTestPlatform, testNowMs, transactionFields, type TestPlatform } from './testing/harness.ts';
 
 const run = promisify(execFile);
@@ -14,36 +15,39 @@ let platform: TestPlatform;
 let environment: NodeJS.ProcessEnv;
 before(async () => {
   platform = await startTestPlatform();
-  environment = {
-    ...process.env,
-    KASSA_DATA_DIR: platform.dataDirectory,
-    KASSA_SECRET_KEY: platform.secretKey,
-    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
-  };
+  environment = environmentOf(platform);
 });
 after(() => platform.close());
 
+function environmentOf(on: TestPlatform): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KASSA_DATA_DIR: on.dataDirectory,
+    KASSA_SECRET_KEY: on.secretKey,
+    ...(on.postgresSchema ? { KASSA_PG_SCHEMA: on.postgresSchema } : {}),
+  };
+}
 async function kassa(...args: string[]) {
   return run(process.execPath, [binary, ...args], { env: environment, timeout: 30_000 });
 }
-async function postForm(url: string, fields: Record<string, string>) {
-  return platform.app.inject({
+async function postForm(url: string, fields: Record<string, string>, on = platform) {
+  return on.app.inject({
     method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(fields).toString(),
   });
 }
 
 /** A merchant set up from the CLI, a payment made on its hosted page: the way an operator meets it. */
-async function paidOnHostedPage(merchant: { clientKey: string; password: string }, amount = '12.50') {
-  const checkout = (await platform.post(checkoutRequestFields(merchant, { order_amount: amount }))).body;
+async function paidOnHostedPage(merchant: { clientKey: string; password: string }, amount = '12.50', on = platform) {
+  const checkout = (await on.post(checkoutRequestFields(merchant, { order_amount: amount }))).body;
   const path = new URL(checkout.redirect_url).pathname;
-  const form = await platform.app.inject({ method: 'GET', url: path });
-  const paid = await postForm(path, { form_token: hiddenInputsOf(form.body).form_token, card_number: '4111111111111111', cardholder_name: 'JANE DOE', expiry: '01/25', cvv: '123' });
+  const form = await on.app.inject({ method: 'GET', url: path });
+  const paid = await postForm(path, { form_token: hiddenInputsOf(form.body).form_token, card_number: '4111111111111111', cardholder_name: 'JANE DOE', expiry: '01/25', cvv: '123' }, on);
   assert.equal(paid.statusCode, 303);
-  const result = await platform.app.inject({ method: 'GET', url: paid.headers.location as string });
+  const result = await on.app.inject({ method: 'GET', url: paid.headers.location as string });
   const link = /href="(\/refund-application\/[^"?]+)/.exec(result.body)?.[1];
   assert.ok(link, 'the result page links to the application for refund');
-  const payment = await platform.context.storage.db.selectFrom('payments').selectAll().where('order_id', '=', checkout.order_id).executeTakeFirstOrThrow();
-  assert.equal(link, refundApplicationPath(platform.context, payment.trans_id));
+  const payment = await on.context.storage.db.selectFrom('payments').selectAll().where('order_id', '=', checkout.order_id).executeTakeFirstOrThrow();
+  assert.equal(link, refundApplicationPath(on.context, payment.trans_id));
   return { link, transId: payment.trans_id };
 }
 
@@ -113,7 +117,8 @@ test('reject needs a reason; overdue applications are flagged once their deadlin
   const listed = JSON.parse((await kassa('refund-applications', 'list', '--status', 'received', '--json')).stdout);
   const application = listed.find((row: { reason: string }) => row.reason === 'Charged twice');
   assert.equal(application.deadline, '2026-12-11', '14 business days by default');
-  // The CLI reads the machine's clock; "today" is moved with the platform's clock instead.
+  // The CLI runs on real time plus the sandbox offset (next test); this platform's base clock is
+  // fixed, so "today" is moved with it and the list read through the same operation.
   const { findApplications } = await import('./operations/refund-applications.ts');
   const overdueIds = async () => (await findApplications(platform.context, { overdueOnly: true })).map((row) => row.application_id);
   platform.clock.set(Date.UTC(2026, 11, 11, 23, 59));
@@ -133,4 +138,40 @@ test('reject needs a reason; overdue applications are flagged once their deadlin
     false, 'a decided application is never overdue');
   assert.equal(decided?.decision_note, 'Only one charge found');
   platform.clock.set(testNowMs);
+});
+
+test('the CLI runs on the server\'s sandbox clock: after `kassa clock advance` list flags overdue and approve dates the refund then', async () => {
+  // A platform whose base clock is real time, as the CLI's is: both then add the stored offset.
+  const live = await startTestPlatform({ clock: new FixedClock(Date.now()) });
+  const cli = (...args: string[]) => run(process.execPath, [binary, ...args], { env: environmentOf(live), timeout: 30_000 });
+  try {
+    const { link, transId } = await paidOnHostedPage(live.merchant, '8.00', live);
+    const filed = await postForm(link, { kind: 'return', reason: 'Too big', amount: '5.00', contact_email: 'jane@example.com' }, live);
+    assert.equal(filed.statusCode, 200);
+    const [before] = JSON.parse((await cli('refund-applications', 'list', '--json')).stdout);
+    assert.equal(before.overdue, false, 'filed today, answered within 14 business days');
+    assert.deepEqual(JSON.parse((await cli('refund-applications', 'list', '--overdue', '--json')).stdout), []);
+
+    const moved = JSON.parse((await cli('clock', 'advance', '60d', '--json')).stdout);
+    const offsetMs = 60 * 24 * 60 * 60 * 1000;
+    assert.equal(moved.offset_ms, offsetMs);
+    const overdue = JSON.parse((await cli('refund-applications', 'list', '--overdue', '--json')).stdout);
+    assert.deepEqual(overdue.map((row: { application_id: string }) => row.application_id), [before.application_id],
+      'sixty days later the deadline has passed, by the sandbox clock');
+    assert.equal(overdue[0].deadline, before.deadline, 'the deadline itself was fixed at receipt');
+
+    const startedMs = Math.floor(Date.now() / 1000) * 1000;
+    const approved = JSON.parse((await cli('refund-applications', 'approve', '--application-id', before.application_id, '--json')).stdout);
+    const endedMs = Date.now();
+    assert.equal(approved.status, 'APPROVED');
+    assert.equal(approved.overdue, false, 'a decided application is not overdue');
+    const details = (await live.post(transactionFields(live.merchant, 'GET_TRANS_DETAILS', transId))).body;
+    const refund = details.transactions.find((operation: { type: string }) => operation.type === 'REFUND');
+    assert.equal(refund.amount, '5.00');
+    const refundMs = Date.parse(`${refund.date.replace(' ', 'T')}Z`);
+    assert.ok(refundMs >= startedMs + offsetMs && refundMs <= endedMs + offsetMs,
+      `the refund is dated by the sandbox clock: ${refund.date}, not today`);
+  } finally {
+    await live.close();
+  }
 });
