@@ -220,6 +220,32 @@ test('req_token=Y through 3-D Secure on the page: the token comes with the final
   }
 });
 
+test('Uzbek: from the session\'s language or the browser; each refusal case in its own words', async () => {
+  const session = await createCheckout({ language: 'uz' });
+  const form = await getPage(pathOf(session.redirect_url), { 'accept-language': 'ru' });
+  assert.ok(form.body.includes('<html lang="uz"'), 'the merchant\'s language before the browser\'s');
+  assert.ok(form.body.includes('Karta orqali toʻlov') && form.body.includes('Karta raqami'));
+  assert.ok(form.body.includes('lang="uz" hreflang="uz" aria-current="true">Oʻzbekcha</a>'), 'the switcher names it');
+  const browser = await createCheckout();
+  assert.ok((await getPage(pathOf(browser.redirect_url), { 'accept-language': 'uz-Latn-UZ,uz;q=0.9,ru;q=0.8' })).body.includes('Karta orqali toʻlov'));
+  const wrong = await postForm(pathOf(browser.redirect_url), {
+    form_token: hiddenInputsOf((await getPage(pathOf(browser.redirect_url))).body).form_token, lang: 'uz', ...card, card_number: '4111 1111 1111 1112',
+  });
+  assert.ok(wrong.body.includes('Bunday karta raqami mavjud emas.'), 'field errors in Uzbek too');
+
+  for (const [number, text] of [
+    ['4000 0000 0000 0002', 'Kartangizda internet orqali toʻlov qilish yoqilmagan. Kartani chiqargan bankka murojaat qiling'],
+    ['4000 0000 0000 9995', 'Kartada mablagʻ yetarli emas.'],
+    ['4000 0000 0000 0127', 'Karta maʼlumotlari notoʻgʻri kiritilgan.'],
+    ['4000 0000 0000 0069', 'Kartaning amal qilish muddati tugagan.'],
+  ]) {
+    const declined = await createCheckout({ language: 'uz' });
+    const result = await payOnPage(declined.redirect_url, { ...card, card_number: number, expiry: '12/30' });
+    assert.ok(result.body.includes('Toʻlov rad etildi'), number);
+    assert.ok(result.body.includes(text), `${number}: ${text}`);
+  }
+});
+
 test('an expired session, an unknown one and a broken form are readable pages, never a 500', async () => {
   const body = await createCheckout();
   platform.clock.advance(31 * 60 * 1000);

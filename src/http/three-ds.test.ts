@@ -117,6 +117,9 @@ test('a forged PaRes, a foreign TermUrl or a tampered signature gets a readable 
   assert.ok(russian.body.includes('Проверка 3-D Secure'));
   const kazakh = await postForm('/emulator/acs', { ...sale.redirect_params, lang: 'kk' });
   assert.ok(kazakh.body.includes('3-D Secure тексеруі'));
+  const uzbek = await postForm('/emulator/acs', sale.redirect_params, { 'accept-language': 'uz-Latn-UZ,uz;q=0.9' });
+  assert.ok(uzbek.body.includes('3-D Secure tekshiruvi'));
+  assert.ok(uzbek.body.includes('<html lang="uz"'));
 });
 
 test('redirect cards 12/2025 and 12/2026 go through the provider page and settle or decline', async () => {

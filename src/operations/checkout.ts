@@ -22,8 +22,9 @@ import { performSale, type SaleCommand } from './sale.ts';
 /** How long a hosted payment page stays payable unless the platform says otherwise. */
 export const checkoutSessionTimeoutMsDefault = 30 * 60 * 1000;
 
-/** Languages the page speaks; `language` in CREATE_CHECKOUT picks one of them. */
-const checkoutLanguages = ['en', 'ru', 'kk'];
+/** Languages the page speaks (http/pages/i18n.ts `languages`, kept equal by a test);
+ * `language` in CREATE_CHECKOUT picks one of them. */
+export const checkoutLanguages: readonly string[] = ['en', 'ru', 'kk', 'uz'];
 
 export function checkoutUrlOf(context: PlatformContext, sessionId: string): string {
   return `${context.publicBaseUrl}/pay/${sessionId}`;

@@ -17,6 +17,8 @@ test('every language has every checkout message, translated, with the same place
   }
   assert.notEqual(checkoutCatalogue.ru.refusalExpired, checkoutCatalogue.en.refusalExpired);
   assert.notEqual(checkoutCatalogue.kk.refusalExpired, checkoutCatalogue.ru.refusalExpired);
+  assert.ok(languages.includes('uz'), 'Uzbek is one of the languages checked above');
+  assert.notEqual(checkoutCatalogue.uz.refusalExpired, checkoutCatalogue.kk.refusalExpired);
 });
 
 test('each refusal case of the terms pages has its own message', () => {

@@ -240,13 +240,15 @@ test('keyboard only: Tab to each field, type, Enter to pay', { skip }, async () 
   await context.close();
 });
 
-test('Russian and Kazakh (from the merchant\'s language or the browser), and no JavaScript at all', { skip }, async () => {
-  for (const [language, locale, title, declined, refusalText] of [
-    ['ru', 'ru-RU', 'Оплата картой', 'Платёж отклонён', 'На карте недостаточно средств.'],
-    ['kk', 'kk-KZ', 'Картамен төлеу', 'Төлем қабылданбады', 'Картада қаражат жеткіліксіз.'],
+test('Russian, Kazakh and Uzbek (from the merchant\'s language or the browser), and no JavaScript at all', { skip }, async () => {
+  // ru: the merchant's language; kk: the browser's; uz: the merchant's over a Russian browser.
+  for (const [language, locale, query, title, declined, refusalText] of [
+    ['ru', 'ru-RU', 'language=ru', 'Оплата картой', 'Платёж отклонён', 'На карте недостаточно средств.'],
+    ['kk', 'kk-KZ', '', 'Картамен төлеу', 'Төлем қабылданбады', 'Картада қаражат жеткіліксіз.'],
+    ['uz', 'ru-RU', 'language=uz', 'Karta orqali toʻlov', 'Toʻlov rad etildi', 'Kartada mablagʻ yetarli emas.'],
   ] as const) {
     const { context, page } = await newBrowserPage({ locale });
-    await openCheckout(page, language === 'ru' ? 'language=ru' : '');
+    await openCheckout(page, query);
     await page.getByRole('heading', { name: title }).waitFor();
     await shot(page, `checkout-${language}`);
     cardsUsed.add('4000000000009995');

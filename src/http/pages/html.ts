@@ -38,7 +38,7 @@ const styles = `
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f3f5f9; }
 main { max-width: 440px; margin: 24px auto; padding: 24px; background: #fff; border: 1px solid var(--line); border-radius: 12px; }
-header { display: flex; justify-content: space-between; align-items: center; gap: 12px; margin-bottom: 16px; }
+header { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: center; gap: 8px 12px; margin-bottom: 16px; }
 h1 { font-size: 1.25rem; margin: 0; }
 .bank { font-weight: 600; color: var(--accent); }
 .test-mode { background: #fff4d6; color: var(--test); border: 1px solid #f0d48a; border-radius: 8px; padding: 8px 12px; font-size: .9rem; margin: 12px 0; }
@@ -52,7 +52,7 @@ input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid 
 button { font: inherit; padding: 10px 18px; border-radius: 8px; border: 1px solid var(--accent); cursor: pointer; }
 button.primary { background: var(--accent); color: #fff; flex: 1; }
 button.secondary { background: #fff; color: var(--accent); }
-.languages { display: flex; gap: 4px; }
+.languages { display: flex; flex-wrap: wrap; gap: 4px; }
 .languages button, .languages a { font-size: .8rem; padding: 2px 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; color: var(--muted); text-decoration: none; }
 .languages [aria-current=true] { border-color: var(--accent); color: var(--accent); }
 .note { color: var(--muted); font-size: .9rem; }

@@ -1,9 +1,10 @@
-/** The cardholder pages speak English, Russian and Kazakh: the languages of the merchants whose
- * terms pages Kassa follows. `?lang=` wins, then Accept-Language, then English. */
-export const languages = ['en', 'ru', 'kk'] as const;
+/** The cardholder pages speak English, Russian and Kazakh — the languages of the merchants whose
+ * terms pages Kassa follows — and Uzbek in its official Latin script (oʻ and gʻ with U+02BB,
+ * the tutuq belgisi ʼ with U+02BC). `?lang=` wins, then Accept-Language, then English. */
+export const languages = ['en', 'ru', 'kk', 'uz'] as const;
 export type Language = (typeof languages)[number];
 
-export const languageNames: Record<Language, string> = { en: 'English', ru: 'Русский', kk: 'Қазақша' };
+export const languageNames: Record<Language, string> = { en: 'English', ru: 'Русский', kk: 'Қазақша', uz: 'Oʻzbekcha' };
 
 const catalogue = {
   en: {
@@ -99,9 +100,43 @@ const catalogue = {
     badLink: 'Сілтеме жарамсыз. Дүкенге оралып, төлемді қайта бастаңыз.',
     languageLabel: 'Тіл',
   },
+  uz: {
+    testMode: 'TEST REJIMI',
+    issuerBank: 'Test emitent banki',
+    threeDsTitle: '3-D Secure tekshiruvi',
+    threeDsIntro: 'Toʻlovni bankingiz {phone} raqamiga SMS orqali yuborgan bir martalik kod bilan tasdiqlang.',
+    merchant: 'Doʻkon',
+    amount: 'Summa',
+    card: 'Karta',
+    order: 'Buyurtma',
+    codeLabel: 'SMS xabardagi bir martalik kod',
+    confirm: 'Tasdiqlash',
+    cancel: 'Bekor qilish',
+    testHint: 'Sinov muhiti: kod {code}. SMS yuborilmaydi.',
+    wrongCode: 'Kod notoʻgʻri. Qolgan urinishlar: {count}.',
+    codeFormat: 'SMS xabardagi 6 xonali kodni kiriting.',
+    noSms: 'Kod kelmadimi? Kartangizni chiqargan bankka murojaat qiling.',
+    continue: 'Davom etish',
+    codeAccepted: 'Kod qabul qilindi. Toʻlov yakunlanmoqda…',
+    authenticationFailed: '3-D Secure tekshiruvidan oʻtilmadi.',
+    returning: 'Doʻkonga qaytilmoqda…',
+    returnToShop: 'Doʻkonga qaytish',
+    paymentSucceeded: 'Toʻlov amalga oshirildi.',
+    paymentDeclined: 'Toʻlov rad etildi: {reason}',
+    redirectTitle: 'Toʻlov provayderi',
+    redirectIntro: '{merchant} doʻkoni sizni toʻlovni tasdiqlash uchun shu yerga yoʻnaltirdi.',
+    pay: '{amount} toʻlash',
+    errorTitle: 'Bu toʻlovni davom ettirib boʻlmaydi',
+    notWaiting: 'Toʻlov endi tasdiqlashni kutmayapti: u yakunlangan, bekor qilingan yoki muddati oʻtgan.',
+    badLink: 'Havola yaroqsiz. Doʻkonga qaytib, toʻlovni qaytadan boshlang.',
+    languageLabel: 'Til',
+  },
 } satisfies Record<Language, Record<string, string>>;
 
 export type MessageKey = keyof (typeof catalogue)['en'];
+
+/** For the test that every language has every message with the same placeholders. */
+export const issuerCatalogue: Record<Language, Record<string, string>> = catalogue;
 
 export function translate(language: Language, key: MessageKey, values: Record<string, string | number> = {}): string {
   return catalogue[language][key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));

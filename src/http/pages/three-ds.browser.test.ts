@@ -98,8 +98,10 @@ test('a cardholder passes 3-D Secure in Chromium: wrong code, right code, back t
   }
 });
 
-test('the 3-D Secure page speaks Russian and Kazakh, and works without JavaScript', { skip }, async () => {
-  for (const [locale, language, title] of [['ru-RU', 'ru', 'Проверка 3-D Secure'], ['kk-KZ', 'kk', '3-D Secure тексеруі']] as const) {
+test('the 3-D Secure page speaks Russian, Kazakh and Uzbek, and works without JavaScript', { skip }, async () => {
+  for (const [locale, language, title] of [
+    ['ru-RU', 'ru', 'Проверка 3-D Secure'], ['kk-KZ', 'kk', '3-D Secure тексеруі'], ['uz-UZ', 'uz', '3-D Secure tekshiruvi'],
+  ] as const) {
     const context = await browser.newContext({ locale });
     const page = await context.newPage();
     await page.goto(`${shopUrl}/checkout?order=${language}`);
