@@ -57,6 +57,19 @@ test('update switches the S2S CARD mapping off and the server answers 204002 at 
   assert.equal(body.error_code, 204002);
 });
 
+test('a merchant already serving payments, switched off by the CLI, is refused on the very next request', async () => {
+  // On PostgreSQL the server caches merchants; the CLI's change must reach it before its exit.
+  const created = JSON.parse((await kassa('merchant', 'create', '--email', 'd@shop.test', '--json')).stdout);
+  const credentials = { clientKey: created.client_key, password: created.password };
+  for (let payment = 0; payment < 3; payment += 1) {
+    assert.equal((await platform.post(saleFields(credentials))).body.result, 'SUCCESS');
+  }
+  await kassa('merchant', 'update', '--client-key', created.client_key, '--s2s-card', 'off');
+  assert.equal((await platform.post(saleFields(credentials))).body.error_code, 204002);
+  await kassa('merchant', 'update', '--client-key', created.client_key, '--s2s-card', 'on', '--allow-ip', '10.1.2.3');
+  assert.equal((await platform.post(saleFields(credentials))).body.error_code, 900002);
+});
+
 test('bad options are refused with a readable message and exit code 2', async () => {
   for (const args of [['merchant', 'create'], ['merchant', 'create', '--email', 'x@y.z', '--allow-ip', '300.0.0.1'],
     ['merchant', 'create', '--email', 'x@y.z', '--callback-url', 'ftp://x'], ['merchant', 'create', '--bogus']]) {

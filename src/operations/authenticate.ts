@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { validateFields, type RequestFields } from '../protocol/validation.ts';
-import { findMerchantByClientKey, type MerchantRecord } from '../storage/merchants.ts';
+import type { MerchantRecord } from '../storage/merchants.ts';
 import type { PlatformContext } from './context.ts';
 
 export interface AuthenticatedMerchant extends MerchantRecord {
@@ -62,7 +62,7 @@ export async function authenticateMerchant(
   const errors: FieldError[] = [];
   const { client_key: clientKey } = validateFields(fields, { client_key: { required: true, check: 'uuid' } }, errors);
   if (errors.length > 0 || !clientKey) throw new ProtocolError('requestInvalid', errors);
-  const merchant = await findMerchantByClientKey(context.storage.db, clientKey.toLowerCase());
+  const merchant = await context.storage.merchants.byClientKey(clientKey.toLowerCase());
   if (!merchant) throw new ProtocolError('merchantNotFound');
   if (!isIpAllowed(sourceIp, merchant.allowedIps)) throw new ProtocolError('ipNotAllowed');
   if (!merchant.s2sCardEnabled) throw new ProtocolError('mappingNotFound');

@@ -32,22 +32,25 @@ export interface ClaimedCallback {
   cardLastFour: string | null;
 }
 
+/** Why a callback of a merchant without a callback URL is marked failed without an attempt. */
+export const noCallbackUrlError = 'the merchant has no callback URL';
+
 /**
- * Rows the dispatcher may send now: callbacks not delivered or given up, due, not leased by a
- * live claim, whose merchant's URL is not blocked, and with no earlier undelivered callback of
- * the same transaction (callbacks of one trans_id go out in order; v7 ids sort by creation).
+ * Rows the dispatcher may act on now: callbacks not delivered or given up, due, not leased by a
+ * live claim, and with no earlier undelivered callback of the same transaction (callbacks of one
+ * trans_id go out in order; v7 ids sort by creation). `addressed`: rows whose merchant has a
+ * callback URL that is not blocked (to send); otherwise rows whose merchant has none (to mark
+ * failed in bulk: there is nothing to send them to).
  */
-function dueCallbacks(db: Executor, nowMs: number, limit: number) {
-  return db.selectFrom('outbox as o')
+function dueCallbacks(db: Executor, nowMs: number, limit: number, addressed: boolean) {
+  let query = db.selectFrom('outbox as o')
     .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
-    .leftJoin('callback_url_blocks as b', 'b.url', 'm.callback_url')
     .select('o.outbox_id')
     .where('o.topic', '=', 'callback')
     .where('o.delivered_at_ms', 'is', null)
     .where('o.failed_at_ms', 'is', null)
     .where('o.next_attempt_at_ms', '<=', nowMs)
     .where((eb) => eb.or([eb('o.claimed_until_ms', 'is', null), eb('o.claimed_until_ms', '<=', nowMs)]))
-    .where((eb) => eb.or([eb('b.blocked_until_ms', 'is', null), eb('b.blocked_until_ms', '<=', nowMs)]))
     .where((eb) => eb.not(eb.exists(
       eb.selectFrom('outbox as earlier')
         .select(sql<number>`1`.as('one'))
@@ -56,56 +59,79 @@ function dueCallbacks(db: Executor, nowMs: number, limit: number) {
         .where('earlier.topic', '=', 'callback')
         .where('earlier.delivered_at_ms', 'is', null)
         .where('earlier.failed_at_ms', 'is', null),
-    )))
-    .orderBy('o.next_attempt_at_ms')
-    .orderBy('o.outbox_id')
-    .limit(limit);
+    )));
+  if (addressed) {
+    query = query
+      .leftJoin('callback_url_blocks as b', 'b.url', 'm.callback_url')
+      .where('m.callback_url', 'is not', null).where('m.callback_url', '<>', '')
+      .where((eb) => eb.or([eb('b.blocked_until_ms', 'is', null), eb('b.blocked_until_ms', '<=', nowMs)]));
+  } else {
+    query = query.where((eb) => eb.or([eb('m.callback_url', 'is', null), eb('m.callback_url', '=', '')]));
+  }
+  return query.orderBy('o.next_attempt_at_ms').orderBy('o.outbox_id').limit(limit);
 }
 
 /**
- * The one place where the dialects differ for claiming.
- * PostgreSQL (several nodes): SELECT … FOR UPDATE SKIP LOCKED, then the lease UPDATE, in one
- * transaction — a row another node is claiming is skipped, never waited for, never taken twice.
- * SQLite (one node, but the CLI or a second process may share the file): one conditional UPDATE
- * whose subquery carries the due conditions; a statement is atomic and writers are serialised,
- * and a single write statement avoids the read-to-write lock upgrade that fails under contention.
+ * Marks due callbacks of merchants without a callback URL as failed, up to `limit`, in one
+ * statement: nothing can be sent, and a claim plus a recorded attempt per row was most of the
+ * database work of a SALE for such a merchant (the profile: three round trips per payment).
+ * The row stays, re-sendable once a URL is set (`kassa callbacks resend`). Returns how many.
  */
-async function claimRows(
-  db: Kysely<Database>, dialect: DialectName,
-  candidates: (executor: Executor) => ReturnType<typeof dueCallbacks>,
-  lease: { claimed_until_ms: number; claim_token: string },
-): Promise<string[]> {
-  if (dialect === 'postgres') {
-    return db.transaction().execute(async (transaction) => {
-      const rows = await candidates(transaction).forUpdate('o').skipLocked().execute();
-      const ids = rows.map((row) => row.outbox_id);
-      if (ids.length > 0) await transaction.updateTable('outbox').set(lease).where('outbox_id', 'in', ids).execute();
-      return ids;
-    });
-  }
-  const rows = await db.updateTable('outbox').set(lease)
-    .where('outbox_id', 'in', candidates(db))
-    .returning('outbox_id')
-    .execute();
-  return rows.map((row) => row.outbox_id);
+export async function failUnaddressedCallbacks(db: Kysely<Database>, dialect: DialectName, nowMs: number, limit: number): Promise<number> {
+  let candidates = dueCallbacks(db, nowMs, limit, false);
+  // PostgreSQL: rows another node is working on are skipped, not waited for.
+  if (dialect === 'postgres') candidates = candidates.forUpdate('o').skipLocked();
+  const result = await db.updateTable('outbox')
+    .set({ failed_at_ms: nowMs, last_error: noCallbackUrlError, claimed_until_ms: null, claim_token: null })
+    .where('outbox_id', 'in', candidates)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
-/** Leases up to `limit` due callbacks to `claimToken` and returns them with what sending needs. */
+/** Leases up to `limit` due callbacks to `claimToken` and returns them with what sending needs.
+ * The URL and secrets are read at claim time, so a changed callback URL or a rotated key applies
+ * to retries too.
+ * The one place where the dialects differ for claiming:
+ * - PostgreSQL (several nodes): one statement — candidates FOR UPDATE SKIP LOCKED, the lease
+ *   UPDATE and the read of what sending needs as CTEs, so a row another node is claiming is
+ *   skipped, never waited for, never taken twice, in one round trip (it was five);
+ * - SQLite (one node, but the CLI or a second process may share the file): one conditional
+ *   UPDATE whose subquery carries the due conditions (a statement is atomic and writers are
+ *   serialised; a single write avoids the read-to-write lock upgrade that fails under
+ *   contention), then the read. */
 export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectName, request: ClaimRequest): Promise<ClaimedCallback[]> {
-  const ids = await claimRows(db, dialect, (executor) => dueCallbacks(executor, request.nowMs, request.limit),
-    { claimed_until_ms: request.leaseUntilMs, claim_token: request.claimToken });
-  if (ids.length === 0) return [];
-  const rows = await db.selectFrom('outbox as o')
-    .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
-    .leftJoin('payments as p', 'p.trans_id', 'o.trans_id')
-    .select([
-      'o.outbox_id', 'o.trans_id', 'o.merchant_id', 'o.payload_json', 'o.attempt_count',
-      'm.callback_url', 'm.password_ciphertext', 'p.payer_email', 'p.card_bin', 'p.card_last_four',
-    ])
-    .where('o.outbox_id', 'in', ids)
-    .where('o.claim_token', '=', request.claimToken)
-    .orderBy('o.outbox_id')
-    .execute();
+  const lease = { claimed_until_ms: request.leaseUntilMs, claim_token: request.claimToken };
+  const details = ['o.outbox_id', 'o.trans_id', 'o.merchant_id', 'o.payload_json', 'o.attempt_count',
+    'm.callback_url', 'm.password_ciphertext', 'p.payer_email', 'p.card_bin', 'p.card_last_four'] as const;
+  let rows;
+  if (dialect === 'postgres') {
+    rows = await db
+      .with('candidates', (creator) => dueCallbacks(creator as unknown as Executor, request.nowMs, request.limit, true)
+        .forUpdate('o').skipLocked())
+      .with('claimed', (creator) => creator.updateTable('outbox').set(lease)
+        .from('candidates').whereRef('outbox.outbox_id', '=', 'candidates.outbox_id')
+        .returning(['outbox.outbox_id', 'outbox.trans_id', 'outbox.merchant_id', 'outbox.payload_json', 'outbox.attempt_count']))
+      .selectFrom('claimed as o')
+      .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
+      .leftJoin('payments as p', 'p.trans_id', 'o.trans_id')
+      .select([...details])
+      .orderBy('o.outbox_id')
+      .execute();
+  } else {
+    const claimed = await db.updateTable('outbox').set(lease)
+      .where('outbox_id', 'in', dueCallbacks(db, request.nowMs, request.limit, true))
+      .returning('outbox_id')
+      .execute();
+    if (claimed.length === 0) return [];
+    rows = await db.selectFrom('outbox as o')
+      .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
+      .leftJoin('payments as p', 'p.trans_id', 'o.trans_id')
+      .select([...details])
+      .where('o.outbox_id', 'in', claimed.map((row) => row.outbox_id))
+      .where('o.claim_token', '=', request.claimToken)
+      .orderBy('o.outbox_id')
+      .execute();
+  }
   return rows.map((row) => ({
     outboxId: row.outbox_id,
     transId: row.trans_id,

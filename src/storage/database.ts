@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
 import { WriteBatcher } from './write-batch.ts';
+import { cachedMerchantLookup, directMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -25,6 +26,9 @@ export interface Storage {
   dialect: DialectName;
   /** Runs a write transaction; on SQLite concurrent ones share a commit (see WriteBatcher). */
   write<T>(work: (transaction: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Merchants by client_key for authenticating requests: cached on PostgreSQL, kept exact by
+   * change notifications (storage/merchant-cache.ts); a plain read on SQLite. */
+  merchants: MerchantLookup;
   close(): Promise<void>;
 }
 
@@ -70,7 +74,17 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db, schema);
-    return { db, dialect: 'postgres', write: (work) => db.transaction().execute(work), close: () => db.destroy() };
+    // Named, so an operator can tell the LISTEN connection in pg_stat_activity.
+    const merchants = cachedMerchantLookup(db, {
+      connection: { connectionString: config.databaseUrl, application_name: `kassa merchant changes ${schema ?? 'public'}` },
+    });
+    return {
+      db, dialect: 'postgres', write: (work) => db.transaction().execute(work), merchants,
+      close: async () => {
+        await merchants.close();
+        await db.destroy();
+      },
+    };
   }
   mkdirSync(config.dataDirectory, { recursive: true });
   const file = new SqliteDatabase(sqliteFilePath(config.dataDirectory));
@@ -83,5 +97,5 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
   await migrateToLatest(db);
   const batcher = new WriteBatcher(db);
-  return { db, dialect: 'sqlite', write: (work) => batcher.run(work), close: () => db.destroy() };
+  return { db, dialect: 'sqlite', write: (work) => batcher.run(work), merchants: directMerchantLookup(db), close: () => db.destroy() };
 }

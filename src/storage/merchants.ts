@@ -65,8 +65,8 @@ export async function insertMerchant(db: Kysely<Database>, merchant: MerchantRec
   }).execute();
 }
 
-/** Read on every request, without a cache, so a merchant created or changed by the CLI while
- * the server runs is served at once (an indexed primary-key read is microseconds). */
+/** The merchant as stored now. Requests are authenticated through Storage.merchants, which
+ * caches this read on PostgreSQL and stays exact (storage/merchant-cache.ts). */
 export async function findMerchantByClientKey(db: Kysely<Database>, clientKey: string): Promise<MerchantRecord | undefined> {
   const row = await db.selectFrom('merchants').selectAll().where('client_key', '=', clientKey).executeTakeFirst();
   return row ? fromRow(row) : undefined;

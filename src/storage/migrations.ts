@@ -323,6 +323,21 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_merchant_change_notice': {
+    // PostgreSQL servers cache merchants (storage/merchant-cache.ts) and must hear of every
+    // change, whoever makes it: a statement trigger notifies at commit. SQLite reads merchants
+    // in-process on every request and needs nothing.
+    async up(db: Kysely<any>) {
+      if ((await dialectOf(db)) !== 'postgres') return;
+      await sql`CREATE FUNCTION kassa_notify_merchant_change() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            PERFORM pg_notify('kassa_merchants', TG_TABLE_SCHEMA);
+            RETURN NULL;
+          END $$`.execute(db);
+      await sql`CREATE TRIGGER merchants_change_notice AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON merchants
+          FOR EACH STATEMENT EXECUTE FUNCTION kassa_notify_merchant_change()`.execute(db);
+    },
+  },
 };
 
 async function dialectOf(db: Kysely<any>): Promise<'postgres' | 'sqlite'> {

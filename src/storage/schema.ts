@@ -200,7 +200,8 @@ export interface CallbackAttemptTable {
   /** First 200 bytes of the answer, or the error text. */
   response_excerpt: string | null;
   duration_ms: number;
-  /** delivered | failed | refused (production SSRF rule) | skipped (no callback URL). */
+  /** delivered | failed | refused (production SSRF rule) | skipped (the URL was removed after the claim;
+   * callbacks of merchants without a URL are marked failed with no attempt). */
   outcome: string;
 }
 

@@ -377,6 +377,7 @@ test('a merchant without a callback URL: the callback is marked failed at once, 
   const [record] = await callbacksOf(platform, payment.trans_id);
   assert.equal(record.state, 'failed');
   assert.equal(record.lastError, 'the merchant has no callback URL');
+  assert.equal(record.attempts.length, 0, 'nothing was attempted');
   assert.equal(receiver.received.length, 0);
 });
 

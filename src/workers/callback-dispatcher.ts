@@ -3,7 +3,9 @@ import qs from 'qs';
 import { newId } from '../domain/ids.ts';
 import type { PlatformContext } from '../operations/context.ts';
 import { signCallback } from '../protocol/callback-signature.ts';
-import { claimDueCallbacks, recordAttempt, releaseClaim, type AttemptResult, type ClaimedCallback } from '../storage/callbacks.ts';
+import {
+  claimDueCallbacks, failUnaddressedCallbacks, noCallbackUrlError, recordAttempt, releaseClaim, type AttemptResult, type ClaimedCallback,
+} from '../storage/callbacks.ts';
 import { CallbackTransport, type PostResult } from './callback-transport.ts';
 
 /**
@@ -174,13 +176,26 @@ export class CallbackDispatcher {
 
   async #run(): Promise<DispatchCounts> {
     const counts = emptyCounts();
+    let unaddressedBefore = 0;
     for (let batch = 0; batch < this.#batchesPerRunMax && !this.#stopped; batch += 1) {
       const nowMs = this.#context.clock.nowMs();
+      const { db, dialect } = this.#context.storage;
+      // A merchant without a callback URL: nothing to send, the rows are marked failed in bulk
+      // (a setting, not an incident: debug, not one warn line per payment). Once per run, or
+      // again while batches come back full: under load a run would otherwise spend a statement
+      // on every few payments.
+      const unaddressed = batch === 0 || unaddressedBefore >= this.#batchSize
+        ? await failUnaddressedCallbacks(db, dialect, nowMs, this.#batchSize) : 0;
+      unaddressedBefore = unaddressed;
+      if (unaddressed > 0) {
+        counts.gaveUp += unaddressed;
+        this.#context.logger.debug({ count: unaddressed, error: noCallbackUrlError }, 'callbacks not sent');
+      }
       const claimToken = randomUUID();
-      const claimed = await claimDueCallbacks(this.#context.storage.db, this.#context.storage.dialect, {
+      const claimed = await claimDueCallbacks(db, dialect, {
         nowMs, leaseUntilMs: nowMs + this.#leaseMs, claimToken, limit: this.#batchSize,
       });
-      if (claimed.length === 0) break;
+      if (claimed.length === 0 && unaddressed === 0) break;
       counts.claimed += claimed.length;
       // URLs this run has seen blocked: the rest of the batch for them is handed back unsent,
       // so a failing URL gets at most the attempts already in flight beyond its five.
@@ -208,8 +223,9 @@ export class CallbackDispatcher {
     let result: PostResult;
     let outcome: 'delivered' | 'failed' | 'refused' | 'skipped';
     if (url === '') {
-      // Nothing to send to; a permanent condition until an operator sets a URL and re-sends.
-      result = { statusCode: null, body: null, error: 'the merchant has no callback URL', refused: false, durationMs: 0 };
+      // The URL was removed between the claim and now (rows without one are never claimed):
+      // nothing to send to, a permanent condition until an operator sets a URL and re-sends.
+      result = { statusCode: null, body: null, error: noCallbackUrlError, refused: false, durationMs: 0 };
       outcome = 'skipped';
     } else {
       const body = this.#signedBody(callback);
