@@ -79,6 +79,24 @@ async function databaseCounters() {
   return { commits: Number(commits.rows[0].n), tables: Object.fromEntries(tables.rows.map((row: Record<string, string>) => [row.relname, row])) };
 }
 
+/** CPU time (ms) used so far by every process of this name (Linux /proc): what PostgreSQL's
+ * backends spent, which the server's own profile cannot show. */
+function processCpuMs(name: string): number {
+  let jiffies = 0;
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== name) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      jiffies += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return jiffies * 10; // USER_HZ is 100 on Linux
+}
+
 let counter = 0;
 const load = (duration: number): Promise<Result> => Promise.resolve(autocannon({
   url: `http://127.0.0.1:${port}`, connections: 32, duration, timeout: 10,
@@ -93,7 +111,9 @@ await new Promise((resolve) => setTimeout(resolve, 1_000)); // let the workers d
 // snapshot per read is what we want.
 await admin?.query('SELECT pg_stat_clear_snapshot()');
 const before = await databaseCounters();
+const postgresCpuBeforeMs = processCpuMs('postgres');
 const result = await load(seconds);
+const postgresCpuMs = processCpuMs('postgres') - postgresCpuBeforeMs;
 await new Promise((resolve) => setTimeout(resolve, 1_500));
 await admin?.query('SELECT pg_stat_clear_snapshot()');
 const after = await databaseCounters();
@@ -103,7 +123,8 @@ await exited;
 const sales = result.requests.total;
 console.log(`${storage}: ${Math.round(result.requests.average)} SALE/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`);
 if (before && after) {
-  console.log(`PostgreSQL per SALE: ${((after.commits - before.commits) / sales).toFixed(2)} commits (whole database)`);
+  console.log(`PostgreSQL per SALE: ${((after.commits - before.commits) / sales).toFixed(2)} commits (whole database), `
+    + `${(postgresCpuMs / sales).toFixed(3)} ms of CPU (every postgres process, during the load)`);
   for (const [name, row] of Object.entries(after.tables)) {
     const was = before.tables[name] ?? { ins: 0, upd: 0, del: 0, seq: 0, idx: 0 };
     const per = (key: 'ins' | 'upd' | 'del' | 'seq' | 'idx') => ((Number(row[key]) - Number(was[key])) / sales).toFixed(2);
