@@ -1,7 +1,8 @@
 /**
  * `npx tsx bench/profile-sale.ts [sqlite|postgres]`: where a SALE's cost goes. Starts the real
  * server (src/server.ts, workers running) under `node --cpu-prof`, loads it with approved SALEs
- * for PROFILE_SECONDS (default 8) from 32 autocannon connections, then prints
+ * for PROFILE_SECONDS (default 8) from 32 autocannon connections (or PROFILE_RATE evenly spaced
+ * SALEs a second), then prints
  *   - SALEs per second and, on PostgreSQL, what the database did per SALE (commits, rows
  *     inserted/updated/deleted per table, from pg_stat_* counters — no extension needed);
  *   - the Node functions with the most self time, from the .cpuprofile (path printed).
@@ -12,10 +13,12 @@ import autocannon, { type Result } from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { cardHashPart, saleHash } from '../src/protocol/hash.ts';
 
@@ -98,6 +101,46 @@ function processCpuMs(name: string): number {
 }
 
 let counter = 0;
+const pacedRate = Number(process.env.PROFILE_RATE ?? 0);
+
+/** PROFILE_RATE=n: an open-loop generator instead — n evenly spaced SALEs a second, latency
+ * counted from when each was due (what `npm run bench` calls "paced"). */
+async function pacedLoad(duration: number): Promise<{ total: number; p50: number; p99: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const latencies: number[] = [];
+  const total = Math.round(pacedRate * duration);
+  const startedAt = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const send = (dueAt: number) => {
+      const body = form(`P-${(counter += 1)}`);
+      const request = http.request({ host: '127.0.0.1', port, path: '/post', method: 'POST', agent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          latencies.push(performance.now() - dueAt);
+          if (latencies.length === total) resolve();
+        });
+      });
+      request.setTimeout(10_000, () => request.destroy());
+      request.on('error', () => {
+        latencies.push(10_000);
+        if (latencies.length === total) resolve();
+      });
+      request.end(body);
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - startedAt) / (1_000 / pacedRate)) + 1);
+      while (sent < due) send(startedAt + (sent++) * (1_000 / pacedRate));
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { total, p50: latencies[Math.floor(total * 0.5)], p99: latencies[Math.floor(total * 0.99)] };
+}
+
 const load = (duration: number): Promise<Result> => Promise.resolve(autocannon({
   url: `http://127.0.0.1:${port}`, connections: 32, duration, timeout: 10,
   requests: [{
@@ -112,7 +155,11 @@ await new Promise((resolve) => setTimeout(resolve, 1_000)); // let the workers d
 await admin?.query('SELECT pg_stat_clear_snapshot()');
 const before = await databaseCounters();
 const postgresCpuBeforeMs = processCpuMs('postgres');
-const result = await load(seconds);
+const result = pacedRate > 0
+  ? await pacedLoad(seconds).then(({ total, p50, p99 }) => ({
+    requests: { total, average: total / seconds }, latency: { p50: Math.round(p50 * 10) / 10, p99: Math.round(p99 * 10) / 10 }, non2xx: 0,
+  }))
+  : await load(seconds);
 const postgresCpuMs = processCpuMs('postgres') - postgresCpuBeforeMs;
 await new Promise((resolve) => setTimeout(resolve, 1_500));
 await admin?.query('SELECT pg_stat_clear_snapshot()');

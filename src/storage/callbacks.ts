@@ -58,7 +58,11 @@ function dueCallbacks(db: Executor, nowMs: number, limit: number, addressed: boo
         .whereRef('earlier.outbox_id', '<', 'o.outbox_id')
         .where('earlier.topic', '=', 'callback')
         .where('earlier.delivered_at_ms', 'is', null)
-        .where('earlier.failed_at_ms', 'is', null),
+        .where('earlier.failed_at_ms', 'is', null)
+        // OFFSET keeps PostgreSQL from turning this into an anti join, which it planned as a
+        // walk over every pending row per candidate (quadratic in the backlog) whenever its
+        // statistics dated from a quiet moment; as a subplan it is an index look-up by trans_id.
+        .limit(1).offset(0),
     )));
   if (addressed) {
     query = query
