@@ -19,6 +19,7 @@ export function normalizeIp(ip: string): string {
 const derivedCacheEntriesMax = 10_000;
 const allowListsByEntries = new Map<string, BlockList>();
 const passwordsByCiphertext = new Map<string, string>();
+const answersByListAndIp = new Map<string, boolean>();
 
 function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
   let value = cache.get(key);
@@ -32,6 +33,12 @@ function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
 
 /** Allowed entries are addresses or CIDR ranges (`10.0.0.0/8`, `0.0.0.0/0` for anywhere). */
 export function isIpAllowed(sourceIp: string, allowedIps: readonly string[]): boolean {
+  // A merchant calls from a few addresses; the answer per (list, address) is remembered
+  // (BlockList.check builds a SocketAddress per call: ~2% of a SALE in the profile).
+  return remember(answersByListAndIp, `${allowedIps.join(',')}|${sourceIp}`, () => checkIp(sourceIp, allowedIps));
+}
+
+function checkIp(sourceIp: string, allowedIps: readonly string[]): boolean {
   const ip = normalizeIp(sourceIp);
   const family = isIP(ip);
   if (family === 0) return false;

@@ -2,6 +2,7 @@ import { formatTransDate } from '../domain/dates.ts';
 import { maskFromParts } from '../domain/card.ts';
 import { newId } from '../domain/ids.ts';
 import type { PaymentFacts } from '../protocol/responses.ts';
+import { noCallbackUrlError } from '../storage/callbacks.ts';
 import type { OutboxRow, PaymentRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 
@@ -30,8 +31,14 @@ export function paymentFacts(context: PlatformContext, payment: PaymentRow, date
 }
 
 /** A callback to send, written in the same transaction as the change it reports. */
-export function callbackRow(payment: PaymentRow, payload: Record<string, unknown>, nowMs: number): OutboxRow {
-  return {
+/** The callback of a state change, for the outbox. `merchantCallbackUrl`, when the caller
+ * knows it: a merchant without one gets the row already marked failed (nothing to send to; it
+ * stays re-sendable), which spares the dispatcher a claim and PostgreSQL an update per payment.
+ * Left out, the dispatcher finds that out itself. */
+export function callbackRow(
+  payment: PaymentRow, payload: Record<string, unknown>, nowMs: number, merchantCallbackUrl?: string | null,
+): OutboxRow {
+  const row: OutboxRow = {
     outbox_id: newId(nowMs),
     topic: 'callback',
     merchant_id: payment.merchant_id,
@@ -41,6 +48,10 @@ export function callbackRow(payment: PaymentRow, payload: Record<string, unknown
     next_attempt_at_ms: nowMs,
     delivered_at_ms: null,
   };
+  if (merchantCallbackUrl === null || merchantCallbackUrl === '') {
+    return { ...row, failed_at_ms: nowMs, last_error: noCallbackUrlError };
+  }
+  return row;
 }
 
 export function cardSummary(payment: PaymentRow) {

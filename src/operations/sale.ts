@@ -59,7 +59,7 @@ export interface SaleExtras {
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
-export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled'>;
+export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>;
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
@@ -232,12 +232,12 @@ export async function performSale(
 
   const answerWith = async (answer: AuthorizationAnswer, operations: OperationRow[], alreadyInserted: boolean) => {
     if (answer.outcome === 'challenge') {
-      return beginChallenge(context, payment, command, answer.kind, operations, alreadyInserted, alsoInTransaction, render, onConflict);
+      return beginChallenge(context, merchant, payment, command, answer.kind, operations, alreadyInserted, alsoInTransaction, render, onConflict);
     }
     const change = outcomeChange(command, answer, merchant.descriptor, nowMs);
     const finalPayment: PaymentRow = { ...payment, ...change };
     const facts = paymentFacts(context, finalPayment);
-    const callbacks = [callbackRow(finalPayment, render.callback(facts), nowMs)];
+    const callbacks = [callbackRow(finalPayment, render.callback(facts), nowMs, merchant.callbackUrl)];
     const operationStatus = answer.outcome === 'approved' ? 'success' : 'fail';
     if (alreadyInserted) {
       await completeOperation(context.storage.db, transId, change,
@@ -287,7 +287,7 @@ function saleOperation(transId: string, command: SaleCommand, nowMs: number, typ
  * sub-transaction comes before the SALE/AUTH one in the history, as the spec's example shows.
  */
 async function beginChallenge(
-  context: PlatformContext, payment: PaymentRow, command: SaleCommand, kind: '3DS' | 'REDIRECT',
+  context: PlatformContext, merchant: SaleMerchant, payment: PaymentRow, command: SaleCommand, kind: '3DS' | 'REDIRECT',
   operations: OperationRow[], alreadyInserted: boolean,
   alsoInTransaction: ((transaction: Transaction<Database>) => Promise<void>) | undefined,
   render: NonNullable<SaleExtras['render']>, onConflict: () => Promise<never>,
@@ -296,7 +296,7 @@ async function beginChallenge(
   const challenged: PaymentRow = { ...payment, status: kind };
   const redirect = challengeRedirect(context, challenged, kind);
   const facts = paymentFacts(context, challenged);
-  const callbacks = [callbackRow(challenged, render.callback(facts, redirect), nowMs)];
+  const callbacks = [callbackRow(challenged, render.callback(facts, redirect), nowMs, merchant.callbackUrl)];
   const challenge = {
     transId: payment.trans_id, kind, nowMs,
     expiresAtMs: nowMs + context.challengeTimeoutMs,

@@ -46,3 +46,15 @@ test('without KASSA_SECRET_KEY a key file is created once, private, and reused',
 test('a malformed configured key is a clear startup error', () => {
   assert.throws(() => openVault({ dataDirectory: tmpdir(), secretKey: 'short' }), /KASSA_SECRET_KEY/);
 });
+
+test('every encryption gets its own IV, also across refills of the IV pool, and decrypts', () => {
+  const vault = new Vault([randomBytes(32)]);
+  const ivs = new Set<string>();
+  const count = 2_000; // the pool holds 512 IVs: this crosses three refills
+  for (let index = 0; index < count; index += 1) {
+    const ciphertext = vault.encrypt(`4111111111111111-${index}`);
+    ivs.add(ciphertext.split('.')[2]);
+    if (index % 97 === 0) assert.equal(vault.decrypt(ciphertext), `4111111111111111-${index}`);
+  }
+  assert.equal(ivs.size, count);
+});

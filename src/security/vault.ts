@@ -8,6 +8,24 @@ import { join } from 'node:path';
  * listed can decrypt. Fingerprints (HMAC-SHA-256 under a key derived from the newest key)
  * let the platform find equal PANs without decrypting them.
  */
+/** AES-GCM needs a unique 96-bit IV per encryption under one key; random ones are the usual
+ * way. They are cut from a pool refilled by the CSPRNG (as uuid does for its ids): one
+ * randomBytes call per encryption was ~3% of a SALE's CPU. */
+const ivBytes = 12;
+const ivPoolBytes = ivBytes * 512;
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+
+function nextInitializationVector(): Buffer {
+  if (ivOffset + ivBytes > ivPool.length) {
+    ivPool = randomBytes(ivPoolBytes);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + ivBytes);
+  ivOffset += ivBytes;
+  return iv;
+}
+
 export class Vault {
   readonly #keysById = new Map<string, Buffer>();
   readonly #currentKeyId: string;
@@ -30,7 +48,7 @@ export class Vault {
   }
 
   encrypt(plaintext: string): string {
-    const iv = randomBytes(12);
+    const iv = nextInitializationVector();
     const cipher = createCipheriv('aes-256-gcm', this.#keysById.get(this.#currentKeyId)!, iv);
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();

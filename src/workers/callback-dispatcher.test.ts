@@ -369,15 +369,30 @@ test('production mode refuses loopback targets, by IP or by name, with the reaso
   assert.match(nameRecord.attempts[0].response_excerpt ?? '', /^refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address/);
 });
 
-test('a merchant without a callback URL: the callback is marked failed at once, nothing is sent', { timeout: testTimeoutMs }, async (t) => {
+test('a merchant without a callback URL: the callback is written already failed, nothing is sent', { timeout: testTimeoutMs }, async (t) => {
   const { platform, receiver, dispatcher } = await setup(t);
   const merchant = await platform.addMerchant({ callbackUrl: null });
   const payment = await sale(platform, merchant);
-  assert.equal((await dispatcher.runOnce()).gaveUp, 1);
   const [record] = await callbacksOf(platform, payment.trans_id);
-  assert.equal(record.state, 'failed');
+  assert.equal(record.state, 'failed', 'failed before any dispatcher run');
   assert.equal(record.lastError, 'the merchant has no callback URL');
   assert.equal(record.attempts.length, 0, 'nothing was attempted');
+  assert.deepEqual(await dispatcher.runOnce(), { claimed: 0, delivered: 0, failed: 0, gaveUp: 0, heldBack: 0 });
+  assert.equal(receiver.received.length, 0);
+});
+
+test('a callback URL removed while callbacks wait: the dispatcher marks them failed in bulk, unsent', { timeout: testTimeoutMs }, async (t) => {
+  const { platform, receiver, dispatcher } = await setup(t);
+  const merchant = await platform.addMerchant({ callbackUrl: receiver.url('/cb') });
+  const payments = [await sale(platform, merchant), await sale(platform, merchant)];
+  await updateMerchant(platform.context, merchant.clientKey, { callbackUrl: null });
+  assert.equal((await dispatcher.runOnce()).gaveUp, 2);
+  for (const payment of payments) {
+    const [record] = await callbacksOf(platform, payment.trans_id);
+    assert.equal(record.state, 'failed');
+    assert.equal(record.lastError, 'the merchant has no callback URL');
+    assert.equal(record.attempts.length, 0);
+  }
   assert.equal(receiver.received.length, 0);
 });
 
