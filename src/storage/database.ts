@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
 import { WriteBatcher } from './write-batch.ts';
-import { cachedMerchantLookup, directMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
+import { cachedMerchantLookup, sqliteMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -27,8 +27,8 @@ export interface Storage {
   dialect: DialectName;
   /** Runs a write transaction; on SQLite concurrent ones share a commit (see WriteBatcher). */
   write<T>(work: (transaction: Transaction<Database>) => Promise<T>): Promise<T>;
-  /** Merchants by client_key for authenticating requests: cached on PostgreSQL, kept exact by
-   * change notifications (storage/merchant-cache.ts); a plain read on SQLite. */
+  /** Merchants by client_key for authenticating requests, cached and kept exact: by change
+   * notifications on PostgreSQL, by data_version on SQLite (storage/merchant-cache.ts). */
   merchants: MerchantLookup;
   close(): Promise<void>;
 }
@@ -131,5 +131,5 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
   await migrateToLatest(db);
   const batcher = new WriteBatcher(db);
-  return { db, dialect: 'sqlite', write: (work) => batcher.run(work), merchants: directMerchantLookup(db), close: () => db.destroy() };
+  return { db, dialect: 'sqlite', write: (work) => batcher.run(work), merchants: sqliteMerchantLookup(db, () => file.pragma('data_version', { simple: true }) as number), close: () => db.destroy() };
 }

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import test from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
 import pg from 'pg';
+import { updateMerchant } from '../operations/manage-merchants.ts';
+import { sqliteFilePath } from './database.ts';
 import { startTestPlatform, usingPostgres, type TestPlatform } from '../testing/harness.ts';
 
 /**
  * The merchant cache of a PostgreSQL server (storage/merchant-cache.ts): it answers from memory,
  * a change made by any other connection empties it at once, and it is not used while its LISTEN
- * connection is down. SQLite reads merchants directly and has nothing to test here.
+ * connection is down. On SQLite, `PRAGMA data_version` and the process's own changes keep it exact.
  */
-const skip = usingPostgres ? false : 'PostgreSQL only: SQLite has no merchant cache';
+const skip = usingPostgres ? false : 'PostgreSQL only';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -79,4 +83,32 @@ test('an unknown client_key is not remembered: a merchant that appears a moment 
   await other.query(`UPDATE merchants SET client_key = $1 WHERE client_key = $2`, [laterKey, platform.merchant.clientKey]);
   await other.query('ALTER TABLE merchants ENABLE TRIGGER merchants_change_notice');
   assert.equal((await lookup.byClientKey(laterKey))?.descriptor, 'SHOP.TEST');
+});
+
+const skipUnlessSqlite = usingPostgres ? 'SQLite only' : false;
+
+test('SQLite: merchants are served from memory until this process or another connection changes one', { skip: skipUnlessSqlite, timeout: 30_000 }, async (t) => {
+  const platform = await startTestPlatform();
+  t.after(() => platform.close());
+  const lookup = platform.context.storage.merchants;
+  const key = platform.merchant.clientKey;
+  const descriptorOf = async () => (await lookup.byClientKey(key))?.descriptor;
+  assert.equal(await descriptorOf(), 'SHOP.TEST');
+  // A write on the server's own connection that bypasses storage/merchants.ts is not seen:
+  // the cache is really used.
+  await sql`UPDATE merchants SET descriptor = 'BYPASS' WHERE client_key = ${key}`.execute(platform.context.storage.db);
+  assert.equal(await descriptorOf(), 'SHOP.TEST');
+  // This process's own changes are seen at once.
+  await updateMerchant(platform.context, key, { descriptor: 'UPDATED' });
+  assert.equal(await descriptorOf(), 'UPDATED');
+  // So are another connection's (the CLI's, or sqlite3 by hand), through data_version.
+  const other = new SqliteDatabase(sqliteFilePath(platform.dataDirectory));
+  t.after(() => other.close());
+  other.prepare('UPDATE merchants SET descriptor = ? WHERE client_key = ?').run('ELSEWHERE', key);
+  assert.equal(await descriptorOf(), 'ELSEWHERE');
+  // An unknown key is not remembered.
+  const laterKey = randomUUID();
+  assert.equal(await lookup.byClientKey(laterKey), undefined);
+  await sql`UPDATE merchants SET client_key = ${laterKey} WHERE client_key = ${key}`.execute(platform.context.storage.db);
+  assert.equal((await lookup.byClientKey(laterKey))?.descriptor, 'ELSEWHERE');
 });

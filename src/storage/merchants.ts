@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { liftUrlBlocks } from './callbacks.ts';
+import { merchantsChangedHere } from './merchant-cache.ts';
 import type { Selectable } from 'kysely';
 import type { Database, MerchantTable } from './schema.ts';
 
@@ -46,6 +47,11 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
 }
 
 export async function insertMerchant(db: Kysely<Database>, merchant: MerchantRecord): Promise<void> {
+  await insertMerchantRow(db, merchant);
+  merchantsChangedHere();
+}
+
+async function insertMerchantRow(db: Kysely<Database>, merchant: MerchantRecord): Promise<void> {
   await db.insertInto('merchants').values({
     merchant_id: merchant.merchantId,
     client_key: merchant.clientKey,
@@ -88,6 +94,17 @@ export async function listMerchants(db: Kysely<Database>, limit: number): Promis
  * and the new URL at once, for every merchant using them, in the same transaction.
  */
 export async function updateMerchantSettings(
+  db: Kysely<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
+): Promise<boolean> {
+  try {
+    return await updateMerchantSettingsOnce(db, merchantId, settings, nowMs);
+  } finally {
+    // After the commit (or its failure): a lookup between the two reads the row as committed.
+    merchantsChangedHere();
+  }
+}
+
+async function updateMerchantSettingsOnce(
   db: Kysely<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
 ): Promise<boolean> {
   if (settings.callbackUrl === undefined) return updateMerchantRow(db, merchantId, settings, nowMs);
