@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { callbacksCommitted } from './callback-signal.ts';
 import type { ChallengeTable, Database } from './schema.ts';
 import type { OperationRow, OutboxRow, PaymentChange } from './payments.ts';
 
@@ -32,6 +33,7 @@ export async function recordChallenge(
     if (callbacks.length > 0) await transaction.insertInto('outbox').values(callbacks).execute();
     await saveChallenge(transaction, challenge);
   });
+  callbacksCommitted(callbacks);
 }
 
 export async function findChallenge(db: Kysely<Database>, transId: string): Promise<ChallengeTable | undefined> {
@@ -88,6 +90,7 @@ export async function finishChallenge(
     await transaction.deleteFrom('card_secrets').where('trans_id', '=', transId).execute();
     await transaction.deleteFrom('challenges').where('trans_id', '=', transId).execute();
   });
+  callbacksCommitted(callbacks);
 }
 
 /** Challenges past their deadline, oldest first, at most `limit` (the sweeper's bound). */

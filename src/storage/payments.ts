@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, OutboxTable, PaymentOperationTable, PaymentTable } from './schema.ts';
+import { callbacksCommitted } from './callback-signal.ts';
 import { isUniqueViolation } from './dialect-errors.ts';
 import type { Storage } from './database.ts';
 
@@ -88,6 +89,7 @@ export async function insertPayment(
   try {
     if (storage.dialect === 'postgres' && !alsoInTransaction && outbox.length > 0) {
       await storage.db.executeQuery(paymentInOneStatement(payment, operations, outbox));
+      callbacksCommitted(outbox);
       return 'inserted';
     }
     await storage.write(async (transaction) => {
@@ -99,6 +101,7 @@ export async function insertPayment(
       }
       if (alsoInTransaction) await alsoInTransaction(transaction);
     });
+    callbacksCommitted(outbox);
     return 'inserted';
   } catch (error) {
     if (isUniqueViolation(error)) return 'conflict';
@@ -152,6 +155,7 @@ export async function completeOperation(
       .where('operation_id', '=', operation.operationId).execute();
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
   });
+  callbacksCommitted(outbox);
 }
 
 /**
@@ -208,7 +212,7 @@ export async function reserveRefund(db: Kysely<Database>, transId: string, opera
 export async function finishRefund(
   db: Kysely<Database>, transId: string, operationId: string, outboxFor: (status: string) => OutboxRow[], nowMs: number,
 ): Promise<string> {
-  return db.transaction().execute(async (transaction) => {
+  const finished = await db.transaction().execute(async (transaction) => {
     await transaction.updateTable('payments').set({ status: 'REFUND', updated_at_ms: nowMs })
       .where('trans_id', '=', transId).where('status', '=', 'SETTLED')
       .where(sql<boolean>`refunded_minor = captured_minor`).execute();
@@ -217,8 +221,10 @@ export async function finishRefund(
     const row = await transaction.selectFrom('payments').select('status').where('trans_id', '=', transId).executeTakeFirstOrThrow();
     const outbox = outboxFor(row.status);
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
-    return row.status;
+    return { status: row.status, outbox };
   });
+  callbacksCommitted(finished.outbox);
+  return finished.status;
 }
 
 export async function releaseRefund(
@@ -233,6 +239,7 @@ export async function releaseRefund(
       .where('operation_id', '=', operationId).execute();
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
   });
+  callbacksCommitted(outbox);
 }
 
 /**
@@ -243,7 +250,7 @@ export async function releaseRefund(
 export async function recordChargeback(
   db: Kysely<Database>, transId: string, operation: OperationRow, callback: OutboxRow,
 ): Promise<'recorded' | 'not-settled' | 'too-large'> {
-  return db.transaction().execute(async (transaction) => {
+  const outcome = await db.transaction().execute(async (transaction): Promise<'recorded' | 'not-settled' | 'too-large'> => {
     const result = await transaction.updateTable('payments')
       .set({ status: 'CHARGEBACK', updated_at_ms: operation.created_at_ms })
       .where('trans_id', '=', transId).where('status', '=', 'SETTLED').where('operation_lock', 'is', null)
@@ -257,6 +264,8 @@ export async function recordChargeback(
     await transaction.insertInto('outbox').values(callback).execute();
     return 'recorded';
   });
+  if (outcome === 'recorded') callbacksCommitted([callback]);
+  return outcome;
 }
 
 /** For the cardholder-facing pages, which know a transaction by a signed link, not a merchant. */

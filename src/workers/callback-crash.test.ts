@@ -112,13 +112,15 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
     },
   );
   const environment: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info',
+    PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', KASSA_CALLBACK_TIMEOUT_MS: '1000',
     KASSA_DATA_DIR: dataDirectory, KASSA_SECRET_KEY: secretKey,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl, KASSA_PG_SCHEMA: schema } : {}),
   };
 
-  // First life: the dispatcher polls once at start and then not for ten minutes, so the
-  // callback committed with the SALE is still waiting when the process is killed.
+  // First life: the merchant's endpoint is down, so the callback committed with the SALE is
+  // not delivered when the process is killed — whether the wake-up's first attempt was refused
+  // and recorded (due again 10 s later) or was in flight (its lease, 13 s with a 1 s attempt
+  // timeout, runs out first).
   const first = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '600000' });
   servers.push(first);
   const fields = saleFields({ clientKey: merchant.clientKey, password });
@@ -129,6 +131,7 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
   assert.equal(answer.result, 'SUCCESS', JSON.stringify(answer));
   const [waiting] = await listCallbacks(storage.db, { transId: answer.trans_id, limit: 10 });
   assert.equal(waiting.state, 'pending');
+  assert.ok(waiting.attempts.every((attempt) => attempt.outcome !== 'delivered'));
   first.child.kill('SIGKILL');
   await first.exited;
   assert.equal(first.child.signalCode, 'SIGKILL');
@@ -137,7 +140,7 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
   receiver = await startCallbackReceiver({ port: receiverPort });
   const second = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '50' });
   servers.push(second);
-  const [callback] = await receiver.waitFor(1, { timeoutMs: 20_000 });
+  const [callback] = await receiver.waitFor(1, { timeoutMs: 30_000 });
   // Several more polls pass: nothing is sent a second time.
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(receiver.received.length, 1);

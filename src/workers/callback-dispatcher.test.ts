@@ -396,6 +396,20 @@ test('a callback URL removed while callbacks wait: the dispatcher marks them fai
   assert.equal(receiver.received.length, 0);
 });
 
+test('a callback committed by this process is sent at once, not at the next poll', { timeout: testTimeoutMs }, async (t) => {
+  const { platform, receiver } = await setup(t);
+  // A poll a minute apart: only the wake-up can deliver within the wait below.
+  const dispatcher = new CallbackDispatcher(platform.context, { pollIntervalMs: 60_000, attemptTimeoutMs: 1_000 });
+  t.after(() => dispatcher.stop());
+  dispatcher.start();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the first, empty run is over
+  for (let payment = 1; payment <= 3; payment += 1) {
+    const { trans_id: transId } = await sale(platform);
+    const arrived = await receiver.waitFor(payment, { timeoutMs: 5_000 });
+    assert.equal(arrived[payment - 1].fields.trans_id, transId);
+  }
+});
+
 test('start() polls and delivers on its own; stop() waits for the attempt in flight', { timeout: testTimeoutMs }, async (t) => {
   const { platform, receiver } = await setup(t);
   const dispatcher = new CallbackDispatcher(platform.context, { pollIntervalMs: 20, attemptTimeoutMs: 1_000 });
