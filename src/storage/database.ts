@@ -82,13 +82,22 @@ function preparedNameOf(text: string): string | undefined {
   return name;
 }
 
-/** The pool's client class: Kysely calls `query(text, values)`; this adds the name. */
+/** The pool's client class: Kysely calls `query(text, values)`; this adds the name. The query
+ * is built here and handed to pg whole: given a config object, pg copies it property by
+ * property through their descriptors (cloneQueryConfig), ~1% of a SALE's CPU in the profile. */
 class PreparingClient extends pg.Client {
   // pg's query() has many overloads; Kysely uses (text, values) and gets a promise back.
   override query(config: unknown, values?: unknown, callback?: unknown): any {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
       const name = preparedNameOf(config);
-      if (name !== undefined) return super.query({ name, text: config, values });
+      if (name !== undefined) {
+        return new Promise((resolve, reject) => {
+          const query = new pg.Query(config, values, (error, result) => (error ? reject(error) : resolve(result)));
+          // Read by pg at submit time: a named query is parsed once per connection.
+          (query as unknown as { name: string }).name = name;
+          super.query(query);
+        });
+      }
     }
     return (super.query as (...args: unknown[]) => unknown)(config, values, callback);
   }

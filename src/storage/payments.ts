@@ -40,36 +40,73 @@ export async function listOperations(db: Executor, transId: string): Promise<Ope
 
 /** Insert texts by table, columns, row count and dialect: a SALE's insert has ~35 columns, and
  * having Kysely build and compile it on every payment was ~8% of a SALE's CPU in the profile.
- * The shapes are few (a payment, its operations, its callbacks), so the cache stays small. */
-const insertTexts = new Map<string, string>();
-const insertTextsMax = 256;
+ * The shapes are few (a payment, its operations, its callbacks), so the cache stays small. A
+ * shape is found by comparing column lists name by name, not by a key string made per row:
+ * hashing a fresh ~500-character key on every look-up was most of what remained here. */
+interface InsertShape { dialect: Storage['dialect']; rowCount: number; firstParameter: number; columns: string[]; text: string }
+const insertShapes = new Map<string, InsertShape[]>();
+const insertShapesPerTableMax = 64;
+
+/** As with Kysely's values(): a property that is undefined is not a column of the insert. */
+function definedColumnsOf(record: Record<string, unknown>): string[] {
+  const columns: string[] = [];
+  for (const column of Object.keys(record)) if (record[column] !== undefined) columns.push(column);
+  return columns;
+}
+
+function hasColumns(record: Record<string, unknown>, columns: readonly string[]): boolean {
+  let index = 0;
+  for (const column of Object.keys(record)) {
+    if (record[column] === undefined) continue;
+    if (columns[index] !== column) return false;
+    index += 1;
+  }
+  return index === columns.length;
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+function insertText(dialect: Storage['dialect'], table: string, rowCount: number, firstParameter: number, columns: string[]): string {
+  let shapes = insertShapes.get(table);
+  if (shapes === undefined) insertShapes.set(table, shapes = []);
+  for (const shape of shapes) {
+    if (shape.dialect === dialect && shape.rowCount === rowCount && shape.firstParameter === firstParameter && sameColumns(shape.columns, columns)) {
+      return shape.text;
+    }
+  }
+  let next = firstParameter;
+  const tuples: string[] = [];
+  for (let row = 0; row < rowCount; row += 1) {
+    const placeholders: string[] = [];
+    for (let column = 0; column < columns.length; column += 1) placeholders.push(dialect === 'postgres' ? `$${next++}` : '?');
+    tuples.push(`(${placeholders.join(', ')})`);
+  }
+  const text = `insert into "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) values ${tuples.join(', ')}`;
+  if (shapes.length >= insertShapesPerTableMax) shapes.length = 0;
+  shapes.push({ dialect, rowCount, firstParameter, columns, text });
+  return text;
+}
 
 /** `insert into "table" ("a", "b") values (?, ?), (?, ?)` for rows of one shape, with its
  * parameters; PostgreSQL placeholders are numbered from `firstParameter`. Undefined when the
- * rows' shapes differ (the caller then uses the query builder). */
+ * rows' shapes differ (the caller then uses the query builder). Plain loops, no closures: the
+ * entries/filter/map version cost ~3x as much. */
 function insertInto(
   dialect: Storage['dialect'], table: string, rows: readonly object[], firstParameter = 1,
 ): { text: string; parameters: unknown[] } | undefined {
-  // As with Kysely's values(): a property that is undefined is not a column of the insert.
-  const definedColumns = (row: object) => Object.entries(row).filter(([, value]) => value !== undefined).map(([column]) => column);
-  const columns = definedColumns(rows[0]);
-  const key = `${dialect}|${table}|${rows.length}|${firstParameter}|${columns.join(',')}`;
+  const first = rows[0] as Record<string, unknown>;
+  const columns = definedColumnsOf(first);
   const parameters: unknown[] = [];
   for (const row of rows) {
     const record = row as Record<string, unknown>;
-    if (row !== rows[0] && definedColumns(row).join(',') !== columns.join(',')) return undefined;
+    if (record !== first && !hasColumns(record, columns)) return undefined;
     for (const column of columns) parameters.push(record[column]);
   }
-  let text = insertTexts.get(key);
-  if (text === undefined) {
-    let next = firstParameter;
-    const placeholder = () => (dialect === 'postgres' ? `$${next++}` : '?');
-    const tuples = rows.map(() => `(${columns.map(placeholder).join(', ')})`);
-    text = `insert into "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) values ${tuples.join(', ')}`;
-    if (insertTexts.size >= insertTextsMax) insertTexts.clear();
-    insertTexts.set(key, text);
-  }
-  return { text, parameters };
+  return { text: insertText(dialect, table, rows.length, firstParameter, columns), parameters };
 }
 
 /**
@@ -117,9 +154,34 @@ function paymentInOneStatement(payment: PaymentRow, operations: OperationRow[], 
     && insertInto('postgres', 'outbox', outbox, paymentInsert.parameters.length + operationsInsert.parameters.length + 1);
   if (!operationsInsert || !outboxInsert) throw new Error('operations and callbacks of one payment must each have one shape');
   return CompiledQuery.raw(
-    `with "inserted_payment" as (${paymentInsert.text}), "inserted_operations" as (${operationsInsert.text}) ${outboxInsert.text}`,
+    oneStatementText(paymentInsert.text, operationsInsert.text, outboxInsert.text),
     [...paymentInsert.parameters, ...operationsInsert.parameters, ...outboxInsert.parameters],
   );
+}
+
+/** The combined text, made once per shape: a text built afresh per SALE (~2 KB) had to be
+ * hashed and compared in full by every Map look-up on the way (the prepared-statement name);
+ * the same string object is hashed once. Bounded as the insert shapes are. */
+const oneStatementTexts = new Map<string, Map<string, Map<string, string>>>();
+
+function oneStatementText(paymentText: string, operationsText: string, outboxText: string): string {
+  let byOperations = oneStatementTexts.get(paymentText);
+  if (byOperations === undefined) {
+    if (oneStatementTexts.size >= insertShapesPerTableMax) oneStatementTexts.clear();
+    oneStatementTexts.set(paymentText, byOperations = new Map());
+  }
+  let byOutbox = byOperations.get(operationsText);
+  if (byOutbox === undefined) {
+    if (byOperations.size >= insertShapesPerTableMax) byOperations.clear();
+    byOperations.set(operationsText, byOutbox = new Map());
+  }
+  let text = byOutbox.get(outboxText);
+  if (text === undefined) {
+    text = `with "inserted_payment" as (${paymentText}), "inserted_operations" as (${operationsText}) ${outboxText}`;
+    if (byOutbox.size >= insertShapesPerTableMax) byOutbox.clear();
+    byOutbox.set(outboxText, text);
+  }
+  return text;
 }
 
 export async function findOpenPaymentOfOrder(db: Executor, merchantId: string, orderId: string): Promise<PaymentRow | undefined> {
