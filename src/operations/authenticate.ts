@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
-import { validateFields, type RequestFields } from '../protocol/validation.ts';
+import { validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import type { MerchantRecord } from '../storage/merchants.ts';
 import type { PlatformContext } from './context.ts';
 
@@ -59,6 +59,8 @@ function buildAllowList(allowedIps: readonly string[]): BlockList {
   return list;
 }
 
+const clientKeyRules: Record<string, FieldRule> = { client_key: { required: true, check: 'uuid' } };
+
 /**
  * Who is asking, before anything else is read: client_key, source IP, S2S CARD mapping. The
  * hash is checked by each operation, since its formula needs that action's fields.
@@ -67,7 +69,7 @@ export async function authenticateMerchant(
   context: PlatformContext, fields: RequestFields, sourceIp: string,
 ): Promise<AuthenticatedMerchant> {
   const errors: FieldError[] = [];
-  const { client_key: clientKey } = validateFields(fields, { client_key: { required: true, check: 'uuid' } }, errors);
+  const { client_key: clientKey } = validateFields(fields, clientKeyRules, errors);
   if (errors.length > 0 || !clientKey) throw new ProtocolError('requestInvalid', errors);
   const merchant = await context.storage.merchants.byClientKey(clientKey.toLowerCase());
   if (!merchant) throw new ProtocolError('merchantNotFound');
