@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 
 /**
@@ -8,16 +8,35 @@ import { v7 as uuidv7 } from 'uuid';
  */
 const state = { msecs: -Infinity, seq: 0 };
 
+/** Random bytes for ids, cut 16 at a time from a pool the CSPRNG refills (as uuid itself does
+ * when it picks them): a randomBytes(4) call per new millisecond for the counter's start was
+ * ~1% of a SALE's CPU. Each id takes its own 16 bytes; the counter's start is read from bytes
+ * 6–9 of them, which the id's layout replaces with the counter. */
+const randomPoolBytes = 16 * 256;
+const randomPool = Buffer.alloc(randomPoolBytes);
+let randomOffset = randomPoolBytes;
+
+function nextRandom(): Buffer {
+  if (randomOffset + 16 > randomPoolBytes) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  const bytes = randomPool.subarray(randomOffset, randomOffset + 16);
+  randomOffset += 16;
+  return bytes;
+}
+
 export function newId(nowMs: number): string {
+  const random = nextRandom();
   if (nowMs > state.msecs) {
     state.msecs = nowMs;
     // Start each millisecond at a random point in the lower half, leaving room to count up.
-    state.seq = randomBytes(4).readUInt32BE() >>> 2;
+    state.seq = random.readUInt32BE(6) >>> 2;
   } else {
     state.seq = (state.seq + 1) >>> 0;
     if (state.seq === 0) state.msecs += 1;
   }
-  return uuidv7({ msecs: state.msecs, seq: state.seq });
+  return uuidv7({ msecs: state.msecs, seq: state.seq, random });
 }
 
 export const newTransactionId = newId;
