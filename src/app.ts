@@ -7,6 +7,7 @@ import { registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
+import { requestLoggerFactory } from './http/request-logger.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
@@ -57,6 +58,8 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     // One line per API request is written by the route (action, result, trans_id); Fastify's
     // two generic lines per request would double the logging cost on the hot path.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log makes its pino child only when it writes a line (http/request-logger.ts).
+    childLoggerFactory: requestLoggerFactory,
     bodyLimit: bodyLimitBytes,
     trustProxy: config.trustProxy,
     // A slow client cannot hold a connection for ever.
