@@ -17,3 +17,12 @@ test('public addresses are allowed', () => {
     assert.equal(refusedAddressReason(address), null, address);
   }
 });
+
+test('NAT64 addresses are judged by the IPv4 address they reach; the local-use NAT64 prefix is refused', () => {
+  assert.equal(refusedAddressReason('64:ff9b::7f00:1'), 'a loopback address (NAT64 of 127.0.0.1)');
+  assert.equal(refusedAddressReason('64:ff9b::127.0.0.1'), 'a loopback address (NAT64 of 127.0.0.1)');
+  assert.equal(refusedAddressReason('64:ff9b::a9fe:a9fe'), 'a link-local address (NAT64 of 169.254.169.254)');
+  assert.equal(refusedAddressReason('64:ff9b:0:0:0:0:c0a8:101'), 'a private address (NAT64 of 192.168.1.1)');
+  assert.equal(refusedAddressReason('64:ff9b::808:808'), null, '8.8.8.8 through NAT64 is public');
+  assert.equal(refusedAddressReason('64:ff9b:1::a00:1'), 'a local-use NAT64 address');
+});
