@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { FixedClock } from './domain/clock.ts';
 import { startCallbackReceiver, type CallbackReceiver, type ReceiverAnswer } from './testing/callback-receiver.ts';
-import { saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
+import { cliEnvironment, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 
 /** A hang fails the test by name instead of stalling the whole suite. */
@@ -24,12 +24,7 @@ before(async () => {
   // The CLI reads the system clock; the platform's clock starts at the same time.
   platform = await startTestPlatform({ clock: new FixedClock(Date.now()), merchant: { callbackUrl: receiver.url('/cli') } });
   dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
-  environment = {
-    ...process.env,
-    KASSA_DATA_DIR: platform.dataDirectory,
-    KASSA_SECRET_KEY: platform.secretKey,
-    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
-  };
+  environment = cliEnvironment(platform);
 });
 after(async () => {
   await dispatcher.stop();

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { refundApplicationPath } from './operations/refund-applications.ts';
 import { checkoutRequestFields, hiddenInputsOf } from './testing/checkout.ts';
 import { FixedClock } from './domain/clock.ts';
-import { startTestPlatform, testNowMs, transactionFields, type TestPlatform } from './testing/harness.ts';
+import { cliEnvironment, startTestPlatform, testNowMs, transactionFields, type TestPlatform } from './testing/harness.ts';
 
 const run = promisify(execFile);
 const binary = fileURLToPath(new URL('../bin/kassa.mjs', import.meta.url));
@@ -15,18 +15,10 @@ let platform: TestPlatform;
 let environment: NodeJS.ProcessEnv;
 before(async () => {
   platform = await startTestPlatform();
-  environment = environmentOf(platform);
+  environment = cliEnvironment(platform);
 });
 after(() => platform.close());
 
-function environmentOf(on: TestPlatform): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    KASSA_DATA_DIR: on.dataDirectory,
-    KASSA_SECRET_KEY: on.secretKey,
-    ...(on.postgresSchema ? { KASSA_PG_SCHEMA: on.postgresSchema } : {}),
-  };
-}
 async function kassa(...args: string[]) {
   return run(process.execPath, [binary, ...args], { env: environment, timeout: 30_000 });
 }
@@ -143,7 +135,7 @@ test('reject needs a reason; overdue applications are flagged once their deadlin
 test('the CLI runs on the server\'s sandbox clock: after `kassa clock advance` list flags overdue and approve dates the refund then', async () => {
   // A platform whose base clock is real time, as the CLI's is: both then add the stored offset.
   const live = await startTestPlatform({ clock: new FixedClock(Date.now()) });
-  const cli = (...args: string[]) => run(process.execPath, [binary, ...args], { env: environmentOf(live), timeout: 30_000 });
+  const cli = (...args: string[]) => run(process.execPath, [binary, ...args], { env: cliEnvironment(live), timeout: 30_000 });
   try {
     const { link, transId } = await paidOnHostedPage(live.merchant, '8.00', live);
     const filed = await postForm(link, { kind: 'return', reason: 'Too big', amount: '5.00', contact_email: 'jane@example.com' }, live);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
+import { cliEnvironment, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
 
 const run = promisify(execFile);
 const binary = fileURLToPath(new URL('../bin/kassa.mjs', import.meta.url));
@@ -13,12 +13,7 @@ let environment: NodeJS.ProcessEnv;
 before(async () => {
   platform = await startTestPlatform();
   // The CLI is a second process on the same database while the server runs.
-  environment = {
-    ...process.env,
-    KASSA_DATA_DIR: platform.dataDirectory,
-    KASSA_SECRET_KEY: platform.secretKey,
-    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
-  };
+  environment = cliEnvironment(platform);
 });
 after(() => platform.close());
 

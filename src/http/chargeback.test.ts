@@ -7,7 +7,7 @@ import { createChargeback } from '../operations/chargeback.ts';
 import { verifyCallback } from '../protocol/callback-signature.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
-import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { cliEnvironment, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
 
 const run = promisify(execFile);
@@ -28,10 +28,7 @@ after(async () => {
 });
 
 const kassa = (...args: string[]) => run(process.execPath, [binary, ...args], {
-  env: {
-    ...process.env, KASSA_DATA_DIR: platform.dataDirectory, KASSA_SECRET_KEY: platform.secretKey,
-    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
-  },
+  env: cliEnvironment(platform),
   timeout: 30_000,
 });
 const payment = async (overrides: Record<string, string> = {}) => (await platform.post(saleFields(platform.merchant, { order_amount: '10.00', ...overrides }))).body;

@@ -5,17 +5,14 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createScheduleHash } from '../protocol/hash.ts';
 import { SandboxClock } from '../storage/sandbox-clock.ts';
-import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { cliEnvironment, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { ScheduleRunner } from '../workers/schedule-runner.ts';
 
 const run = promisify(execFile);
 const binary = fileURLToPath(new URL('../../bin/kassa.mjs', import.meta.url));
 
 function cli(platform: TestPlatform, extraEnvironment: Record<string, string> = {}) {
-  const env = {
-    ...process.env, KASSA_DATA_DIR: platform.dataDirectory, KASSA_SECRET_KEY: platform.secretKey,
-    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}), ...extraEnvironment,
-  };
+  const env = { ...cliEnvironment(platform), ...extraEnvironment };
   return (...args: string[]) => run(process.execPath, [binary, ...args], { env, timeout: 30_000 });
 }
 

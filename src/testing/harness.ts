@@ -31,6 +31,16 @@ export interface TestPlatform extends KassaApp {
 
 export const usingPostgres = Boolean(process.env.DATABASE_URL);
 
+/** The environment a second process (the CLI) needs to open this platform's database and keys. */
+export function cliEnvironment(platform: Pick<TestPlatform, 'dataDirectory' | 'secretKey' | 'postgresSchema'>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KASSA_DATA_DIR: platform.dataDirectory,
+    KASSA_SECRET_KEY: platform.secretKey,
+    ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
+  };
+}
+
 /** 2026-11-23 10:00:00 UTC: a fixed "now" for the tests that need one. */
 export const testNowMs = Date.UTC(2026, 10, 23, 10, 0, 0);
 
