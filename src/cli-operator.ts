@@ -1,3 +1,4 @@
+import { systemClock } from './domain/clock.ts';
 import { formatTransDate } from './domain/dates.ts';
 import { parseDuration } from './domain/durations.ts';
 import type { KassaConfig } from './config.ts';
@@ -5,6 +6,7 @@ import { createChargeback } from './operations/chargeback.ts';
 import { platformClock } from './platform-context.ts';
 import { ProtocolError, protocolErrors } from './protocol/errors.ts';
 import { openVault } from './security/vault.ts';
+import type { CliIo } from './cli.ts';
 import type { Storage } from './storage/database.ts';
 import { advanceClockOffset, SandboxClock } from './storage/sandbox-clock.ts';
 
@@ -25,13 +27,14 @@ export class OperatorInputError extends Error {}
 /** `kassa clock …` and `kassa chargeback …`: thin over storage/sandbox-clock.ts and
  * operations/chargeback.ts. The CLI reads the same clock the server does. */
 export async function operatorCommand(
-  area: string, verb: string, argument: string | undefined, values: Record<string, unknown>, config: KassaConfig, storage: Storage,
+  io: CliIo, area: string, verb: string, argument: string | undefined, values: Record<string, unknown>, config: KassaConfig, storage: Storage,
 ): Promise<number> {
   const asJson = values.json === true;
   // The clock the server runs on (platform-context.ts): sandbox time in sandbox mode.
-  const clock = await platformClock(config, storage);
+  const baseClock = io.clock ?? systemClock;
+  const clock = await platformClock(config, storage, baseClock);
   const show = (body: Record<string, unknown>) => {
-    process.stdout.write(asJson ? `${JSON.stringify(body)}\n` : `${Object.entries(body).map(([key, value]) => `${key.padEnd(16)} ${value}`).join('\n')}\n`);
+    io.stdout(asJson ? `${JSON.stringify(body)}\n` : `${Object.entries(body).map(([key, value]) => `${key.padEnd(16)} ${value}`).join('\n')}\n`);
   };
   try {
     if (area === 'clock') {
@@ -39,8 +42,8 @@ export async function operatorCommand(
       if (verb === 'advance') {
         const durationMs = parseDuration(argument ?? '');
         if (durationMs === undefined) throw new OperatorInputError('advance takes a duration: a number and s, m, h, d or w (e.g. 30d)');
-        const offsetMs = await advanceClockOffset(storage, durationMs, Date.now());
-        show({ now: formatTransDate(Date.now() + offsetMs, config.timeZone), offset_ms: offsetMs });
+        const offsetMs = await advanceClockOffset(storage, durationMs, baseClock.nowMs());
+        show({ now: formatTransDate(baseClock.nowMs() + offsetMs, config.timeZone), offset_ms: offsetMs });
         return 0;
       }
       if (verb === 'show') {
@@ -63,11 +66,11 @@ export async function operatorCommand(
   } catch (error) {
     if (error instanceof ProtocolError) {
       const details = error.fieldErrors.map((fieldError) => ` ${fieldError.field}: ${fieldError.message}`).join(';');
-      process.stderr.write(`kassa: ${protocolErrors[error.name].code} ${error.message}${details}\n`);
+      io.stderr(`kassa: ${protocolErrors[error.name].code} ${error.message}${details}\n`);
       return 2;
     }
     if (error instanceof OperatorInputError) {
-      process.stderr.write(`kassa: ${error.message}\n`);
+      io.stderr(`kassa: ${error.message}\n`);
       return 2;
     }
     throw error;

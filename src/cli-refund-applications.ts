@@ -5,6 +5,7 @@ import { buildPlatformContext } from './platform-context.ts';
 import {
   applicationsAsText, approveRefundApplication, findApplications, rejectRefundApplication, RefundApplicationError,
 } from './operations/refund-applications.ts';
+import type { CliIo } from './cli.ts';
 import type { Storage } from './storage/database.ts';
 import { findMerchantByClientKey } from './storage/merchants.ts';
 
@@ -27,23 +28,25 @@ interface RefundApplicationValues {
 /** Approval moves money and `list` judges deadlines, so the CLI runs on exactly what the server
  * runs on: the same context builder, hence the configured connector and the sandbox clock with
  * its stored offset (`kassa clock advance`). */
-function operatorContext(config: KassaConfig, storage: Storage) {
-  return buildPlatformContext(config, storage, { logger: pino({ level: 'warn' }, pino.destination(2)) });
+function operatorContext(io: CliIo, config: KassaConfig, storage: Storage) {
+  return buildPlatformContext(config, storage, { logger: pino({ level: 'warn' }, pino.destination(2)), clock: io.clock });
 }
 
 /** `kassa refund-applications …`: thin, the use cases are in operations/refund-applications.ts. */
-export async function refundApplicationsCommand(verb: string, values: RefundApplicationValues, config: KassaConfig, storage: Storage): Promise<number> {
-  const platform = await operatorContext(config, storage);
+export async function refundApplicationsCommand(
+  io: CliIo, verb: string, values: RefundApplicationValues, config: KassaConfig, storage: Storage,
+): Promise<number> {
+  const platform = await operatorContext(io, config, storage);
   try {
-    return await decide(platform.context, verb, values);
+    return await decide(io, platform.context, verb, values);
   } finally {
     await platform.close();
   }
 }
 
-async function decide(context: PlatformContext, verb: string, values: RefundApplicationValues): Promise<number> {
+async function decide(io: CliIo, context: PlatformContext, verb: string, values: RefundApplicationValues): Promise<number> {
   const write = (rows: ReturnType<typeof applicationsAsText> | object) =>
-    process.stdout.write(typeof rows === 'string' ? rows : `${JSON.stringify(rows)}\n`);
+    io.stdout(typeof rows === 'string' ? rows : `${JSON.stringify(rows)}\n`);
   if (verb === 'list') {
     let merchantId: string | undefined;
     if (values['client-key']) {
@@ -65,6 +68,6 @@ async function decide(context: PlatformContext, verb: string, values: RefundAppl
     write(values.json ? row : applicationsAsText([row]));
     return 0;
   }
-  process.stdout.write(`${refundApplicationsUsage}\n`);
+  io.stdout(`${refundApplicationsUsage}\n`);
   return 2;
 }

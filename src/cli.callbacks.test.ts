@@ -1,30 +1,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { FixedClock } from './domain/clock.ts';
 import { startCallbackReceiver, type CallbackReceiver, type ReceiverAnswer } from './testing/callback-receiver.ts';
-import { cliEnvironment, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
+import { runKassa, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 
 /** A hang fails the test by name instead of stalling the whole suite. */
 const testTimeoutMs = 90_000;
 
-const run = promisify(execFile);
-const binary = fileURLToPath(new URL('../bin/kassa.mjs', import.meta.url));
 
 let platform: TestPlatform;
 let receiver: CallbackReceiver;
 let dispatcher: CallbackDispatcher;
-let environment: NodeJS.ProcessEnv;
 let answer: ReceiverAnswer = 'ERROR';
 before(async () => {
   receiver = await startCallbackReceiver({ answer: () => answer });
-  // The CLI reads the system clock; the platform's clock starts at the same time.
-  platform = await startTestPlatform({ clock: new FixedClock(Date.now()), merchant: { callbackUrl: receiver.url('/cli') } });
+  // The in-process CLI runs on the platform's clock (testNowMs), as its dispatcher does.
+  platform = await startTestPlatform({ merchant: { callbackUrl: receiver.url('/cli') } });
   dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
-  environment = cliEnvironment(platform);
 });
 after(async () => {
   await dispatcher.stop();
@@ -33,7 +25,7 @@ after(async () => {
 });
 
 async function kassa(...args: string[]) {
-  return run(process.execPath, [binary, ...args], { env: environment, timeout: 30_000 });
+  return runKassa(platform, ...args);
 }
 const kassaJson = async (...args: string[]) => JSON.parse((await kassa(...args, '--json')).stdout);
 

@@ -1,24 +1,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { cliEnvironment, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
+import { runKassa, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
 
-const run = promisify(execFile);
-const binary = fileURLToPath(new URL('../bin/kassa.mjs', import.meta.url));
 
 let platform: TestPlatform;
-let environment: NodeJS.ProcessEnv;
 before(async () => {
   platform = await startTestPlatform();
-  // The CLI is a second process on the same database while the server runs.
-  environment = cliEnvironment(platform);
 });
 after(() => platform.close());
 
 async function kassa(...args: string[]) {
-  return run(process.execPath, [binary, ...args], { env: environment, timeout: 30_000 });
+  // The CLI opens the database a second time, as its own process would, while the server runs.
+  return runKassa(platform, ...args);
 }
 
 test('merchant create prints client_key and a generated 32-character password, served at once', async () => {

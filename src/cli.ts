@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { configFromEnvironment } from './config.ts';
-import { operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
-import { systemClock } from './domain/clock.ts';
+import { configFromEnvironment, type KassaConfig } from './config.ts';
+import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
+import { platformClock } from './platform-context.ts';
 import {
   blockedUrls, CallbackInputError, callbacksAsText, findCallbacks, resendCallback, unblockUrl,
 } from './operations/manage-callbacks.ts';
@@ -9,7 +12,20 @@ import { allMerchants, createMerchant, describeMerchant, MerchantInputError, upd
 import { RefundApplicationError, refundApplicationsCommand, refundApplicationsUsage } from './cli-refund-applications.ts';
 import type { Storage } from './storage/database.ts';
 import { openVault } from './security/vault.ts';
-import { openStorage } from './storage/database.ts';
+import { openStorage, sqliteFilePath } from './storage/database.ts';
+
+/** Where the CLI writes and what it runs on: the real process in `cli-process.ts`, a test's
+ * buffers and fixed clock in the suite (no process spawned per command). */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  environment: NodeJS.ProcessEnv;
+  /** The time before any sandbox offset; the system clock unless a test hands its own. */
+  clock?: Clock;
+}
+
+/** A setup mistake (no database where one was expected): printed as is, exit code 2. */
+export class CliSetupError extends Error {}
 
 const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / DATABASE_URL as the server)
 
@@ -29,6 +45,9 @@ ${refundApplicationsUsage}
   kassa callbacks unblock --url URL          lift a URL's block at once
 
 ${operatorUsage}
+
+  --init                 create the database and key in KASSA_DATA_DIR if there are none yet
+                         (without it the CLI refuses a data directory with no Kassa database)
 
 Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --three-ds on, --s2s-card on.
 The PASSWORD is generated (32 random characters) and shown once, by create.`;
@@ -55,6 +74,7 @@ const merchantOptions = {
   note: { type: 'string' },
   overdue: { type: 'boolean' },
   json: { type: 'boolean' },
+  init: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -65,122 +85,169 @@ function onOff(value: string | undefined, name: string): boolean | undefined {
   throw new MerchantInputError(`--${name} takes on or off`);
 }
 
-function print(value: unknown, asJson: boolean): void {
+function print(io: CliIo, value: unknown, asJson: boolean): void {
   if (asJson) {
-    process.stdout.write(`${JSON.stringify(value)}\n`);
+    io.stdout(`${JSON.stringify(value)}\n`);
     return;
   }
   const rows = Array.isArray(value) ? value : [value];
   for (const row of rows) {
     for (const [key, field] of Object.entries(row as Record<string, unknown>)) {
-      process.stdout.write(`${key.padEnd(14)} ${Array.isArray(field) ? field.join(', ') : String(field)}\n`);
+      io.stdout(`${key.padEnd(14)} ${Array.isArray(field) ? field.join(', ') : String(field)}\n`);
     }
-    process.stdout.write('\n');
+    io.stdout('\n');
   }
 }
 
 type ParsedValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof merchantOptions; allowPositionals: true; strict: true }>>['values'];
 
 /** `kassa callbacks …`: thin, the use cases are in operations/manage-callbacks.ts. */
-async function callbacksCommand(verb: string, values: ParsedValues, storage: Storage): Promise<number> {
+async function callbacksCommand(io: CliIo, verb: string, values: ParsedValues, storage: Storage, clock: Clock): Promise<number> {
   const asJson = values.json === true;
-  const dependencies = { storage, clock: systemClock };
+  const dependencies = { storage, clock };
   if (verb === 'list') {
     const limit = values.limit === undefined ? undefined : Number(values.limit);
     const callbacks = await findCallbacks(storage, { transId: values['trans-id'], state: values.status, limit });
-    if (asJson) process.stdout.write(`${JSON.stringify(callbacks)}\n`);
-    else process.stdout.write(callbacksAsText(callbacks));
+    io.stdout(asJson ? `${JSON.stringify(callbacks)}\n` : callbacksAsText(callbacks));
     return 0;
   }
   if (verb === 'resend') {
     if (!values['outbox-id']) throw new CallbackInputError('--outbox-id is required');
     const callback = await resendCallback(dependencies, values['outbox-id']);
-    if (asJson) process.stdout.write(`${JSON.stringify(callback)}\n`);
-    else process.stdout.write(callbacksAsText([callback]));
+    io.stdout(asJson ? `${JSON.stringify(callback)}\n` : callbacksAsText([callback]));
     return 0;
   }
   if (verb === 'unblock') {
     if (!values.url) throw new CallbackInputError('--url is required');
-    print(await unblockUrl(dependencies, values.url), asJson);
+    print(io, await unblockUrl(dependencies, values.url), asJson);
     return 0;
   }
   if (verb === 'blocked') {
     const rows = await blockedUrls(dependencies);
-    if (!asJson && rows.length === 0) process.stdout.write('no blocked URLs\n');
-    else print(rows, asJson);
+    if (!asJson && rows.length === 0) io.stdout('no blocked URLs\n');
+    else print(io, rows, asJson);
     return 0;
   }
-  process.stdout.write(`${usage}\n`);
+  io.stdout(`${usage}\n`);
   return 2;
 }
 
-async function main(argv: string[]): Promise<number> {
+function merchantSettingsOf(values: ParsedValues) {
+  return {
+    email: values.email,
+    callbackUrl: values['callback-url'],
+    allowedIps: values['allow-ip'],
+    channels: values.channel,
+    threeDsEnabled: onOff(values['three-ds'], 'three-ds'),
+    s2sCardEnabled: onOff(values['s2s-card'], 's2s-card'),
+    descriptor: values.descriptor,
+    frameOrigins: values['frame-origin'],
+    refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
+    holidays: values.holiday,
+  };
+}
+
+/** `kassa merchant …`: thin over operations/manage-merchants.ts. */
+async function merchantCommand(
+  io: CliIo, verb: string, values: ParsedValues, config: KassaConfig, storage: Storage, clock: Clock,
+): Promise<number> {
+  const asJson = values.json === true;
+  const settings = merchantSettingsOf(values);
+  if (verb === 'create') {
+    if (!settings.email) throw new MerchantInputError('--email is required');
+    const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
+    const { merchant, password } = await createMerchant({ storage, vault, clock }, {
+      email: settings.email,
+      callbackUrl: settings.callbackUrl ?? null,
+      allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
+      channels: settings.channels ?? [],
+      threeDsEnabled: settings.threeDsEnabled ?? true,
+      s2sCardEnabled: settings.s2sCardEnabled ?? true,
+      descriptor: settings.descriptor ?? 'KASSA',
+      frameOrigins: settings.frameOrigins, refundDays: settings.refundDays, holidays: settings.holidays,
+    });
+    print(io, { ...describeMerchant(merchant), password }, asJson);
+    return 0;
+  }
+  if (verb === 'update') {
+    if (!values['client-key']) throw new MerchantInputError('--client-key is required');
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+    print(io, describeMerchant(await updateMerchant({ storage, clock }, values['client-key'], defined)), asJson);
+    return 0;
+  }
+  if (verb === 'list') {
+    print(io, (await allMerchants(storage)).map(describeMerchant), asJson);
+    return 0;
+  }
+  io.stdout(`${usage}\n`);
+  return 2;
+}
+
+/**
+ * A mistyped KASSA_DATA_DIR must not quietly become a second, empty platform with a new key:
+ * on SQLite the CLI opens only a data directory that already holds a Kassa database (and its
+ * key, unless KASSA_SECRET_KEY is set), or creates one when told to with `--init`.
+ */
+function refuseMissingDataDirectory(config: KassaConfig, initialise: boolean): void {
+  if (config.databaseUrl || initialise) return;
+  const databaseFile = sqliteFilePath(config.dataDirectory);
+  if (!existsSync(databaseFile)) {
+    throw new CliSetupError(`no Kassa database in ${config.dataDirectory} (KASSA_DATA_DIR). `
+      + 'Point KASSA_DATA_DIR at the server\'s data directory, or pass --init to create a new one there.');
+  }
+  if (!config.secretKey && !existsSync(join(config.dataDirectory, 'secret.key'))) {
+    throw new CliSetupError(`${config.dataDirectory} has a database but no secret.key, and KASSA_SECRET_KEY is not set: `
+      + 'without the key nothing stored can be decrypted. Restore secret.key or set KASSA_SECRET_KEY.');
+  }
+}
+
+/** A setting the server would refuse at start is the caller's mistake here too. */
+function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
+  try {
+    return configFromEnvironment(environment);
+  } catch (error) {
+    throw new CliSetupError((error as Error).message);
+  }
+}
+
+const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback']);
+
+async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: merchantOptions, allowPositionals: true, strict: true });
   const [area, verb] = positionals;
-  if (values.help || (area !== 'merchant' && area !== 'callbacks' && area !== 'refund-applications'
-    && area !== 'clock' && area !== 'chargeback') || !verb) {
-    process.stdout.write(`${usage}\n`);
+  if (values.help || !area || !areas.has(area) || !verb) {
+    io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
   }
-  const config = configFromEnvironment();
+  const config = settingsOf(io.environment);
+  refuseMissingDataDirectory(config, values.init === true);
   const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema });
+  // --init makes the key with the database (the vault writes secret.key when none is given).
+  if (values.init === true) openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
+  // Every command runs on the server's time: the sandbox clock with its stored offset.
+  const clock = await platformClock(config, storage, io.clock ?? systemClock);
   try {
-    // Callbacks need no keys: the hash is computed by the dispatcher when it sends.
-    if (area === 'callbacks') return await callbacksCommand(verb, values, storage);
-    if (area === 'refund-applications') return await refundApplicationsCommand(verb, values, config, storage);
-    if (area === 'clock' || area === 'chargeback') return await operatorCommand(area, verb, positionals[2], values, config, storage);
-    const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
-    const asJson = values.json === true;
-    const settings = {
-      email: values.email,
-      callbackUrl: values['callback-url'],
-      allowedIps: values['allow-ip'],
-      channels: values.channel,
-      threeDsEnabled: onOff(values['three-ds'], 'three-ds'),
-      s2sCardEnabled: onOff(values['s2s-card'], 's2s-card'),
-      descriptor: values.descriptor,
-      frameOrigins: values['frame-origin'],
-      refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
-      holidays: values.holiday,
-    };
-    if (verb === 'create') {
-      if (!settings.email) throw new MerchantInputError('--email is required');
-      const { merchant, password } = await createMerchant({ storage, vault, clock: systemClock }, {
-        email: settings.email,
-        callbackUrl: settings.callbackUrl ?? null,
-        allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
-        channels: settings.channels ?? [],
-        threeDsEnabled: settings.threeDsEnabled ?? true,
-        s2sCardEnabled: settings.s2sCardEnabled ?? true,
-        descriptor: settings.descriptor ?? 'KASSA',
-        frameOrigins: settings.frameOrigins, refundDays: settings.refundDays, holidays: settings.holidays,
-      });
-      print({ ...describeMerchant(merchant), password }, asJson);
-      return 0;
-    }
-    if (verb === 'update') {
-      if (!values['client-key']) throw new MerchantInputError('--client-key is required');
-      const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
-      print(describeMerchant(await updateMerchant({ storage, clock: systemClock }, values['client-key'], defined)), asJson);
-      return 0;
-    }
-    if (verb === 'list') {
-      print((await allMerchants(storage)).map(describeMerchant), asJson);
-      return 0;
-    }
-    process.stdout.write(`${usage}\n`);
-    return 2;
+    if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
+    if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
+    if (area === 'clock' || area === 'chargeback') return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
+    return await merchantCommand(io, verb, values, config, storage, clock);
   } finally {
+    if ('close' in clock && typeof clock.close === 'function') await clock.close();
     await storage.close();
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (error: Error) => {
-    const known = error instanceof MerchantInputError || error instanceof CallbackInputError || error instanceof RefundApplicationError
-      || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
-    process.stderr.write(`kassa: ${known ? error.message : `unexpected failure: ${error.message}`}\n`);
-    process.exitCode = known ? 2 : 1;
-  },
-);
+const knownErrors = [MerchantInputError, CallbackInputError, RefundApplicationError, OperatorInputError, CliSetupError];
+
+/** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message
+ * on stderr, no stack trace), 1 anything unexpected. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(io, argv);
+  } catch (error) {
+    const known = knownErrors.some((kind) => error instanceof kind)
+      || String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS_');
+    io.stderr(`kassa: ${known ? (error as Error).message : `unexpected failure: ${(error as Error).message}`}\n`);
+    return known ? 2 : 1;
+  }
+}

@@ -1,19 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { createScheduleHash } from '../protocol/hash.ts';
 import { SandboxClock } from '../storage/sandbox-clock.ts';
-import { cliEnvironment, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { runKassa, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { ScheduleRunner } from '../workers/schedule-runner.ts';
 
-const run = promisify(execFile);
-const binary = fileURLToPath(new URL('../../bin/kassa.mjs', import.meta.url));
 
 function cli(platform: TestPlatform, extraEnvironment: Record<string, string> = {}) {
-  const env = { ...cliEnvironment(platform), ...extraEnvironment };
-  return (...args: string[]) => run(process.execPath, [binary, ...args], { env, timeout: 30_000 });
+  return (...args: string[]) => runKassa({ ...platform, environment: extraEnvironment }, ...args);
 }
 
 test('`kassa clock advance` in another process moves the server\'s clock: the scheduler charges the days it skipped', { timeout: 90_000 }, async (t) => {

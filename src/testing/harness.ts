@@ -6,7 +6,8 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { buildApp, type BuildOptions, type KassaApp } from '../app.ts';
 import type { KassaConfig } from '../config.ts';
-import { FixedClock } from '../domain/clock.ts';
+import { runCli } from '../cli.ts';
+import { FixedClock, type Clock } from '../domain/clock.ts';
 import { createMerchant } from '../operations/manage-merchants.ts';
 import { cardHashPart, saleHash, transactionHash, orderHash } from '../protocol/hash.ts';
 import type { MerchantSettings } from '../storage/merchants.ts';
@@ -39,6 +40,32 @@ export function cliEnvironment(platform: Pick<TestPlatform, 'dataDirectory' | 's
     KASSA_SECRET_KEY: platform.secretKey,
     ...(platform.postgresSchema ? { KASSA_PG_SCHEMA: platform.postgresSchema } : {}),
   };
+}
+
+/** What a CLI command printed; a failed one rejects with its exit `code` as execFile would. */
+export interface CliResult { stdout: string; stderr: string }
+export type CliFailure = Error & CliResult & { code: number };
+
+/**
+ * Runs `kassa …` in this process, as the operator's second process on the platform's database
+ * would (its own storage connection, the platform's environment), on the platform's clock: a
+ * spawned CLI read the real date while the test server stood at testNowMs, and cost ~1 s of
+ * start-up per command. One test (cli.process.test.ts) still spawns the real command.
+ */
+export async function runKassa(
+  platform: Pick<TestPlatform, 'dataDirectory' | 'secretKey' | 'postgresSchema'> & { clock?: Clock; environment?: NodeJS.ProcessEnv },
+  ...args: string[]
+): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, {
+    stdout: (text) => { stdout += text; },
+    stderr: (text) => { stderr += text; },
+    environment: { ...cliEnvironment(platform), ...platform.environment },
+    clock: platform.clock,
+  });
+  if (code === 0) return { stdout, stderr };
+  throw Object.assign(new Error(`kassa ${args.join(' ')} exited with ${code}: ${stderr}`), { code, stdout, stderr }) as CliFailure;
 }
 
 /** 2026-11-23 10:00:00 UTC: a fixed "now" for the tests that need one. */

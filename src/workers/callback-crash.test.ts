@@ -24,7 +24,13 @@ const testTimeoutMs = 90_000;
 /**
  * Kill -9 between commit and delivery: the SALE is answered (its callback committed to the
  * outbox with it), the server dies before the callback goes out, and after a restart the
- * callback arrives exactly once, signed, with the right fields. Real processes, real database.
+ * callback arrives, signed, with the right fields. Real processes, real database.
+ *
+ * Delivery is at least once (ARCHITECTURE.md, docs/adr/0002): on a loaded machine an attempt can
+ * reach the merchant and still run past its 1 s timeout, and is then sent again. What the
+ * merchant can rely on, and what this test asserts, is that every copy carries the same
+ * X-Kassa-Callback-Id and the same signed fields, so it keeps exactly one; and that once Kassa
+ * has recorded the callback delivered, it is never sent again.
  */
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -74,7 +80,18 @@ async function startServer(environment: NodeJS.ProcessEnv): Promise<RunningServe
   return { child, address, exited };
 }
 
-test('SIGKILL after the SALE answered and before its callback went out: after a restart it arrives exactly once', { timeout: testTimeoutMs }, async (t) => {
+/** Waits (bounded) until Kassa has recorded the callback of `transId` delivered. */
+async function deliveredCallback(storage: Awaited<ReturnType<typeof openStorage>>, transId: string) {
+  const deadlineMs = Date.now() + 30_000;
+  while (Date.now() < deadlineMs) {
+    const [callback] = await listCallbacks(storage.db, { transId, limit: 10 });
+    if (callback?.state === 'delivered') return callback;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the callback of ${transId} was not recorded delivered within 30 s`);
+}
+
+test('SIGKILL after the SALE answered and before its callback went out: after a restart it arrives, one callback id, delivered', { timeout: testTimeoutMs }, async (t) => {
   const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-crash-'));
   const secretKey = randomBytes(32).toString('hex');
   let schema: string | undefined;
@@ -141,9 +158,17 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
   const second = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '50' });
   servers.push(second);
   const [callback] = await receiver.waitFor(1, { timeoutMs: 30_000 });
-  // Several more polls pass: nothing is sent a second time.
+  const delivered = await deliveredCallback(storage, answer.trans_id);
+  // Several more polls pass after Kassa recorded the delivery: nothing more is sent.
+  const copiesWhenDelivered = receiver.received.length;
   await new Promise((resolve) => setTimeout(resolve, 500));
-  assert.equal(receiver.received.length, 1);
+  assert.equal(receiver.received.length, copiesWhenDelivered, 'nothing is sent after the delivery was recorded');
+  assert.ok(callback.callbackId, 'every callback names itself');
+  for (const copy of receiver.received) {
+    assert.equal(copy.callbackId, callback.callbackId, 'a repeat is the same callback, which the merchant can drop');
+    assert.equal(copy.rawBody, callback.rawBody);
+  }
+  assert.equal(new Set(receiver.received.map((copy) => copy.callbackId)).size, 1, 'the merchant keeps exactly one');
   assert.equal(callback.path, '/crash');
   assert.equal(verifyCallback(callback.fields, { password, email: 'doe@example.com' }), true);
   const { hash: _hash, trans_date: transDate, ...rest } = callback.fields;
@@ -152,9 +177,8 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
     action: 'SALE', result: 'SUCCESS', status: 'SETTLED', order_id: answer.order_id, trans_id: answer.trans_id,
     card: '411111******1111', card_expiration_date: '01/2025', descriptor: 'CRASH.TEST', amount: '1.99', currency: 'USD',
   });
-  const [delivered] = await listCallbacks(storage.db, { transId: answer.trans_id, limit: 10 });
-  assert.equal(delivered.state, 'delivered');
-  assert.equal(delivered.attempts.length, 1);
+  assert.equal(delivered.attempts.filter((attempt) => attempt.outcome === 'delivered').length, 1);
+  assert.ok(delivered.attempts.length >= receiver.received.length, 'every copy the merchant got is an attempt on record');
 
   // A clean stop (SIGTERM) ends the dispatcher and the server without error.
   second.child.kill('SIGTERM');
