@@ -15,6 +15,7 @@ import { verifyCallback } from '../protocol/callback-signature.ts';
 import { openVault } from '../security/vault.ts';
 import { listCallbacks } from '../storage/callbacks.ts';
 import { openStorage } from '../storage/database.ts';
+import { advanceClockOffset } from '../storage/sandbox-clock.ts';
 import { startCallbackReceiver } from '../testing/callback-receiver.ts';
 import { saleFields } from '../testing/harness.ts';
 
@@ -153,7 +154,9 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
   await first.exited;
   assert.equal(first.child.signalCode, 'SIGKILL');
 
-  // Second life, with the merchant's endpoint up.
+  // Second life, with the merchant's endpoint up. The sandbox clock moves past the first life's
+  // lease and its retry time, so the test does not sit out the spec's 10 s retry step.
+  await advanceClockOffset(storage, 60_000, Date.now());
   receiver = await startCallbackReceiver({ port: receiverPort });
   const second = await startServer({ ...environment, KASSA_CALLBACK_POLL_MS: '50' });
   servers.push(second);
