@@ -159,14 +159,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     console.error(`\n${signal}: stopping loads, child processes and removing temporary data…`);
     const forced = setTimeout(() => process.exit(130), 10_000);
     forced.unref();
-    cleanup().finally(() => process.exit(130));
+    void cleanup().finally(() => process.exit(130));
   });
 }
 const watchdog = setTimeout(() => {
   console.error(`bench: overall deadline of ${overallDeadlineMs / 1000} s passed; aborting`);
   const forced = setTimeout(() => process.exit(1), 10_000);
   forced.unref();
-  cleanup().finally(() => process.exit(1));
+  void cleanup().finally(() => process.exit(1));
 }, overallDeadlineMs);
 watchdog.unref();
 
@@ -254,7 +254,10 @@ interface MerchantCredentials { clientKey: string; password: string }
 
 const runTag = randomBytes(3).toString('hex');
 let orderCounter = 0;
-const nextOrderId = () => `B${runTag}-${(orderCounter += 1)}`;
+const nextOrderId = () => {
+  orderCounter += 1;
+  return `B${runTag}-${orderCounter}`;
+};
 
 /** The SALE form with every field fixed but order_id: the Formula 1 hash does not sign it. */
 function saleBodyTemplate(merchant: MerchantCredentials): (orderId: string) => string {
@@ -713,7 +716,10 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   const bodies = statusBodies(merchant, peakTally.transIds);
   if (bodies.length === 0) throw new Error('the SALE peak run returned no trans_id to query');
   let statusIndex = 0;
-  const statusBody = () => bodies[(statusIndex += 1) % bodies.length];
+  const statusBody = () => {
+    statusIndex += 1;
+    return bodies[statusIndex % bodies.length];
+  };
   progress(`${storage}: GET_TRANS_STATUS peak over ${bodies.length} trans_ids, ${durationSeconds} s`);
   await autocannonLoad({ name: 'warm-up', url: kassaUrl, body: statusBody, tally: new Tally(), seconds: 1 });
   await sleep(settleMs);

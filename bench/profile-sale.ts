@@ -113,7 +113,8 @@ async function pacedLoad(duration: number): Promise<{ total: number; p50: number
   let sent = 0;
   await new Promise<void>((resolve) => {
     const send = (dueAt: number) => {
-      const body = form(`P-${(counter += 1)}`);
+      counter += 1;
+      const body = form(`P-${counter}`);
       const request = http.request({ host: '127.0.0.1', port, path: '/post', method: 'POST', agent,
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (response) => {
         response.resume();
@@ -145,7 +146,10 @@ const load = (duration: number): Promise<Result> => Promise.resolve(autocannon({
   url: `http://127.0.0.1:${port}`, connections: 32, duration, timeout: 10,
   requests: [{
     method: 'POST', path: '/post', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    setupRequest: (request) => ({ ...request, body: form(`P-${(counter += 1)}`) }),
+    setupRequest: (request) => {
+      counter += 1;
+      return { ...request, body: form(`P-${counter}`) };
+    },
   }],
 }));
 await load(2);
@@ -185,7 +189,9 @@ const profileFile = readdirSync(join(work, 'prof')).find((name) => name.endsWith
 const profile = JSON.parse(readFileSync(join(work, 'prof', profileFile), 'utf8')) as
   { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 const selfMicros = new Map<number, number>();
-profile.samples.forEach((id, index) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+for (const [index, id] of profile.samples.entries()) {
+  selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
+}
 const byFunction = new Map<string, number>();
 let totalMicros = 0;
 for (const node of profile.nodes) {

@@ -87,6 +87,7 @@ function preparedNameOf(text: string): string | undefined {
  * property through their descriptors (cloneQueryConfig), ~1% of a SALE's CPU in the profile. */
 class PreparingClient extends pg.Client {
   // pg's query() has many overloads; Kysely uses (text, values) and gets a promise back.
+  // biome-ignore lint/suspicious/noExplicitAny: the override must match every pg overload's return type
   override query(config: unknown, values?: unknown, callback?: unknown): any {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && callback === undefined) {
       const name = preparedNameOf(config);
