@@ -6,7 +6,7 @@
 // it is (for a deliberate change, such as the formatting commit; the diff shows what moved).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -26,7 +26,7 @@ interface Baseline {
   longLines: Record<string, number>;
 }
 
-export interface FunctionLength {
+interface FunctionLength {
   name: string;
   lines: number;
 }
@@ -106,7 +106,7 @@ function bodyLines(sourceFile: ts.SourceFile, body: ts.Node): number {
 /** Every function with a body (declarations, methods, accessors, constructors, arrow functions,
  * function expressions), named by where it sits: `outer > inner`, `Class.method`, with ` #2`
  * for a second function of the same name in the file. */
-export function functionLengths(path: string, text: string): FunctionLength[] {
+function functionLengths(path: string, text: string): FunctionLength[] {
   const kind = path.endsWith('.ts') ? ts.ScriptKind.TS : ts.ScriptKind.JS;
   const sourceFile = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, kind);
   const found: FunctionLength[] = [];
@@ -129,7 +129,7 @@ export function functionLengths(path: string, text: string): FunctionLength[] {
 
 /** Columns are characters, not bytes (the pages carry Cyrillic). A line is let off only when a
  * URL, which cannot be wrapped, is what makes it long. */
-export function longLineCount(text: string): number {
+function longLineCount(text: string): number {
   let count = 0;
   for (const line of text.split('\n')) {
     if ([...line].length <= lineColumnsMax) continue;
@@ -225,4 +225,14 @@ test('the function finder names and measures every kind of function', () => {
 test('a long line is one over the column limit, unless a URL is what makes it long', () => {
   const url = `// see https://example.test/${'a'.repeat(150)}`;
   assert.equal(longLineCount(['x'.repeat(120), 'y'.repeat(121), 'д'.repeat(120), url, `${'z'.repeat(121)} ${url}`].join('\n')), 2);
+});
+
+test('the baseline fails new, grown and vanished offenders, and lets a shrunk one pass', () => {
+  const allowed = new Map([['a.ts f', 80], ['a.ts g', 90], ['a.ts gone', 75]]);
+  const now = new Map([['a.ts f', 81], ['a.ts g', 72], ['a.ts new', 71]]);
+  assert.deepEqual(ratchet(now, allowed, 'limit'), [
+    'a.ts f: 81, up from 80 in the baseline (limit)',
+    'a.ts new: 71 (limit)',
+    'a.ts gone: no longer over the limit (baseline 75): remove it from the baseline',
+  ]);
 });
