@@ -6,7 +6,7 @@ import type { Clock } from './domain/clock.ts';
 import { registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
-import { bodyLimitBytes, registerFormParsers } from './http/form-body.ts';
+import { bodyLimitBytes, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
 import { requestLoggerFactory } from './http/request-logger.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
@@ -78,7 +78,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') {
       return reply.code(200).send(errorBody(new ProtocolError('requestTooLarge')));
     }
-    if (code.startsWith('FST_') || error.statusCode === 400) {
+    if (isBodyParsingError(error) || error.statusCode === 400) {
       request.log.info({ code }, 'malformed request body');
       return reply.code(200).send(errorBody(new ProtocolError('requestInvalid')));
     }

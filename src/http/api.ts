@@ -14,7 +14,7 @@ import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
-import { normalizeMultipartFields } from './form-body.ts';
+import { formFieldsOf } from './form-body.ts';
 
 /** How a 3-D Secure answer lists redirect parameters: an object on `/` and `/post`, a
  * `[{name, value}]` list on `/v2/post`. */
@@ -51,16 +51,10 @@ function listRedirectParams(body: Record<string, unknown>): void {
   }
 }
 
-function fieldsOf(request: FastifyRequest): RequestFields {
-  const body = request.body;
-  if (body === undefined || body === null || typeof body !== 'object') return {};
-  return request.isMultipart() ? normalizeMultipartFields(body as Record<string, unknown>) : (body as RequestFields);
-}
-
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
 export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
   const handle = (style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const fields = fieldsOf(request);
+    const fields = formFieldsOf(request) as RequestFields;
     const action = fields.action;
     if (typeof action !== 'string' || action === '') {
       throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);

@@ -23,6 +23,22 @@ export function parseFormText(text: string): Record<string, unknown> {
   }) as Record<string, unknown>;
 }
 
+type FormFields = Record<string, unknown>;
+
+/** A body that claims to be a form but cannot be read as one (e.g. multipart without a boundary).
+ * Answered like every other malformed body: the API's requestInvalid, a 400 page for people. */
+export class BodyParsingError extends Error {
+  readonly code = 'KASSA_BODY_MALFORMED';
+  readonly statusCode = 400;
+}
+
+/** Failures of reading the body, as Fastify, its multipart plugin or this module raise them. */
+export function isBodyParsingError(error: unknown): boolean {
+  if (error instanceof BodyParsingError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('FST_');
+}
+
 /**
  * The API accepts urlencoded and multipart forms (the spec's Appendix B sends multipart, later
  * versions urlencoded, real clients both). Every other content type, JSON included, is refused
@@ -35,27 +51,36 @@ export async function registerFormParsers(app: FastifyInstance): Promise<void> {
       done(null, parseFormText(body as string));
     });
   await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
     limits: { fields: fieldCountMax, fieldSize: 16 * 1024, files: 0, fileSize: 0, parts: fieldCountMax, fieldNameSize: 200 },
+  });
+  // Read here rather than by the plugin's attachFieldsToBody: busboy's own failures (no
+  // boundary, an unreadable Content-Type) are plain Errors that would otherwise become a 500.
+  app.addHook('preValidation', async (request) => {
+    if (request.isMultipart()) request.body = await readMultipartFields(request);
   });
 }
 
-/** Multipart fields arrive flat (`{ 'parameters[a]': 'b' }`); bring them to the urlencoded shape. */
-export function normalizeMultipartFields(body: Record<string, unknown>): Record<string, unknown> {
+/** Multipart fields arrive flat (`parameters[a]`); they are brought to the urlencoded shape, and a
+ * repeated key keeps its last value, as in a urlencoded body. */
+async function readMultipartFields(request: FastifyRequest): Promise<FormFields> {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(body)) {
-    if (typeof value === 'string') search.append(key, value);
+  try {
+    for await (const part of request.parts()) {
+      if (part.type !== 'field') throw new BodyParsingError('a payment form carries no files');
+      if (typeof part.value === 'string') search.append(part.fieldname, part.value);
+    }
+  } catch (error) {
+    if (isBodyParsingError(error)) throw error;
+    throw new BodyParsingError(`unreadable multipart body: ${(error as Error).message}`);
   }
   return parseFormText(search.toString());
 }
-
-type FormFields = Record<string, unknown>;
 
 /** The parsed form of a request, urlencoded or multipart, in one shape; `{}` without a body. */
 export function formFieldsOf(request: FastifyRequest): FormFields {
   const body = request.body;
   if (!body || typeof body !== 'object') return {};
-  return request.isMultipart() ? normalizeMultipartFields(body as FormFields) : (body as FormFields);
+  return body as FormFields;
 }
 
 /** A field as text: absent, repeated or nested values read as ''. */

@@ -9,7 +9,7 @@ import { ProtocolError, protocolErrors } from '../../protocol/errors.ts';
 import { countFailedCode, findChallenge } from '../../storage/challenges.ts';
 import { findMerchantById } from '../../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
-import { formFieldsOf, textField } from '../form-body.ts';
+import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
 import { chooseLanguage, languageNames, languages, translate, type Language, type MessageKey } from './i18n.ts';
 
@@ -167,9 +167,9 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
     pages.setErrorHandler((error, request, reply) => {
       const language = languageOf(request);
       if (error instanceof PageError) return errorPage(reply, language, error);
-      const code = (error as { code?: string }).code ?? '';
-      if (!code.startsWith('FST_')) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
-      return errorPage(reply, language, new PageError('badLink', code.startsWith('FST_') ? 400 : 500));
+      const malformed = isBodyParsingError(error);
+      if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
+      return errorPage(reply, language, new PageError('badLink', malformed ? 400 : 500));
     });
 
     /** The emulated issuer (ACS): the merchant's form posts PaReq, MD and TermUrl here. */

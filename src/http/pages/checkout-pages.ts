@@ -17,7 +17,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import { findMerchantById, type MerchantRecord } from '../../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
 import { applicationsOfPayment } from '../../storage/refund-applications.ts';
-import { formFieldsOf, textField } from '../form-body.ts';
+import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { autoPostPage } from './challenge-pages.ts';
 import { checkoutText, type CheckoutMessageKey } from './checkout-i18n.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
@@ -286,13 +286,13 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
     // Pages answer people: a failure is a readable page, never a stack trace or JSON.
     pages.setErrorHandler((error, request, reply) => {
       const language = languageOf(request, {});
-      const code = (error as { code?: string }).code ?? '';
       if (error instanceof CheckoutError) {
         return messagePage(reply, 404, language, undefined, 'notFoundTitle', 'notFoundText');
       }
-      if (!code.startsWith('FST_')) request.log.error({ error: { message: (error as Error).message } }, 'checkout page failure');
-      return messagePage(reply, code.startsWith('FST_') ? 400 : 500, language, undefined, 'notFoundTitle',
-        code.startsWith('FST_') ? 'notFoundText' : 'serviceError');
+      const malformed = isBodyParsingError(error);
+      if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'checkout page failure');
+      return messagePage(reply, malformed ? 400 : 500, language, undefined, 'notFoundTitle',
+        malformed ? 'notFoundText' : 'serviceError');
     });
 
     pages.get('/pay/:sessionId', async (request, reply) => {
