@@ -1,63 +1,87 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * The production SSRF rule for callbacks: a merchant-supplied URL must not make the platform
  * talk to its own host or its private network (databases, cloud metadata at 169.254.169.254,
  * admin ports). Pure: takes an address, says why it is refused or null.
+ *
+ * Only what ipaddr.js classifies as `unicast` (global) passes; its registry of special-purpose
+ * ranges (RFC 6890 and successors) replaces hand-written lists. IPv6 forms that carry an IPv4
+ * address are judged by that IPv4 address, since a translator or tunnel on the path delivers the
+ * packet there (docs/adr/0020-ssrf-guard-classifies-with-ipaddr.md).
  */
 
-function blockList(entries: Array<[string, number, 'ipv4' | 'ipv6']>): BlockList {
-  const list = new BlockList();
-  for (const [network, prefix, family] of entries) list.addSubnet(network, prefix, family);
-  return list;
+/** Words for ipaddr.js range names; others read as "a special-purpose (name) address". */
+const rangeWords: Record<string, string> = {
+  loopback: 'a loopback address',
+  private: 'a private address',
+  carrierGradeNat: 'a private (carrier-grade NAT) address',
+  linkLocal: 'a link-local address',
+  uniqueLocal: 'a unique-local address',
+  deprecatedSiteLocal: 'a site-local address',
+  unspecified: 'an unspecified address',
+  multicast: 'a multicast address',
+  broadcast: 'a broadcast address',
+  reserved: 'a reserved or documentation address',
+  teredo: 'a Teredo tunnel address',
+};
+
+function describeRange(range: string): string {
+  return rangeWords[range] ?? `a special-purpose (${range}) address`;
 }
 
-// Order matters only for the reason shown. net.BlockList also matches IPv4-mapped IPv6
-// addresses (::ffff:127.0.0.1) against the IPv4 rules.
-const refusedRanges: Array<{ reason: string; list: BlockList }> = [
-  { reason: 'a loopback address', list: blockList([['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']]) },
-  { reason: 'a private address', list: blockList([['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['100.64.0.0', 10, 'ipv4']]) },
-  { reason: 'a link-local address', list: blockList([['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']]) },
-  { reason: 'a unique-local address', list: blockList([['fc00::', 7, 'ipv6']]) },
-  {
-    reason: 'an unspecified, multicast or reserved address',
-    list: blockList([['0.0.0.0', 8, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'], ['::', 128, 'ipv6'], ['ff00::', 8, 'ipv6']]),
-  },
-];
+function ipv4FromGroups(high: number, low: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
+}
 
-/** NAT64 (RFC 6052): on a network with a NAT64 gateway, 64:ff9b::a.b.c.d reaches the IPv4
- * address a.b.c.d — so 64:ff9b::7f00:1 is 127.0.0.1 in disguise. The local-use prefix
- * 64:ff9b:1::/48 (RFC 8215) belongs to a private deployment and is refused as a whole. */
-const nat64WellKnown = blockList([['64:ff9b::', 96, 'ipv6']]);
-const nat64LocalUse = blockList([['64:ff9b:1::', 48, 'ipv6']]);
+type Embedded = { form: string; ipv4: ipaddr.IPv4 } | { refused: string } | null;
 
-/** The eight 16-bit groups of an IPv6 address (already known to be valid). */
-function ipv6Groups(address: string): number[] {
-  let text = address;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+/** The IPv4 address an IPv6 form carries, a reason to refuse the form as a whole, or null. */
+function embeddedIpv4(address: ipaddr.IPv6): Embedded {
+  const groups = address.parts;
+  const topSixZero = groups.slice(0, 6).every((group) => group === 0);
+  // ::a.b.c.d, IPv4-compatible (RFC 4291, deprecated); :: and ::1 are not of this form.
+  if (topSixZero && (groups[6] !== 0 || groups[7] > 1)) {
+    return { form: 'IPv4-compatible form', ipv4: ipv4FromGroups(groups[6], groups[7]) };
   }
-  const [head, tail] = text.split('::');
-  const parse = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
-  const front = parse(head);
-  const back = parse(tail);
-  return tail === undefined ? front : [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+  const range = address.range();
+  if (range === 'ipv4Mapped') return { form: 'IPv4-mapped form', ipv4: address.toIPv4Address() };
+  if (range === 'rfc6145') return { form: 'IPv4-translated form', ipv4: ipv4FromGroups(groups[6], groups[7]) };
+  if (range === 'rfc6052') {
+    // 64:ff9b:1::/48 (RFC 8215) belongs to a private deployment whose mapping is unknown.
+    if (groups[1] === 0xff9b && groups[2] === 1) return { refused: 'a local-use NAT64 address' };
+    return { form: 'NAT64', ipv4: ipv4FromGroups(groups[6], groups[7]) };
+  }
+  if (range === '6to4') return { form: '6to4', ipv4: ipv4FromGroups(groups[1], groups[2]) };
+  return null;
+}
+
+/**
+ * ipaddr.js reads a dotted tail after `::` as IPv4-mapped (`::127.0.0.1` becomes
+ * `::ffff:7f00:1`), so IPv6 text is first brought to its canonical hex form by the WHATWG URL
+ * parser, the one that reads callback URLs. The zone (`%eth0`) does not change the range.
+ */
+function parseAddress(address: string, family: number): ipaddr.IPv4 | ipaddr.IPv6 {
+  if (family === 4) return ipaddr.IPv4.parse(address);
+  const canonical = new URL(`http://[${address.split('%')[0]}]/`).hostname.slice(1, -1);
+  return ipaddr.IPv6.parse(canonical);
 }
 
 /** Why a production callback may not go to this IP address, or null when it may. */
 export function refusedAddressReason(address: string): string | null {
   const family = isIP(address);
   if (family === 0) return 'not an IP address';
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  for (const range of refusedRanges) if (range.list.check(address, type)) return range.reason;
-  if (type === 'ipv6' && nat64LocalUse.check(address, 'ipv6')) return 'a local-use NAT64 address';
-  if (type === 'ipv6' && nat64WellKnown.check(address, 'ipv6')) {
-    const [high, low] = ipv6Groups(address).slice(6);
-    const embedded = `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
-    const reason = refusedAddressReason(embedded);
-    if (reason !== null) return `${reason} (NAT64 of ${embedded})`;
+  const parsed = parseAddress(address, family);
+  if (parsed.kind() === 'ipv6') {
+    const embedded = embeddedIpv4(parsed as ipaddr.IPv6);
+    if (embedded && 'refused' in embedded) return embedded.refused;
+    if (embedded) {
+      const ipv4 = embedded.ipv4.toString();
+      const reason = refusedAddressReason(ipv4);
+      return reason === null ? null : `${reason} (${embedded.form} of ${ipv4})`;
+    }
   }
-  return null;
+  const range = parsed.range();
+  return range === 'unicast' ? null : describeRange(range);
 }
