@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateMerchant, type AuthenticatedMerchant } from '../operations/authenticate.ts';
 import { capture } from '../operations/capture.ts';
 import { createCheckout } from '../operations/checkout.ts';
+import { countingWrongHashes } from '../operations/hash-lockouts.ts';
 import type { PlatformContext } from '../operations/context.ts';
 import { getTransDetails } from '../operations/get-trans-details.ts';
 import { getTransStatus } from '../operations/get-trans-status.ts';
@@ -62,7 +63,7 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     const merchant = await authenticateMerchant(context, fields, request.ip);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
-    const body = await handler(context, merchant, fields);
+    const body = await countingWrongHashes(context, merchant, merchant.clientIp, () => handler(context, merchant, fields));
     if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
     return reply.send(body);

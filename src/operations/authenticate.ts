@@ -3,9 +3,12 @@ import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import type { MerchantRecord } from '../storage/merchants.ts';
 import type { PlatformContext } from './context.ts';
+import { refuseLockedPair } from './hash-lockouts.ts';
 
 export interface AuthenticatedMerchant extends MerchantRecord {
   password: string;
+  /** The client's address as the allow-list and the wrong-hash lockout see it. */
+  clientIp: string;
 }
 
 /** `::ffff:1.2.3.4` is how a dual-stack socket shows an IPv4 client. */
@@ -62,8 +65,10 @@ function buildAllowList(allowedIps: readonly string[]): BlockList {
 const clientKeyRules: Record<string, FieldRule> = { client_key: { required: true, check: 'uuid' } };
 
 /**
- * Who is asking, before anything else is read: client_key, source IP, S2S CARD mapping. The
- * hash is checked by each operation, since its formula needs that action's fields.
+ * Who is asking, before anything else is read: client_key, source IP, S2S CARD mapping, and
+ * whether wrong hashes have locked this (merchant, IP) pair. The hash is checked by each
+ * operation, since its formula needs that action's fields; the API edge counts wrong ones
+ * (operations/hash-lockouts.ts).
  */
 export async function authenticateMerchant(
   context: PlatformContext, fields: RequestFields, sourceIp: string,
@@ -75,6 +80,8 @@ export async function authenticateMerchant(
   if (!merchant) throw new ProtocolError('merchantNotFound');
   if (!isIpAllowed(sourceIp, merchant.allowedIps)) throw new ProtocolError('ipNotAllowed');
   if (!merchant.s2sCardEnabled) throw new ProtocolError('mappingNotFound');
+  const clientIp = normalizeIp(sourceIp);
+  await refuseLockedPair(context, merchant, clientIp);
   const password = remember(passwordsByCiphertext, merchant.passwordCiphertext, () => context.vault.decrypt(merchant.passwordCiphertext));
-  return { ...merchant, password };
+  return { ...merchant, password, clientIp };
 }

@@ -84,6 +84,7 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
   const reconnectDelayMs = options.reconnectDelayMs ?? 1_000;
   const entries = new Map<string, { merchant: MerchantRecord; fetchedAtMs: number }>();
   let generation = 0;
+  let seenLocalChanges = localChanges;
   let listening = false;
   let closed = false;
   let listener: pg.Client | undefined;
@@ -142,6 +143,12 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
     },
     async byClientKey(clientKey) {
       startListening();
+      // This process's own change is known at once; the notice of it comes a moment later, and
+      // a request in between must not be served the old row (a wrong-hash lock, say).
+      if (seenLocalChanges !== localChanges) {
+        seenLocalChanges = localChanges;
+        forgetAll();
+      }
       const nowMs = Date.now();
       if (listening) {
         const cached = entries.get(clientKey);

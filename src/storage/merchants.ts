@@ -25,6 +25,8 @@ export interface MerchantRecord extends MerchantSettings {
   clientKey: string;
   passwordCiphertext: string;
   createdAtMs: number;
+  /** The latest lock of any of its (merchant, IP) pairs for wrong hashes; absent or 0: never. */
+  hashLockedUntilMs?: number;
 }
 
 function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
@@ -43,6 +45,7 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
     refundDays: Number(row.refund_days),
     holidays: JSON.parse(row.holidays_json) as string[],
     createdAtMs: Number(row.created_at_ms),
+    hashLockedUntilMs: Number(row.hash_locked_until_ms),
   };
 }
 

@@ -378,6 +378,25 @@ const migrations: Record<string, Migration> = {
           FOR EACH ROW EXECUTE FUNCTION kassa_refuse_merchant_delete()`.execute(db);
     },
   },
+  '0010_hash_lockouts': {
+    // Wrong hashes counted per (merchant, client IP) in the database, so every node sees the same
+    // count; one row per pair, upserted (operations/hash-lockouts.ts). merchants gets the latest
+    // lock of any of its pairs, so the merchant cache tells for free that a merchant has none.
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('hash_lockouts')
+        .addColumn('merchant_id', 'text', (column) => column.notNull())
+        .addColumn('ip', 'text', (column) => column.notNull())
+        .addColumn('window_started_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('wrong_hashes', 'integer', (column) => column.notNull())
+        .addColumn('locked_until_ms', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .addPrimaryKeyConstraint('hash_lockouts_pair', ['merchant_id', 'ip'])
+        .execute();
+      await db.schema.alterTable('merchants')
+        .addColumn('hash_locked_until_ms', 'bigint', (column) => column.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 async function dialectOf(db: Kysely<any>): Promise<'postgres' | 'sqlite'> {

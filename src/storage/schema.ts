@@ -24,6 +24,8 @@ export interface MerchantTable {
   refund_days: Generated<number>;
   /** Holidays (`YYYY-MM-DD`, JSON list) not counted as business days. */
   holidays_json: Generated<string>;
+  /** The latest lock of any (merchant, IP) pair in hash_lockouts (migration 0010); 0: never. */
+  hash_locked_until_ms: Generated<number>;
 }
 
 export interface PaymentTable {
@@ -213,6 +215,17 @@ export interface CallbackUrlBlockTable {
   updated_at_ms: number;
 }
 
+/** Wrong hashes of one (merchant, client IP) pair in its current window, and its lock. */
+export interface HashLockoutTable {
+  merchant_id: string;
+  ip: string;
+  window_started_at_ms: number;
+  wrong_hashes: number;
+  /** Every request of the pair is refused until then; 0: not locked. */
+  locked_until_ms: number;
+  updated_at_ms: number;
+}
+
 /** A hosted payment page session (CREATE_CHECKOUT): what to charge, never card data. */
 export interface CheckoutSessionTable {
   /** 128 random bits, base64url: the unguessable part of `/pay/{session_id}`. */
@@ -288,6 +301,7 @@ export interface Database {
   outbox: OutboxTable;
   callback_attempts: CallbackAttemptTable;
   callback_url_blocks: CallbackUrlBlockTable;
+  hash_lockouts: HashLockoutTable;
   checkout_sessions: CheckoutSessionTable;
   refund_applications: RefundApplicationTable;
   card_tokens: CardTokenTable;
