@@ -3,7 +3,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AcquirerConnector } from './acquirers/connector.ts';
 import type { KassaConfig } from './config.ts';
 import type { Clock } from './domain/clock.ts';
-import { registerApiRoutes } from './http/api.ts';
+import { logErrorAnswer, registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
@@ -41,6 +41,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino({ level, redact: { paths: redactPaths, censor: '[redacted]' } }, destination);
 }
 
+/** The protocol error a failure is answered with: itself, a body-parsing error, or internal. */
+function protocolErrorOf(error: Error & { code?: string; statusCode?: number }): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  const code = error.code ?? '';
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
+    return new ProtocolError('contentTypeNotSupported');
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') return new ProtocolError('requestTooLarge');
+  if (isBodyParsingError(error) || error.statusCode === 400) return new ProtocolError('requestInvalid');
+  return new ProtocolError('internal');
+}
+
 /** Builds the whole platform and never listens: server.ts listens, tests call inject(). */
 export async function buildApp(config: KassaConfig, options: BuildOptions = {}): Promise<KassaApp> {
   const logger = createLogger(config.logLevel, options.logDestination);
@@ -70,22 +82,18 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   // Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
   // JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body.
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
-    if (error instanceof ProtocolError) return reply.code(200).send(errorBody(error));
-    const code = error.code ?? '';
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
-      return reply.code(200).send(errorBody(new ProtocolError('contentTypeNotSupported')));
-    }
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') {
-      return reply.code(200).send(errorBody(new ProtocolError('requestTooLarge')));
-    }
-    if (isBodyParsingError(error) || error.statusCode === 400) {
-      request.log.info({ code }, 'malformed request body');
-      return reply.code(200).send(errorBody(new ProtocolError('requestInvalid')));
-    }
-    request.log.error({ error: { message: error.message, stack: error.stack } }, 'unexpected failure');
-    return reply.code(200).send(errorBody(new ProtocolError('internal')));
+    const answer = protocolErrorOf(error);
+    // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
+    const detail = answer.name === 'internal' ? { failure: { message: error.message, stack: error.stack } }
+      : error instanceof ProtocolError ? undefined : { bodyError: error.code };
+    logErrorAnswer(request, answer, detail);
+    return reply.code(200).send(errorBody(answer));
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody(new ProtocolError('notFound'))));
+  app.setNotFoundHandler((request, reply) => {
+    const answer = new ProtocolError('notFound');
+    logErrorAnswer(request, answer);
+    return reply.code(404).send(errorBody(answer));
+  });
 
   registerApiRoutes(app, context);
   registerChallengePages(app, context);

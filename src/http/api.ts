@@ -13,7 +13,7 @@ import { sale } from '../operations/sale.ts';
 import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule, scheduleInfo } from '../operations/schedules.ts';
 import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
-import { ProtocolError } from '../protocol/errors.ts';
+import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
 import { formFieldsOf } from './form-body.ts';
 
@@ -50,6 +50,28 @@ function listRedirectParams(body: Record<string, unknown>): void {
   if (params && typeof params === 'object' && !Array.isArray(params)) {
     body.redirect_params = Object.entries(params).map(([name, value]) => ({ name, value }));
   }
+}
+
+const clientKeyShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Answers an operator watches for: someone guessing, or a merchant's setup gone wrong. */
+const warnedErrors = new Set<ProtocolErrorName>(['hashInvalid', 'hashLockedOut', 'ipNotAllowed', 'merchantNotFound']);
+
+/**
+ * One line per ERROR answer: merchant, action, code, request id (bound as reqId); an internal
+ * failure's line carries its stack, at level error. Only values of
+ * a known shape are copied from the request — a client_key that is a UUID, an action Kassa
+ * serves, the names of invalid fields — so no card number can reach the log through it.
+ */
+export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, detail?: Record<string, unknown>): void {
+  const fields = formFieldsOf(request);
+  const action = typeof fields.action === 'string' && Object.hasOwn(handlers, fields.action) ? fields.action : undefined;
+  const clientKey = typeof fields.client_key === 'string' && clientKeyShape.test(fields.client_key)
+    ? fields.client_key.toLowerCase() : undefined;
+  const invalidFields = error.fieldErrors.length > 0 ? error.fieldErrors.map((fieldError) => fieldError.field) : undefined;
+  const line = { clientKey, action, errorCode: protocolErrors[error.name].code, error: error.name, invalidFields, ...detail };
+  if (error.name === 'internal') request.log.error(line, 'api error answer');
+  else if (warnedErrors.has(error.name)) request.log.warn(line, 'api error answer');
+  else request.log.info(line, 'api error answer');
 }
 
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
