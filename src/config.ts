@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isValidTimeZone } from './domain/dates.ts';
 
@@ -34,46 +35,152 @@ export interface KassaConfig {
   callbackAttemptTimeoutMs?: number;
 }
 
-function portFrom(text: string | undefined): number {
-  const port = Number(text ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0–65535, got ${text}`);
-  return port;
+/** Every problem of the environment at once, so one restart fixes them all. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
 }
 
-function positiveNumber(text: string | undefined, fallback: number, name: string): number {
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${text}`);
-  return value;
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const proxyKeywords = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Reads settings and notes what is wrong with them instead of stopping at the first. */
+class SettingsReader {
+  readonly problems: string[] = [];
+  constructor(private readonly environment: NodeJS.ProcessEnv) {}
+
+  text(name: string): string | undefined {
+    const value = this.environment[name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  problem(message: string): undefined {
+    this.problems.push(message);
+    return undefined;
+  }
+
+  port(): number {
+    const text = this.text('PORT');
+    if (text === undefined) return 8080;
+    const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (Number.isInteger(port) && port <= 65535) return port;
+    this.problem(`PORT must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`);
+    return 8080;
+  }
+
+  positiveNumber(name: string, fallback: number): number {
+    const text = this.text(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (Number.isFinite(value) && value > 0) return value;
+    this.problem(`${name} must be a positive number, got ${JSON.stringify(text)}`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const text = this.text(name) ?? fallback;
+    if ((allowed as readonly string[]).includes(text)) return text as T;
+    this.problem(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`);
+    return fallback;
+  }
 }
 
-/** Reads the environment once at start; every setting is in the README's configuration table. */
+function publicUrlFrom(reader: SettingsReader): string | undefined {
+  const text = reader.text('KASSA_PUBLIC_URL');
+  if (text === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
+    return reader.problem(`KASSA_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. https://pay.example, got ${JSON.stringify(text)}`);
+  }
+  return text.replace(/\/+$/, '');
+}
+
+function databaseUrlFrom(reader: SettingsReader): string | undefined {
+  const text = reader.text('DATABASE_URL');
+  if (text === undefined) return undefined;
+  let protocol = '';
+  try {
+    protocol = new URL(text).protocol;
+  } catch {
+    protocol = '';
+  }
+  if (protocol === 'postgres:' || protocol === 'postgresql:') return text;
+  // The URL may carry a password: it is not repeated.
+  return reader.problem('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it for SQLite)');
+}
+
+function trustProxyFrom(reader: SettingsReader): boolean | string {
+  const text = reader.text('KASSA_TRUST_PROXY');
+  if (text === undefined || text === 'false') return false;
+  if (text === 'true') return true;
+  const entries = text.split(',').map((entry) => entry.trim());
+  const wrong = entries.filter((entry) => {
+    const [address, prefix] = entry.split('/');
+    if (proxyKeywords.has(entry)) return false;
+    const family = isIP(address ?? '');
+    if (family === 0) return true;
+    return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+  });
+  if (wrong.length === 0) return text;
+  reader.problem(`KASSA_TRUST_PROXY must be true, false, or a comma-separated list of proxy addresses or CIDR ranges; not understood: ${wrong.join(', ')}`);
+  return false;
+}
+
+function secretKeysFrom(reader: SettingsReader): { secretKey?: string; previousSecretKeys?: string } {
+  const secretKey = reader.text('KASSA_SECRET_KEY');
+  const previousSecretKeys = reader.text('KASSA_PREVIOUS_SECRET_KEYS');
+  const isKey = (text: string) => /^[0-9a-f]{64}$/i.test(text.trim()) || Buffer.from(text.trim(), 'base64').length === 32;
+  if (secretKey !== undefined && !isKey(secretKey)) {
+    reader.problem('KASSA_SECRET_KEY must be 32 bytes as 64 hex characters or base64 (e.g. openssl rand -hex 32)');
+  }
+  const previous = (previousSecretKeys ?? '').split(',').filter((text) => text.trim() !== '');
+  if (previous.some((text) => !isKey(text))) {
+    reader.problem('KASSA_PREVIOUS_SECRET_KEYS must be comma-separated keys of 32 bytes (64 hex characters or base64)');
+  }
+  return { secretKey, previousSecretKeys };
+}
+
+/**
+ * Reads the environment once at start; every setting is in the README's configuration table.
+ * Every problem is collected and thrown at once as a ConfigError (the server prints them and
+ * exits with status 2, the CLI likewise).
+ */
 export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.env): KassaConfig {
-  const timeZone = environment.KASSA_TIMEZONE ?? 'UTC';
-  if (!isValidTimeZone(timeZone)) throw new Error(`KASSA_TIMEZONE is not a time zone: ${timeZone}`);
-  const mode = environment.KASSA_MODE ?? 'sandbox';
-  if (mode !== 'sandbox' && mode !== 'production') throw new Error('KASSA_MODE is sandbox or production');
-  const trustProxyText = environment.KASSA_TRUST_PROXY;
-  return {
-    host: environment.HOST ?? '127.0.0.1',
-    port: portFrom(environment.PORT),
-    dataDirectory: resolve(environment.KASSA_DATA_DIR ?? './data'),
-    databaseUrl: environment.DATABASE_URL || undefined,
-    postgresSchema: environment.KASSA_PG_SCHEMA || undefined,
-    secretKey: environment.KASSA_SECRET_KEY || undefined,
-    previousSecretKeys: environment.KASSA_PREVIOUS_SECRET_KEYS || undefined,
+  const reader = new SettingsReader(environment);
+  const timeZone = reader.text('KASSA_TIMEZONE') ?? 'UTC';
+  if (!isValidTimeZone(timeZone)) reader.problem(`KASSA_TIMEZONE must be an IANA time zone such as Europe/Berlin, got ${JSON.stringify(timeZone)}`);
+  const postgresSchema = reader.text('KASSA_PG_SCHEMA');
+  if (postgresSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(postgresSchema)) {
+    reader.problem(`KASSA_PG_SCHEMA must be a lower-case SQL name (letters, digits, _), got ${JSON.stringify(postgresSchema)}`);
+  }
+  const host = environment.HOST ?? '127.0.0.1';
+  if (host.trim() === '') reader.problem('HOST must not be empty (127.0.0.1, 0.0.0.0, :: or a host name)');
+  const config: KassaConfig = {
+    host,
+    port: reader.port(),
+    dataDirectory: resolve(reader.text('KASSA_DATA_DIR') ?? './data'),
+    databaseUrl: databaseUrlFrom(reader),
+    postgresSchema,
+    ...secretKeysFrom(reader),
     timeZone,
-    trustProxy: trustProxyText === undefined || trustProxyText === '' || trustProxyText === 'false'
-      ? false : trustProxyText === 'true' ? true : trustProxyText,
-    logLevel: environment.LOG_LEVEL ?? 'info',
-    mode,
-    publicUrl: environment.KASSA_PUBLIC_URL ? environment.KASSA_PUBLIC_URL.replace(/\/+$/, '') : undefined,
-    challengeTimeoutMs: positiveNumber(environment.KASSA_3DS_TIMEOUT_MS, 15 * 60 * 1000, 'KASSA_3DS_TIMEOUT_MS'),
-    checkoutSessionTimeoutMs: positiveNumber(environment.KASSA_CHECKOUT_TIMEOUT_MS, 30 * 60 * 1000, 'KASSA_CHECKOUT_TIMEOUT_MS'),
-    cardTokenTtlMs: positiveNumber(environment.KASSA_CARD_TOKEN_TTL_DAYS, 365, 'KASSA_CARD_TOKEN_TTL_DAYS') * 24 * 60 * 60 * 1000,
-    schedulePollIntervalMs: positiveNumber(environment.KASSA_SCHEDULE_POLL_MS, 1000, 'KASSA_SCHEDULE_POLL_MS'),
-    operatorToken: environment.KASSA_OPERATOR_TOKEN || undefined,
-    callbackPollIntervalMs: positiveNumber(environment.KASSA_CALLBACK_POLL_MS, 250, 'KASSA_CALLBACK_POLL_MS'),
-    callbackAttemptTimeoutMs: positiveNumber(environment.KASSA_CALLBACK_TIMEOUT_MS, 10_000, 'KASSA_CALLBACK_TIMEOUT_MS'),
+    trustProxy: trustProxyFrom(reader),
+    logLevel: reader.oneOf('LOG_LEVEL', logLevels, 'info'),
+    mode: reader.oneOf('KASSA_MODE', ['sandbox', 'production'] as const, 'sandbox'),
+    publicUrl: publicUrlFrom(reader),
+    challengeTimeoutMs: reader.positiveNumber('KASSA_3DS_TIMEOUT_MS', 15 * 60 * 1000),
+    checkoutSessionTimeoutMs: reader.positiveNumber('KASSA_CHECKOUT_TIMEOUT_MS', 30 * 60 * 1000),
+    cardTokenTtlMs: reader.positiveNumber('KASSA_CARD_TOKEN_TTL_DAYS', 365) * 24 * 60 * 60 * 1000,
+    schedulePollIntervalMs: reader.positiveNumber('KASSA_SCHEDULE_POLL_MS', 1000),
+    operatorToken: reader.text('KASSA_OPERATOR_TOKEN'),
+    callbackPollIntervalMs: reader.positiveNumber('KASSA_CALLBACK_POLL_MS', 250),
+    callbackAttemptTimeoutMs: reader.positiveNumber('KASSA_CALLBACK_TIMEOUT_MS', 10_000),
   };
+  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
+  return config;
 }

@@ -1,5 +1,6 @@
 import { buildApp } from './app.ts';
-import { configFromEnvironment } from './config.ts';
+import { ConfigError, configFromEnvironment, type KassaConfig } from './config.ts';
+import { StorageSetupError } from './storage/database.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 import { ScheduleRunner } from './workers/schedule-runner.ts';
 import { ChallengeSweeper } from './workers/challenge-sweeper.ts';
@@ -7,8 +8,30 @@ import { ChallengeSweeper } from './workers/challenge-sweeper.ts';
 /** The only place that listens, and the only place that starts background workers (tests
  * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
  * requests and callback attempts finish. */
-const config = configFromEnvironment();
-const kassa = await buildApp(config);
+/** A setting that is wrong is the operator's to fix: every problem on its own line, no stack
+ * trace, exit status 2 (as the CLI answers a mistake of its caller). */
+function settingsOrExit(): KassaConfig {
+  try {
+    return configFromEnvironment();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`kassa: ${problem}\n`);
+    process.exit(2);
+  }
+}
+
+async function appOrExit(config: KassaConfig) {
+  try {
+    return await buildApp(config);
+  } catch (error) {
+    if (!(error instanceof StorageSetupError)) throw error;
+    process.stderr.write(`kassa: ${error.message}\n`);
+    process.exit(2);
+  }
+}
+
+const config = settingsOrExit();
+const kassa = await appOrExit(config);
 const address = await kassa.app.listen({ host: config.host, port: config.port });
 const callbackDispatcher = new CallbackDispatcher(kassa.context, {
   mode: config.mode, pollIntervalMs: config.callbackPollIntervalMs, attemptTimeoutMs: config.callbackAttemptTimeoutMs,

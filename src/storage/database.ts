@@ -104,6 +104,35 @@ class PreparingClient extends pg.Client {
   }
 }
 
+/** The database cannot be used as configured; the message says what to do, in one line. */
+export class StorageSetupError extends Error {}
+
+/** Where DATABASE_URL points, without its password, for messages. */
+function describePostgres(databaseUrl: string): { database: string; host: string; port: string; user: string } {
+  const url = new URL(databaseUrl);
+  return {
+    database: decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username) || 'postgres',
+    host: url.hostname || 'localhost',
+    port: url.port || '5432',
+    user: decodeURIComponent(url.username),
+  };
+}
+
+/** A missing database or an unreachable server is a setting to fix, not a crash to debug. */
+function setupProblemOf(error: unknown, databaseUrl: string): StorageSetupError | undefined {
+  const failure = (error as { cause?: unknown }).cause ?? error;
+  const code = (failure as { code?: string }).code;
+  const { database, host, port, user } = describePostgres(databaseUrl);
+  if (code === '3D000') {
+    const createdb = `createdb -h ${host} -p ${port}${user ? ` -U ${user}` : ''} ${database}`;
+    return new StorageSetupError(`database "${database}" does not exist on ${host}:${port} — create it with: ${createdb}`);
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new StorageSetupError(`cannot reach PostgreSQL at ${host}:${port} (${code}) — is it running, and is DATABASE_URL right?`);
+  }
+  return undefined;
+}
+
 export async function openStorage(config: StorageConfig): Promise<Storage> {
   if (config.databaseUrl) {
     const schema = config.postgresSchema;
@@ -117,7 +146,12 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    await migrateToLatest(db, schema);
+    try {
+      await migrateToLatest(db, schema);
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw setupProblemOf(error, config.databaseUrl) ?? error;
+    }
     // Named, so an operator can tell the LISTEN connection in pg_stat_activity.
     const merchants = cachedMerchantLookup(db, {
       connection: { connectionString: config.databaseUrl, application_name: `kassa merchant changes ${schema ?? 'public'}` },
