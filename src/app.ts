@@ -48,7 +48,9 @@ function protocolErrorOf(error: Error & { code?: string; statusCode?: number }):
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') {
     return new ProtocolError('contentTypeNotSupported');
   }
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') return new ProtocolError('requestTooLarge');
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE') {
+    return new ProtocolError('requestTooLarge');
+  }
   if (isBodyParsingError(error) || error.statusCode === 400) return new ProtocolError('requestInvalid');
   return new ProtocolError('internal');
 }

@@ -1,8 +1,8 @@
 import { LockoutInputError, liftLockout, listLockouts, type LockoutView } from './operations/hash-lockouts.ts';
 import type { Storage } from './storage/database.ts';
 
-export const lockoutsUsage = `  kassa lockouts list [--client-key KEY] [--json]      (merchant, IP) pairs counting wrong hashes or locked
-  kassa lockouts lift --client-key KEY --ip IP          lift the pair's wrong-hash lock and forget its count`;
+export const lockoutsUsage = `  kassa lockouts list [--client-key KEY] [--json]   (merchant, IP) pairs with wrong hashes
+  kassa lockouts lift --client-key KEY --ip IP       lift the pair's wrong-hash lock and forget its count`;
 
 /** Options of `kassa lockouts`, to merge into the CLI's parseArgs table. */
 export const lockoutsOptions = {
@@ -27,13 +27,16 @@ function asText(views: LockoutView[]): string {
   if (views.length === 0) return 'no (merchant, IP) pair is counting wrong hashes or locked\n';
   return views.map((view) => {
     const lock = view.lockedUntilMs > 0 ? `locked until ${new Date(view.lockedUntilMs).toISOString()}` : 'not locked';
-    return `${view.clientKey}  ${view.ip}  ${view.wrongHashes} wrong since ${new Date(view.windowStartedAtMs).toISOString()}  ${lock}\n`;
+    const since = new Date(view.windowStartedAtMs).toISOString();
+    return `${view.clientKey}  ${view.ip}  ${view.wrongHashes} wrong since ${since}  ${lock}\n`;
   }).join('');
 }
 
 /** `kassa lockouts list|lift`: thin, the use cases are in operations/hash-lockouts.ts. Input
  * problems throw LockoutInputError (exit status 2, one line, as the other commands). */
-export async function lockoutsCommand(verb: string, values: LockoutValues, storage: Storage, io: LockoutsIo): Promise<number> {
+export async function lockoutsCommand(
+  verb: string, values: LockoutValues, storage: Storage, io: LockoutsIo,
+): Promise<number> {
   if (verb === 'list') {
     const views = await listLockouts(storage, { clientKey: values['client-key'] });
     io.stdout(values.json ? `${JSON.stringify(views)}\n` : asText(views));

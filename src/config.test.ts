@@ -14,16 +14,36 @@ function problemsOf(environment: NodeJS.ProcessEnv): string[] {
 
 test('every wrong setting is reported at once, each by its name', () => {
   const problems = problemsOf({
-    PORT: 'abc', LOG_LEVEL: 'loud', KASSA_PUBLIC_URL: 'notaurl', KASSA_MODE: 'prod', KASSA_TIMEZONE: 'Mars/Olympus',
-    KASSA_3DS_TIMEOUT_MS: '-5', KASSA_CALLBACK_POLL_MS: 'soon', DATABASE_URL: 'mysql://db/kassa', KASSA_PG_SCHEMA: 'Bad-Name',
-    KASSA_SECRET_KEY: 'short', KASSA_TRUST_PROXY: '10.0.0.0/99,proxy.local',
+    PORT: 'abc',
+    LOG_LEVEL: 'loud',
+    KASSA_PUBLIC_URL: 'notaurl',
+    KASSA_MODE: 'prod',
+    KASSA_TIMEZONE: 'Mars/Olympus',
+    KASSA_3DS_TIMEOUT_MS: '-5',
+    KASSA_CALLBACK_POLL_MS: 'soon',
+    DATABASE_URL: 'mysql://db/kassa',
+    KASSA_PG_SCHEMA: 'Bad-Name',
+    KASSA_SECRET_KEY: 'short',
+    KASSA_TRUST_PROXY: '10.0.0.0/99,proxy.local',
   });
   const names = problems.map((problem) => problem.split(' ')[0]);
   assert.deepEqual(names.sort(), [
-    'DATABASE_URL', 'KASSA_3DS_TIMEOUT_MS', 'KASSA_CALLBACK_POLL_MS', 'KASSA_MODE', 'KASSA_PG_SCHEMA', 'KASSA_PUBLIC_URL',
-    'KASSA_SECRET_KEY', 'KASSA_TIMEZONE', 'KASSA_TRUST_PROXY', 'LOG_LEVEL', 'PORT',
+    'DATABASE_URL',
+    'KASSA_3DS_TIMEOUT_MS',
+    'KASSA_CALLBACK_POLL_MS',
+    'KASSA_MODE',
+    'KASSA_PG_SCHEMA',
+    'KASSA_PUBLIC_URL',
+    'KASSA_SECRET_KEY',
+    'KASSA_TIMEZONE',
+    'KASSA_TRUST_PROXY',
+    'LOG_LEVEL',
+    'PORT',
   ]);
-  assert.ok(problems.every((problem) => !problem.includes('mysql://')), 'a DATABASE_URL (and its password) is not repeated');
+  assert.ok(
+    problems.every((problem) => !problem.includes('mysql://')),
+    'a DATABASE_URL (and its password) is not repeated',
+  );
 });
 
 test('ports, URLs and proxies in their accepted forms pass; the defaults need nothing', () => {
@@ -31,8 +51,11 @@ test('ports, URLs and proxies in their accepted forms pass; the defaults need no
   for (const PORT of ['0', '8080', '65535']) assert.deepEqual(problemsOf({ PORT }), [], PORT);
   for (const PORT of ['65536', '80.5', '-1', ' 80', '0x50', '1e3']) assert.equal(problemsOf({ PORT }).length, 1, PORT);
   const config = configFromEnvironment({
-    KASSA_PUBLIC_URL: 'https://pay.example/kassa/', KASSA_TRUST_PROXY: 'loopback, 10.0.0.0/8,::1', LOG_LEVEL: 'warn',
-    DATABASE_URL: 'postgresql://kassa:secret@db:5432/kassa', KASSA_SECRET_KEY: 'ab'.repeat(32),
+    KASSA_PUBLIC_URL: 'https://pay.example/kassa/',
+    KASSA_TRUST_PROXY: 'loopback, 10.0.0.0/8,::1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: 'postgresql://kassa:secret@db:5432/kassa',
+    KASSA_SECRET_KEY: 'ab'.repeat(32),
   });
   assert.equal(config.publicUrl, 'https://pay.example/kassa');
   assert.equal(config.trustProxy, 'loopback, 10.0.0.0/8,::1');

@@ -96,7 +96,8 @@ function publicUrlFrom(reader: SettingsReader): string | undefined {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-    return reader.problem(`KASSA_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. https://pay.example, got ${JSON.stringify(text)}`);
+    return reader.problem('KASSA_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. '
+      + `https://pay.example, got ${JSON.stringify(text)}`);
   }
   return text.replace(/\/+$/, '');
 }
@@ -128,14 +129,16 @@ function trustProxyFrom(reader: SettingsReader): boolean | string {
     return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
   });
   if (wrong.length === 0) return text;
-  reader.problem(`KASSA_TRUST_PROXY must be true, false, or a comma-separated list of proxy addresses or CIDR ranges; not understood: ${wrong.join(', ')}`);
+  reader.problem('KASSA_TRUST_PROXY must be true, false, or a comma-separated list of proxy addresses or CIDR '
+    + `ranges; not understood: ${wrong.join(', ')}`);
   return false;
 }
 
 function secretKeysFrom(reader: SettingsReader): { secretKey?: string; previousSecretKeys?: string } {
   const secretKey = reader.text('KASSA_SECRET_KEY');
   const previousSecretKeys = reader.text('KASSA_PREVIOUS_SECRET_KEYS');
-  const isKey = (text: string) => /^[0-9a-f]{64}$/i.test(text.trim()) || Buffer.from(text.trim(), 'base64').length === 32;
+  const isKey = (text: string) =>
+    /^[0-9a-f]{64}$/i.test(text.trim()) || Buffer.from(text.trim(), 'base64').length === 32;
   if (secretKey !== undefined && !isKey(secretKey)) {
     reader.problem('KASSA_SECRET_KEY must be 32 bytes as 64 hex characters or base64 (e.g. openssl rand -hex 32)');
   }
@@ -154,10 +157,13 @@ function secretKeysFrom(reader: SettingsReader): { secretKey?: string; previousS
 export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.env): KassaConfig {
   const reader = new SettingsReader(environment);
   const timeZone = reader.text('KASSA_TIMEZONE') ?? 'UTC';
-  if (!isValidTimeZone(timeZone)) reader.problem(`KASSA_TIMEZONE must be an IANA time zone such as Europe/Berlin, got ${JSON.stringify(timeZone)}`);
+  if (!isValidTimeZone(timeZone)) {
+    reader.problem(`KASSA_TIMEZONE must be an IANA time zone such as Europe/Berlin, got ${JSON.stringify(timeZone)}`);
+  }
   const postgresSchema = reader.text('KASSA_PG_SCHEMA');
   if (postgresSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(postgresSchema)) {
-    reader.problem(`KASSA_PG_SCHEMA must be a lower-case SQL name (letters, digits, _), got ${JSON.stringify(postgresSchema)}`);
+    const got = JSON.stringify(postgresSchema);
+    reader.problem(`KASSA_PG_SCHEMA must be a lower-case SQL name (letters, digits, _), got ${got}`);
   }
   const host = environment.HOST ?? '127.0.0.1';
   if (host.trim() === '') reader.problem('HOST must not be empty (127.0.0.1, 0.0.0.0, :: or a host name)');

@@ -11,13 +11,20 @@ import { usingPostgres } from './testing/harness.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Starts the real server process; answers its exit status and stderr (bounded by a timeout). */
-function runServer(environment: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ status: number | null; stderr: string }> {
+function runServer(
+  environment: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: root, env: environment, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: root,
+      env: environment,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('exit', (status) => {
@@ -28,15 +35,22 @@ function runServer(environment: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<
 }
 
 function withoutKassaSettings(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KASSA_')
-    && !['PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_URL'].includes(name)));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('KASSA_') && !['PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_URL'].includes(name),
+    ),
+  );
 }
 
 test('bad settings: every problem on its own line, no stack trace, exit status 2', { timeout: 60_000 }, async (t) => {
   const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-settings-'));
   t.after(() => rmSync(dataDirectory, { recursive: true, force: true }));
   const { status, stderr } = await runServer({
-    ...withoutKassaSettings(), KASSA_DATA_DIR: dataDirectory, PORT: 'abc', LOG_LEVEL: 'loud', KASSA_PUBLIC_URL: 'notaurl',
+    ...withoutKassaSettings(),
+    KASSA_DATA_DIR: dataDirectory,
+    PORT: 'abc',
+    LOG_LEVEL: 'loud',
+    KASSA_PUBLIC_URL: 'notaurl',
   });
   assert.equal(status, 2, stderr);
   const lines = stderr.trim().split('\n');
@@ -46,15 +60,18 @@ test('bad settings: every problem on its own line, no stack trace, exit status 2
   assert.match(lines[2], /^kassa: KASSA_PUBLIC_URL must be an http\(s\) URL .*, got "notaurl"$/);
 });
 
-test('a DATABASE_URL naming a database that does not exist: one line saying how to create it, exit status 2',
-  { timeout: 60_000, skip: usingPostgres ? false : 'needs PostgreSQL: set DATABASE_URL' }, async () => {
-    const url = new URL(process.env.DATABASE_URL!);
-    const database = `kassa_missing_${randomBytes(4).toString('hex')}`;
-    url.pathname = `/${database}`;
-    const { status, stderr } = await runServer({ ...withoutKassaSettings(), DATABASE_URL: url.toString(), PORT: '0' });
-    assert.equal(status, 2, stderr);
-    const expected = `kassa: database "${database}" does not exist on ${url.hostname}:${url.port || '5432'} — create it with: createdb `;
-    assert.equal(stderr.trim().split('\n').length, 1, stderr);
-    assert.ok(stderr.startsWith(expected), stderr);
-    assert.ok(stderr.trim().endsWith(` ${database}`), stderr);
-  });
+test('a DATABASE_URL naming a database that does not exist: one line saying how to create it, exit status 2', {
+  timeout: 60_000,
+  skip: usingPostgres ? false : 'needs PostgreSQL: set DATABASE_URL',
+}, async () => {
+  const url = new URL(process.env.DATABASE_URL!);
+  const database = `kassa_missing_${randomBytes(4).toString('hex')}`;
+  url.pathname = `/${database}`;
+  const { status, stderr } = await runServer({ ...withoutKassaSettings(), DATABASE_URL: url.toString(), PORT: '0' });
+  assert.equal(status, 2, stderr);
+  const where = `${url.hostname}:${url.port || '5432'}`;
+  const expected = `kassa: database "${database}" does not exist on ${where} — create it with: createdb `;
+  assert.equal(stderr.trim().split('\n').length, 1, stderr);
+  assert.ok(stderr.startsWith(expected), stderr);
+  assert.ok(stderr.trim().endsWith(` ${database}`), stderr);
+});

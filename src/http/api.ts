@@ -58,17 +58,19 @@ const warnedErrors = new Set<ProtocolErrorName>(['hashInvalid', 'hashLockedOut',
 
 /**
  * One line per ERROR answer: merchant, action, code, request id (bound as reqId); an internal
- * failure's line carries its stack, at level error. Only values of
- * a known shape are copied from the request — a client_key that is a UUID, an action Kassa
- * serves, the names of invalid fields — so no card number can reach the log through it.
+ * failure's line carries its stack, at level error. Only values of a known shape are copied
+ * from the request — a client_key that is a UUID, an action Kassa serves, the names of invalid
+ * fields — so no card number can reach the log through it.
  */
 export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, detail?: Record<string, unknown>): void {
   const fields = formFieldsOf(request);
-  const action = typeof fields.action === 'string' && Object.hasOwn(handlers, fields.action) ? fields.action : undefined;
-  const clientKey = typeof fields.client_key === 'string' && clientKeyShape.test(fields.client_key)
-    ? fields.client_key.toLowerCase() : undefined;
-  const invalidFields = error.fieldErrors.length > 0 ? error.fieldErrors.map((fieldError) => fieldError.field) : undefined;
-  const line = { clientKey, action, errorCode: protocolErrors[error.name].code, error: error.name, invalidFields, ...detail };
+  const { action: actionText, client_key: clientKeyText } = fields;
+  const action = typeof actionText === 'string' && Object.hasOwn(handlers, actionText) ? actionText : undefined;
+  const clientKey = typeof clientKeyText === 'string' && clientKeyShape.test(clientKeyText)
+    ? clientKeyText.toLowerCase() : undefined;
+  const invalidFields = error.fieldErrors.length > 0 ? error.fieldErrors.map((problem) => problem.field) : undefined;
+  const errorCode = protocolErrors[error.name].code;
+  const line = { clientKey, action, errorCode, error: error.name, invalidFields, ...detail };
   if (error.name === 'internal') request.log.error(line, 'api error answer');
   else if (warnedErrors.has(error.name)) request.log.warn(line, 'api error answer');
   else request.log.info(line, 'api error answer');
@@ -85,7 +87,8 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     const merchant = await authenticateMerchant(context, fields, request.ip);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
-    const body = await countingWrongHashes(context, merchant, merchant.clientIp, () => handler(context, merchant, fields));
+    const operation = () => handler(context, merchant, fields);
+    const body = await countingWrongHashes(context, merchant, merchant.clientIp, operation);
     if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
     return reply.send(body);

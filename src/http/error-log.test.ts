@@ -19,7 +19,9 @@ async function linesDuring(run: () => Promise<unknown>): Promise<Array<Record<st
 }
 
 test('an ERROR answer is logged once: merchant, action, error code, request id â€” no card data', async () => {
-  const lines = await linesDuring(() => platform.post(saleFields(platform.merchant, { card_number: pan, hash: '0'.repeat(32) })));
+  const lines = await linesDuring(() =>
+    platform.post(saleFields(platform.merchant, { card_number: pan, hash: '0'.repeat(32) })),
+  );
   assert.equal(lines.length, 1, JSON.stringify(lines));
   const [line] = lines;
   assert.equal(line.msg, 'api error answer');
@@ -30,16 +32,26 @@ test('an ERROR answer is logged once: merchant, action, error code, request id â
   assert.ok(line.level === 40, 'a wrong hash is a warning');
 });
 
-test('a validation error names the fields, not their values; card data in odd places never reaches the log', async () => {
+test('a validation error names the fields, not their values; card data in odd places is never logged', async () => {
   const lines = await linesDuring(async () => {
-    await platform.post(saleFields(platform.merchant, { card_number: pan, card_exp_month: '13', payer_email: `${pan}@x` }));
+    await platform.post(
+      saleFields(platform.merchant, { card_number: pan, card_exp_month: '13', payer_email: `${pan}@x` }),
+    );
     await platform.post({ action: pan, client_key: pan, card_number: pan, card_cvv2: '737' });
     await platform.post({ action: 'SALE', client_key: `${pan}-${pan}`, card_number: pan });
-    await platform.app.inject({ method: 'POST', url: '/post', headers: { 'content-type': 'multipart/form-data' }, payload: pan });
+    await platform.app.inject({
+      method: 'POST',
+      url: '/post',
+      headers: { 'content-type': 'multipart/form-data' },
+      payload: pan,
+    });
     await platform.app.inject({ method: 'GET', url: `/nothing?card_number=${pan}` });
   });
   const answers = lines.filter((line) => line.msg === 'api error answer');
-  assert.deepEqual(answers.map((line) => line.errorCode), [100000, 100000, 100000, 100000, 900404]);
+  assert.deepEqual(
+    answers.map((line) => line.errorCode),
+    [100000, 100000, 100000, 100000, 900404],
+  );
   assert.deepEqual(answers[0].invalidFields, ['card_exp_month', 'payer_email']);
   assert.equal(answers[1].action, undefined, 'an action Kassa does not serve is not copied');
   assert.equal(answers[1].clientKey, undefined, 'a client_key that is not a UUID is not copied');
@@ -51,5 +63,8 @@ test('a validation error names the fields, not their values; card data in odd pl
 
 test('a successful SALE writes its one request line and no error line', async () => {
   const lines = await linesDuring(() => platform.post(saleFields(platform.merchant)));
-  assert.deepEqual(lines.map((line) => line.msg), ['api request']);
+  assert.deepEqual(
+    lines.map((line) => line.msg),
+    ['api request'],
+  );
 });

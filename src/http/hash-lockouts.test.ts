@@ -2,9 +2,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '../app.ts';
 import { lockoutsCommand } from '../cli-lockouts.ts';
-import { countingWrongHashes, hashLockoutPolicy, liftLockout, listLockouts, refuseLockedPair } from '../operations/hash-lockouts.ts';
+import {
+  countingWrongHashes,
+  hashLockoutPolicy,
+  liftLockout,
+  listLockouts,
+  refuseLockedPair,
+} from '../operations/hash-lockouts.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
-import { saleFields, startTestPlatform, transactionFields, usingPostgres, type TestPlatform } from '../testing/harness.ts';
+import {
+  saleFields,
+  startTestPlatform,
+  transactionFields,
+  usingPostgres,
+  type TestPlatform,
+} from '../testing/harness.ts';
 
 const wrongHash = '2702ae0c4f99506dc29b5615ba9ee3c0';
 const minuteMs = 60 * 1000;
@@ -22,31 +34,46 @@ function outcome(body: { result: string; error_code?: number }): string {
   return entry ? entry[0] : String(body.error_code);
 }
 
-async function sale(platform: TestPlatform, merchant: TestPlatform['merchant'], options: { hash?: string; ip?: string } = {}) {
+async function sale(
+  platform: TestPlatform,
+  merchant: TestPlatform['merchant'],
+  options: { hash?: string; ip?: string } = {},
+) {
   const fields = saleFields(merchant, options.hash ? { hash: options.hash } : {});
   return (await platform.post(fields, { remoteAddress: options.ip ?? '127.0.0.1' })).body;
 }
 
-test('use case: the 10th wrong hash in 15 minutes locks the pair; lifting or the lock running out frees it', async (t) => {
+test('use case: 10 wrong hashes in 15 minutes lock the pair; a lift or the lock running out frees it', async (t) => {
   const platform = await platformFor(t);
   const { context } = platform;
   const merchant = (await context.storage.merchants.byClientKey(platform.merchant.clientKey))!;
-  const wrong = () => countingWrongHashes(context, merchant, '198.51.100.7', async () => {
-    throw new ProtocolError('hashInvalid');
-  }).catch((error: ProtocolError) => error.name);
+  const wrong = () =>
+    countingWrongHashes(context, merchant, '198.51.100.7', async () => {
+      throw new ProtocolError('hashInvalid');
+    }).catch((error: ProtocolError) => error.name);
   const refusal = async () => {
     const current = (await context.storage.merchants.byClientKey(platform.merchant.clientKey))!;
-    return refuseLockedPair(context, current, '198.51.100.7').then(() => 'open', (error: ProtocolError) => error.name);
+    return refuseLockedPair(context, current, '198.51.100.7').then(
+      () => 'open',
+      (error: ProtocolError) => error.name,
+    );
   };
-  for (let attempt = 1; attempt < hashLockoutPolicy.wrongHashesMax; attempt += 1) assert.equal(await wrong(), 'hashInvalid');
+  for (let attempt = 1; attempt < hashLockoutPolicy.wrongHashesMax; attempt += 1)
+    assert.equal(await wrong(), 'hashInvalid');
   assert.equal(await refusal(), 'open', '9 wrong hashes do not lock');
   assert.equal(await wrong(), 'hashInvalid', 'the 10th is still answered as a wrong hash');
   assert.equal(await refusal(), 'hashLockedOut');
   const [listed] = await listLockouts(context.storage);
-  assert.deepEqual({ ...listed, windowStartedAtMs: 0 }, {
-    clientKey: platform.merchant.clientKey, ip: '198.51.100.7', wrongHashes: 10, windowStartedAtMs: 0,
-    lockedUntilMs: platform.clock.nowMs() + hashLockoutPolicy.lockMs,
-  });
+  assert.deepEqual(
+    { ...listed, windowStartedAtMs: 0 },
+    {
+      clientKey: platform.merchant.clientKey,
+      ip: '198.51.100.7',
+      wrongHashes: 10,
+      windowStartedAtMs: 0,
+      lockedUntilMs: platform.clock.nowMs() + hashLockoutPolicy.lockMs,
+    },
+  );
   assert.equal(await liftLockout(context.storage, platform.merchant.clientKey, '198.51.100.7'), true);
   assert.equal(await refusal(), 'open');
   assert.deepEqual(await listLockouts(context.storage), []);
@@ -89,7 +116,11 @@ test('API: 300 wrong hashes, then the right one, is refused without telling; oth
   assert.deepEqual(right, wrong, 'a right hash and a wrong one get the same answer while locked');
   const status = await platform.post(transactionFields(platform.merchant, 'GET_TRANS_STATUS', 'any-trans-id'));
   assert.equal(outcome(status.body), 'hashLockedOut', 'every action of the pair is refused');
-  assert.equal(outcome(await sale(platform, platform.merchant, { ip: '::1' })), 'SUCCESS', 'another IP of the merchant');
+  assert.equal(
+    outcome(await sale(platform, platform.merchant, { ip: '::1' })),
+    'SUCCESS',
+    'another IP of the merchant',
+  );
   const other = await platform.addMerchant();
   assert.equal(outcome(await sale(platform, other)), 'SUCCESS', 'another merchant from the same IP');
   const stored = await platform.context.storage.db.selectFrom('payments').select('trans_id').execute();
@@ -98,8 +129,19 @@ test('API: 300 wrong hashes, then the right one, is refused without telling; oth
   const printed: string[] = [];
   const io = { stdout: (text: string) => printed.push(text) };
   assert.equal(await lockoutsCommand('list', {}, platform.context.storage, io), 0);
-  assert.match(printed.join(''), new RegExp(`${platform.merchant.clientKey}  127\\.0\\.0\\.1  10 wrong since .* locked until `));
-  assert.equal(await lockoutsCommand('lift', { 'client-key': platform.merchant.clientKey, ip: '127.0.0.1' }, platform.context.storage, io), 0);
+  assert.match(
+    printed.join(''),
+    new RegExp(`${platform.merchant.clientKey}  127\\.0\\.0\\.1  10 wrong since .* locked until `),
+  );
+  assert.equal(
+    await lockoutsCommand(
+      'lift',
+      { 'client-key': platform.merchant.clientKey, ip: '127.0.0.1' },
+      platform.context.storage,
+      io,
+    ),
+    0,
+  );
   assert.match(printed.at(-1)!, /^lifted: 127\.0\.0\.1 may send requests/);
   assert.equal(outcome(await sale(platform, platform.merchant)), 'SUCCESS', 'accepted after lifting');
 });
@@ -114,22 +156,37 @@ test('API: after the lock runs out the right hash is accepted', async (t) => {
 
 test('API: concurrent wrong hashes are all counted, and the pair ends locked', async (t) => {
   const platform = await platformFor(t);
-  const answers = await Promise.all(Array.from({ length: 40 }, () => sale(platform, platform.merchant, { hash: wrongHash })));
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, () => sale(platform, platform.merchant, { hash: wrongHash })),
+  );
   assert.ok(answers.every((body) => ['hashInvalid', 'hashLockedOut'].includes(outcome(body))));
   assert.equal(outcome(await sale(platform, platform.merchant)), 'hashLockedOut');
 });
 
-test('a lock made on one node refuses the pair on another node sharing the database; a lift there frees it', async (t) => {
+test('a lock made on one node refuses the pair on another node of the database; a lift there frees it', async (t) => {
   const platform = await platformFor(t);
-  const otherNode = await buildApp({
-    host: '127.0.0.1', port: 0, dataDirectory: platform.dataDirectory, databaseUrl: process.env.DATABASE_URL || undefined,
-    postgresSchema: platform.postgresSchema, secretKey: platform.secretKey, timeZone: 'UTC', trustProxy: false,
-    logLevel: 'silent', mode: 'sandbox', challengeTimeoutMs: 15 * minuteMs,
-  }, { clock: platform.clock });
+  const otherNode = await buildApp(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      dataDirectory: platform.dataDirectory,
+      databaseUrl: process.env.DATABASE_URL || undefined,
+      postgresSchema: platform.postgresSchema,
+      secretKey: platform.secretKey,
+      timeZone: 'UTC',
+      trustProxy: false,
+      logLevel: 'silent',
+      mode: 'sandbox',
+      challengeTimeoutMs: 15 * minuteMs,
+    },
+    { clock: platform.clock },
+  );
   t.after(() => otherNode.close());
   const saleOnOtherNode = async () => {
     const response = await otherNode.app.inject({
-      method: 'POST', url: '/post', remoteAddress: '127.0.0.1',
+      method: 'POST',
+      url: '/post',
+      remoteAddress: '127.0.0.1',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       payload: new URLSearchParams(saleFields(platform.merchant)).toString(),
     });

@@ -13,8 +13,12 @@ after(() => platform.close());
 const unreadableMultipartTypes = ['multipart/form-data', 'multipart/form-data;', 'multipart/form-data; charset=utf-8'];
 
 const pagePaths = [
-  '/emulator/acs', '/emulator/acs/verify', '/pay/0f7b3c2e-1d4a-4b5c-9e8f-a1b2c3d4e5f6', '/verify/3ds/some-trans/some-signature',
-  '/emulator/redirect/some-trans/some-signature', '/refund-application/some-trans/some-signature',
+  '/emulator/acs',
+  '/emulator/acs/verify',
+  '/pay/0f7b3c2e-1d4a-4b5c-9e8f-a1b2c3d4e5f6',
+  '/verify/3ds/some-trans/some-signature',
+  '/emulator/redirect/some-trans/some-signature',
+  '/refund-application/some-trans/some-signature',
 ];
 
 function errorLines(): string[] {
@@ -24,7 +28,12 @@ function errorLines(): string[] {
 test('pages answer a multipart body without a boundary with a readable 400 page, and log no failure', async () => {
   for (const contentType of unreadableMultipartTypes) {
     for (const url of pagePaths) {
-      const response = await platform.app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload: 'PaReq=x' });
+      const response = await platform.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': contentType },
+        payload: 'PaReq=x',
+      });
       assert.equal(response.statusCode, 400, `${url} ${contentType}`);
       assert.match(response.headers['content-type'] as string, /^text\/html/, url);
       assert.match(response.body, /<title>[^<]+<\/title>/, url);
@@ -33,11 +42,16 @@ test('pages answer a multipart body without a boundary with a readable 400 page,
   assert.deepEqual(errorLines(), []);
 });
 
-test('the API answers a multipart body without a boundary with requestInvalid, HTTP 200, and no stack trace', async () => {
+test('the API answers a multipart body without a boundary with requestInvalid, HTTP 200, no stack trace', async () => {
   for (const contentType of unreadableMultipartTypes) {
     for (const url of ['/', '/post', '/v2/post']) {
       const fields = new URLSearchParams(saleFields(platform.merchant)).toString();
-      const response = await platform.app.inject({ method: 'POST', url, headers: { 'content-type': contentType }, payload: fields });
+      const response = await platform.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': contentType },
+        payload: fields,
+      });
       assert.equal(response.statusCode, 200, `${url} ${contentType}`);
       const body = response.json();
       assert.equal(body.result, 'ERROR');
@@ -53,11 +67,16 @@ test('a repeated multipart field keeps its last value, as a repeated urlencoded 
   form.append('order_description', 'Second description');
   const request = new Request('http://x/', { method: 'POST', body: form });
   const response = await platform.app.inject({
-    method: 'POST', url: '/post', headers: { 'content-type': request.headers.get('content-type')! },
+    method: 'POST',
+    url: '/post',
+    headers: { 'content-type': request.headers.get('content-type')! },
     payload: Buffer.from(await request.arrayBuffer()),
   });
   assert.equal(response.json().result, 'SUCCESS');
-  const stored = await platform.context.storage.db.selectFrom('payments').select('order_description')
-    .where('trans_id', '=', response.json().trans_id).executeTakeFirstOrThrow();
+  const stored = await platform.context.storage.db
+    .selectFrom('payments')
+    .select('order_description')
+    .where('trans_id', '=', response.json().trans_id)
+    .executeTakeFirstOrThrow();
   assert.equal(stored.order_description, 'Second description');
 });

@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { Storage } from '../storage/database.ts';
 import {
-  countWrongHash, deleteHashLockout, findHashLockouts, pairLockedUntilMs, type HashLockoutPolicy, type HashLockoutRecord,
+  countWrongHash, deleteHashLockout, findHashLockouts, pairLockedUntilMs,
+  type HashLockoutPolicy, type HashLockoutRecord,
 } from '../storage/hash-lockouts.ts';
 import { findMerchantByClientKey, findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
 import { normalizeIp } from './authenticate.ts';
@@ -40,7 +41,8 @@ export async function countingWrongHashes<T>(
     return await operation();
   } catch (error) {
     if (error instanceof ProtocolError && error.name === 'hashInvalid') {
-      const lockedUntilMs = await countWrongHash(context.storage, merchant.merchantId, ip, context.clock.nowMs(), hashLockoutPolicy);
+      const nowMs = context.clock.nowMs();
+      const lockedUntilMs = await countWrongHash(context.storage, merchant.merchantId, ip, nowMs, hashLockoutPolicy);
       if (lockedUntilMs > 0) {
         context.logger.warn({ clientKey: merchant.clientKey, ip, lockedUntil: new Date(lockedUntilMs).toISOString() },
           'wrong hashes: (merchant, IP) locked');
@@ -62,8 +64,11 @@ export interface LockoutView {
 }
 
 /** Pairs counting wrong hashes or locked, latest lock first; of one merchant when asked. */
-export async function listLockouts(storage: Storage, filter: { clientKey?: string; limit?: number } = {}): Promise<LockoutView[]> {
-  const merchantId = filter.clientKey === undefined ? undefined : (await merchantOf(storage, filter.clientKey)).merchantId;
+export async function listLockouts(
+  storage: Storage, filter: { clientKey?: string; limit?: number } = {},
+): Promise<LockoutView[]> {
+  const merchantId = filter.clientKey === undefined
+    ? undefined : (await merchantOf(storage, filter.clientKey)).merchantId;
   const records = await findHashLockouts(storage.db, { merchantId, limit: filter.limit ?? 1_000 });
   const clientKeys = new Map<string, string>();
   const views: LockoutView[] = [];
@@ -71,7 +76,9 @@ export async function listLockouts(storage: Storage, filter: { clientKey?: strin
   return views;
 }
 
-async function viewOf(storage: Storage, record: HashLockoutRecord, clientKeys: Map<string, string>): Promise<LockoutView> {
+async function viewOf(
+  storage: Storage, record: HashLockoutRecord, clientKeys: Map<string, string>,
+): Promise<LockoutView> {
   let clientKey = clientKeys.get(record.merchantId);
   if (clientKey === undefined) {
     clientKey = (await findMerchantById(storage.db, record.merchantId))?.clientKey ?? record.merchantId;

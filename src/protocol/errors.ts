@@ -27,7 +27,10 @@ export const protocolErrors = {
   hashInvalid: { code: 900003, message: 'Hash is not valid.', source: 'kassa' },
   contentTypeNotSupported: { code: 900004, message: 'Request body must be application/x-www-form-urlencoded or multipart/form-data.', source: 'kassa' },
   requestTooLarge: { code: 900005, message: 'Request body is too large.', source: 'kassa' },
-  hashLockedOut: { code: 900006, message: 'Too many wrong hashes from this IP address; requests are refused for a while.', source: 'kassa' },
+  hashLockedOut: {
+    code: 900006, source: 'kassa',
+    message: 'Too many wrong hashes from this IP address; requests are refused for a while.',
+  },
   notFound: { code: 900404, message: 'Not found.', source: 'kassa' },
   scheduleNotFound: { code: 900101, message: 'Schedule not found.', source: 'kassa' },
   schedulePaused: { code: 900102, message: 'Schedule is paused.', source: 'kassa' },

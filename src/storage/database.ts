@@ -125,10 +125,12 @@ function setupProblemOf(error: unknown, databaseUrl: string): StorageSetupError 
   const { database, host, port, user } = describePostgres(databaseUrl);
   if (code === '3D000') {
     const createdb = `createdb -h ${host} -p ${port}${user ? ` -U ${user}` : ''} ${database}`;
-    return new StorageSetupError(`database "${database}" does not exist on ${host}:${port} — create it with: ${createdb}`);
+    return new StorageSetupError(`database "${database}" does not exist on ${host}:${port} — create it with: `
+      + createdb);
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new StorageSetupError(`cannot reach PostgreSQL at ${host}:${port} (${code}) — is it running, and is DATABASE_URL right?`);
+    return new StorageSetupError(`cannot reach PostgreSQL at ${host}:${port} (${code}) — `
+      + 'is it running, and is DATABASE_URL right?');
   }
   return undefined;
 }

@@ -68,7 +68,9 @@ function upsertWrongHash(
 
 /** merchants.hash_locked_until_ms only grows here; a change of it reaches every node's
  * merchant cache (the PostgreSQL trigger's notice, SQLite's data_version). */
-async function raiseMerchantLock(transaction: Transaction<Database>, merchantId: string, untilMs: number): Promise<void> {
+async function raiseMerchantLock(
+  transaction: Transaction<Database>, merchantId: string, untilMs: number,
+): Promise<void> {
   await transaction.updateTable('merchants').set({ hash_locked_until_ms: untilMs })
     .where('merchant_id', '=', merchantId).where('hash_locked_until_ms', '<', untilMs).execute();
 }
@@ -85,7 +87,8 @@ export async function findHashLockouts(
 ): Promise<HashLockoutRecord[]> {
   let query = db.selectFrom('hash_lockouts').selectAll();
   if (filter.merchantId !== undefined) query = query.where('merchant_id', '=', filter.merchantId);
-  const rows = await query.orderBy('locked_until_ms', 'desc').orderBy('merchant_id').orderBy('ip').limit(filter.limit).execute();
+  const rows = await query.orderBy('locked_until_ms', 'desc').orderBy('merchant_id').orderBy('ip')
+    .limit(filter.limit).execute();
   return rows.map((row) => ({
     merchantId: row.merchant_id, ip: row.ip, windowStartedAtMs: Number(row.window_started_at_ms),
     wrongHashes: Number(row.wrong_hashes), lockedUntilMs: Number(row.locked_until_ms),

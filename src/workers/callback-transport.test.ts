@@ -6,7 +6,9 @@ import { CallbackTransport } from './callback-transport.ts';
 /** Counts the TCP client sockets Node creates while `run` runs. */
 async function socketsOpenedDuring(run: () => Promise<unknown>): Promise<number> {
   let opened = 0;
-  const onSocket = () => { opened += 1; };
+  const onSocket = () => {
+    opened += 1;
+  };
   diagnosticsChannel.subscribe('net.client.socket', onSocket);
   try {
     await run();
@@ -17,9 +19,16 @@ async function socketsOpenedDuring(run: () => Promise<unknown>): Promise<number>
 }
 
 const disguisedLoopbackUrls = [
-  'http://[::127.0.0.1]/', 'http://[::7f00:1]:8080/cb', 'http://[::ffff:127.0.0.1]/', 'http://[64:ff9b::127.0.0.1]/',
-  'http://[2002:7f00:1::1]/', 'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', 'http://[fec0::1]/', 'http://198.18.0.1/',
-  'http://192.0.0.8/', 'http://0x7f.1/',
+  'http://[::127.0.0.1]/',
+  'http://[::7f00:1]:8080/cb',
+  'http://[::ffff:127.0.0.1]/',
+  'http://[64:ff9b::127.0.0.1]/',
+  'http://[2002:7f00:1::1]/',
+  'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/',
+  'http://[fec0::1]/',
+  'http://198.18.0.1/',
+  'http://192.0.0.8/',
+  'http://0x7f.1/',
 ];
 
 test('production mode opens no socket to a loopback address in disguise, and says why', async () => {
@@ -27,7 +36,9 @@ test('production mode opens no socket to a loopback address in disguise, and say
   try {
     for (const url of disguisedLoopbackUrls) {
       let result: Awaited<ReturnType<CallbackTransport['post']>> | undefined;
-      const opened = await socketsOpenedDuring(async () => { result = await transport.post(url, 'a=b'); });
+      const opened = await socketsOpenedDuring(async () => {
+        result = await transport.post(url, 'a=b');
+      });
       assert.equal(opened, 0, url);
       assert.equal(result?.refused, true, url);
       assert.match(result?.error ?? '', /^refused: .* \(KASSA_MODE=production forbids it\)$/, url);
