@@ -15,10 +15,14 @@ export interface MerchantLookup {
 }
 
 /** Bumped after every change to merchants this process makes (storage/merchants.ts), which
- * SQLite's data_version does not count. */
+ * SQLite's data_version does not count. PostgreSQL caches are told at once as well: the trigger's
+ * notice of the change comes a moment later, and a request in between must not be served the old
+ * row (a wrong-hash lock, say). */
 let localChanges = 0;
+const localChangeListeners = new Set<() => void>();
 export function merchantsChangedHere(): void {
   localChanges += 1;
+  for (const listener of localChangeListeners) listener();
 }
 
 /**
@@ -84,7 +88,6 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
   const reconnectDelayMs = options.reconnectDelayMs ?? 1_000;
   const entries = new Map<string, { merchant: MerchantRecord; fetchedAtMs: number }>();
   let generation = 0;
-  let seenLocalChanges = localChanges;
   let listening = false;
   let closed = false;
   let listener: pg.Client | undefined;
@@ -95,6 +98,7 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
     generation += 1;
     entries.clear();
   };
+  localChangeListeners.add(forgetAll);
 
   const listenerLost = (error: Error) => {
     if (listener === undefined) return;
@@ -143,17 +147,9 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
     },
     async byClientKey(clientKey) {
       startListening();
-      // This process's own change is known at once; the notice of it comes a moment later, and
-      // a request in between must not be served the old row (a wrong-hash lock, say).
-      if (seenLocalChanges !== localChanges) {
-        seenLocalChanges = localChanges;
-        forgetAll();
-      }
       const nowMs = Date.now();
-      if (listening) {
-        const cached = entries.get(clientKey);
-        if (cached && nowMs - cached.fetchedAtMs < maxAgeMs) return cached.merchant;
-      }
+      const cached = listening ? entries.get(clientKey) : undefined;
+      if (cached && nowMs - cached.fetchedAtMs < maxAgeMs) return cached.merchant;
       const generationBefore = generation;
       const merchant = await findMerchantByClientKey(db, clientKey);
       if (merchant && listening && generation === generationBefore) {
@@ -164,6 +160,7 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
     },
     async close() {
       closed = true;
+      localChangeListeners.delete(forgetAll);
       if (retryTimer) clearTimeout(retryTimer);
       const client = listener;
       listener = undefined;
