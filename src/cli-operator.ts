@@ -27,21 +27,34 @@ export class OperatorInputError extends Error {}
 /** `kassa clock …` and `kassa chargeback …`: thin over storage/sandbox-clock.ts and
  * operations/chargeback.ts. The CLI reads the same clock the server does. */
 export async function operatorCommand(
-  io: CliIo, area: string, verb: string, argument: string | undefined, values: Record<string, unknown>, config: KassaConfig, storage: Storage,
+  io: CliIo,
+  area: string,
+  verb: string,
+  argument: string | undefined,
+  values: Record<string, unknown>,
+  config: KassaConfig,
+  storage: Storage,
 ): Promise<number> {
   const asJson = values.json === true;
   // The clock the server runs on (platform-context.ts): sandbox time in sandbox mode.
   const baseClock = io.clock ?? systemClock;
   const clock = await platformClock(config, storage, baseClock);
   const show = (body: Record<string, unknown>) => {
-    io.stdout(asJson ? `${JSON.stringify(body)}\n` : `${Object.entries(body).map(([key, value]) => `${key.padEnd(16)} ${value}`).join('\n')}\n`);
+    io.stdout(
+      asJson
+        ? `${JSON.stringify(body)}\n`
+        : `${Object.entries(body)
+            .map(([key, value]) => `${key.padEnd(16)} ${value}`)
+            .join('\n')}\n`,
+    );
   };
   try {
     if (area === 'clock') {
       if (config.mode !== 'sandbox') throw new OperatorInputError('clock control is off in production mode');
       if (verb === 'advance') {
         const durationMs = parseDuration(argument ?? '');
-        if (durationMs === undefined) throw new OperatorInputError('advance takes a duration: a number and s, m, h, d or w (e.g. 30d)');
+        if (durationMs === undefined)
+          throw new OperatorInputError('advance takes a duration: a number and s, m, h, d or w (e.g. 30d)');
         const offsetMs = await advanceClockOffset(storage, durationMs, baseClock.nowMs());
         show({ now: formatTransDate(baseClock.nowMs() + offsetMs, config.timeZone), offset_ms: offsetMs });
         return 0;
@@ -54,11 +67,20 @@ export async function operatorCommand(
     if (area === 'chargeback' && verb === 'create') {
       if (typeof values['trans-id'] !== 'string') throw new OperatorInputError('--trans-id is required');
       if (typeof values['reason-code'] !== 'string') throw new OperatorInputError('--reason-code is required');
-      const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
-      const callback = await createChargeback({ storage, clock, timeZone: config.timeZone, vault }, {
-        transId: values['trans-id'], reasonCode: values['reason-code'],
-        amount: values.amount as string | undefined, bankDate: values['bank-date'] as string | undefined,
+      const vault = openVault({
+        secretKey: config.secretKey,
+        previousSecretKeys: config.previousSecretKeys,
+        dataDirectory: config.dataDirectory,
       });
+      const callback = await createChargeback(
+        { storage, clock, timeZone: config.timeZone, vault },
+        {
+          transId: values['trans-id'],
+          reasonCode: values['reason-code'],
+          amount: values.amount as string | undefined,
+          bankDate: values['bank-date'] as string | undefined,
+        },
+      );
       show(callback);
       return 0;
     }

@@ -3,7 +3,11 @@ import type { KassaConfig } from './config.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
 import {
-  applicationsAsText, approveRefundApplication, findApplications, rejectRefundApplication, RefundApplicationError,
+  applicationsAsText,
+  approveRefundApplication,
+  findApplications,
+  rejectRefundApplication,
+  RefundApplicationError,
 } from './operations/refund-applications.ts';
 import type { CliIo } from './cli.ts';
 import type { Storage } from './storage/database.ts';
@@ -29,12 +33,19 @@ interface RefundApplicationValues {
  * runs on: the same context builder, hence the configured connector and the sandbox clock with
  * its stored offset (`kassa clock advance`). */
 function operatorContext(io: CliIo, config: KassaConfig, storage: Storage) {
-  return buildPlatformContext(config, storage, { logger: pino({ level: 'warn' }, pino.destination(2)), clock: io.clock });
+  return buildPlatformContext(config, storage, {
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+    clock: io.clock,
+  });
 }
 
 /** `kassa refund-applications …`: thin, the use cases are in operations/refund-applications.ts. */
 export async function refundApplicationsCommand(
-  io: CliIo, verb: string, values: RefundApplicationValues, config: KassaConfig, storage: Storage,
+  io: CliIo,
+  verb: string,
+  values: RefundApplicationValues,
+  config: KassaConfig,
+  storage: Storage,
 ): Promise<number> {
   const platform = await operatorContext(io, config, storage);
   try {
@@ -44,7 +55,12 @@ export async function refundApplicationsCommand(
   }
 }
 
-async function decide(io: CliIo, context: PlatformContext, verb: string, values: RefundApplicationValues): Promise<number> {
+async function decide(
+  io: CliIo,
+  context: PlatformContext,
+  verb: string,
+  values: RefundApplicationValues,
+): Promise<number> {
   const write = (rows: ReturnType<typeof applicationsAsText> | object) =>
     io.stdout(typeof rows === 'string' ? rows : `${JSON.stringify(rows)}\n`);
   if (verb === 'list') {
@@ -54,7 +70,9 @@ async function decide(io: CliIo, context: PlatformContext, verb: string, values:
       if (!merchantId) throw new RefundApplicationError(`no merchant with client_key ${values['client-key']}`);
     }
     const rows = await findApplications(context, {
-      status: values.status, merchantId, overdueOnly: values.overdue === true,
+      status: values.status,
+      merchantId,
+      overdueOnly: values.overdue === true,
       limit: values.limit === undefined ? undefined : Number(values.limit),
     });
     write(values.json ? rows : applicationsAsText(rows));
@@ -62,9 +80,10 @@ async function decide(io: CliIo, context: PlatformContext, verb: string, values:
   }
   if (verb === 'approve' || verb === 'reject') {
     if (!values['application-id']) throw new RefundApplicationError('--application-id is required');
-    const row = verb === 'approve'
-      ? await approveRefundApplication(context, values['application-id'], values.note ?? null)
-      : await rejectRefundApplication(context, values['application-id'], values.note);
+    const row =
+      verb === 'approve'
+        ? await approveRefundApplication(context, values['application-id'], values.note ?? null)
+        : await rejectRefundApplication(context, values['application-id'], values.note);
     write(values.json ? row : applicationsAsText([row]));
     return 0;
   }

@@ -2,17 +2,33 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
+import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
 import {
-  blockedUrls, CallbackInputError, callbacksAsText, findCallbacks, resendCallback, unblockUrl,
+  blockedUrls,
+  CallbackInputError,
+  callbacksAsText,
+  findCallbacks,
+  resendCallback,
+  unblockUrl,
 } from './operations/manage-callbacks.ts';
-import { allMerchants, createMerchant, describeMerchant, MerchantInputError, updateMerchant } from './operations/manage-merchants.ts';
-import { RefundApplicationError, refundApplicationsCommand, refundApplicationsUsage } from './cli-refund-applications.ts';
+import {
+  allMerchants,
+  createMerchant,
+  describeMerchant,
+  MerchantInputError,
+  updateMerchant,
+} from './operations/manage-merchants.ts';
+import {
+  RefundApplicationError,
+  refundApplicationsCommand,
+  refundApplicationsUsage,
+} from './cli-refund-applications.ts';
 import type { Storage } from './storage/database.ts';
 import { openVault } from './security/vault.ts';
-import { openStorage, sqliteFilePath } from './storage/database.ts';
+import { openStorage, sqliteFilePath, StorageSetupError } from './storage/database.ts';
 
 /** Where the CLI writes and what it runs on: the real process in `cli-process.ts`, a test's
  * buffers and fixed clock in the suite (no process spawned per command). */
@@ -46,6 +62,8 @@ ${refundApplicationsUsage}
 
 ${operatorUsage}
 
+${lockoutsUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -66,6 +84,7 @@ const merchantOptions = {
   limit: { type: 'string' },
   'outbox-id': { type: 'string' },
   ...operatorOptions,
+  ip: lockoutsOptions.ip,
   url: { type: 'string' },
   'frame-origin': { type: 'string', multiple: true },
   'refund-days': { type: 'string' },
@@ -99,10 +118,18 @@ function print(io: CliIo, value: unknown, asJson: boolean): void {
   }
 }
 
-type ParsedValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof merchantOptions; allowPositionals: true; strict: true }>>['values'];
+type ParsedValues = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof merchantOptions; allowPositionals: true; strict: true }>
+>['values'];
 
 /** `kassa callbacks …`: thin, the use cases are in operations/manage-callbacks.ts. */
-async function callbacksCommand(io: CliIo, verb: string, values: ParsedValues, storage: Storage, clock: Clock): Promise<number> {
+async function callbacksCommand(
+  io: CliIo,
+  verb: string,
+  values: ParsedValues,
+  storage: Storage,
+  clock: Clock,
+): Promise<number> {
   const asJson = values.json === true;
   const dependencies = { storage, clock };
   if (verb === 'list') {
@@ -149,23 +176,37 @@ function merchantSettingsOf(values: ParsedValues) {
 
 /** `kassa merchant …`: thin over operations/manage-merchants.ts. */
 async function merchantCommand(
-  io: CliIo, verb: string, values: ParsedValues, config: KassaConfig, storage: Storage, clock: Clock,
+  io: CliIo,
+  verb: string,
+  values: ParsedValues,
+  config: KassaConfig,
+  storage: Storage,
+  clock: Clock,
 ): Promise<number> {
   const asJson = values.json === true;
   const settings = merchantSettingsOf(values);
   if (verb === 'create') {
     if (!settings.email) throw new MerchantInputError('--email is required');
-    const vault = openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
-    const { merchant, password } = await createMerchant({ storage, vault, clock }, {
-      email: settings.email,
-      callbackUrl: settings.callbackUrl ?? null,
-      allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
-      channels: settings.channels ?? [],
-      threeDsEnabled: settings.threeDsEnabled ?? true,
-      s2sCardEnabled: settings.s2sCardEnabled ?? true,
-      descriptor: settings.descriptor ?? 'KASSA',
-      frameOrigins: settings.frameOrigins, refundDays: settings.refundDays, holidays: settings.holidays,
+    const vault = openVault({
+      secretKey: config.secretKey,
+      previousSecretKeys: config.previousSecretKeys,
+      dataDirectory: config.dataDirectory,
     });
+    const { merchant, password } = await createMerchant(
+      { storage, vault, clock },
+      {
+        email: settings.email,
+        callbackUrl: settings.callbackUrl ?? null,
+        allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
+        channels: settings.channels ?? [],
+        threeDsEnabled: settings.threeDsEnabled ?? true,
+        s2sCardEnabled: settings.s2sCardEnabled ?? true,
+        descriptor: settings.descriptor ?? 'KASSA',
+        frameOrigins: settings.frameOrigins,
+        refundDays: settings.refundDays,
+        holidays: settings.holidays,
+      },
+    );
     print(io, { ...describeMerchant(merchant), password }, asJson);
     return 0;
   }
@@ -192,12 +233,16 @@ function refuseMissingDataDirectory(config: KassaConfig, initialise: boolean): v
   if (config.databaseUrl || initialise) return;
   const databaseFile = sqliteFilePath(config.dataDirectory);
   if (!existsSync(databaseFile)) {
-    throw new CliSetupError(`no Kassa database in ${config.dataDirectory} (KASSA_DATA_DIR). `
-      + 'Point KASSA_DATA_DIR at the server\'s data directory, or pass --init to create a new one there.');
+    throw new CliSetupError(
+      `no Kassa database in ${config.dataDirectory} (KASSA_DATA_DIR). `
+        + "Point KASSA_DATA_DIR at the server's data directory, or pass --init to create a new one there.",
+    );
   }
   if (!config.secretKey && !existsSync(join(config.dataDirectory, 'secret.key'))) {
-    throw new CliSetupError(`${config.dataDirectory} has a database but no secret.key, and KASSA_SECRET_KEY is not set: `
-      + 'without the key nothing stored can be decrypted. Restore secret.key or set KASSA_SECRET_KEY.');
+    throw new CliSetupError(
+      `${config.dataDirectory} has a database but no secret.key, and KASSA_SECRET_KEY is not set: `
+        + 'without the key nothing stored can be decrypted. Restore secret.key or set KASSA_SECRET_KEY.',
+    );
   }
 }
 
@@ -210,10 +255,15 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback']);
+const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
 
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: merchantOptions, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: merchantOptions,
+    allowPositionals: true,
+    strict: true,
+  });
   const [area, verb] = positionals;
   if (values.help || !area || !areas.has(area) || !verb) {
     io.stdout(`${usage}\n`);
@@ -221,15 +271,26 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   }
   const config = settingsOf(io.environment);
   refuseMissingDataDirectory(config, values.init === true);
-  const storage = await openStorage({ databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema });
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    dataDirectory: config.dataDirectory,
+    postgresSchema: config.postgresSchema,
+  });
   // --init makes the key with the database (the vault writes secret.key when none is given).
-  if (values.init === true) openVault({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory });
+  if (values.init === true)
+    openVault({
+      secretKey: config.secretKey,
+      previousSecretKeys: config.previousSecretKeys,
+      dataDirectory: config.dataDirectory,
+    });
   // Every command runs on the server's time: the sandbox clock with its stored offset.
   const clock = await platformClock(config, storage, io.clock ?? systemClock);
   try {
     if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
     if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
-    if (area === 'clock' || area === 'chargeback') return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
+    if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
+    if (area === 'clock' || area === 'chargeback')
+      return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
     return await merchantCommand(io, verb, values, config, storage, clock);
   } finally {
     if ('close' in clock && typeof clock.close === 'function') await clock.close();
@@ -237,7 +298,15 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   }
 }
 
-const knownErrors = [MerchantInputError, CallbackInputError, RefundApplicationError, OperatorInputError, CliSetupError];
+const knownErrors = [
+  MerchantInputError,
+  CallbackInputError,
+  RefundApplicationError,
+  OperatorInputError,
+  LockoutInputError,
+  CliSetupError,
+  StorageSetupError,
+];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message
  * on stderr, no stack trace), 1 anything unexpected. */
@@ -245,7 +314,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await dispatch(io, argv);
   } catch (error) {
-    const known = knownErrors.some((kind) => error instanceof kind)
+    const known =
+      knownErrors.some((kind) => error instanceof kind)
       || String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS_');
     io.stderr(`kassa: ${known ? (error as Error).message : `unexpected failure: ${(error as Error).message}`}\n`);
     return known ? 2 : 1;

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from '../app.ts';
-import { lockoutsCommand } from '../cli-lockouts.ts';
 import {
   countingWrongHashes,
   hashLockoutPolicy,
@@ -11,10 +10,12 @@ import {
 } from '../operations/hash-lockouts.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
 import {
+  runKassa,
   saleFields,
   startTestPlatform,
   transactionFields,
   usingPostgres,
+  type CliFailure,
   type TestPlatform,
 } from '../testing/harness.ts';
 
@@ -126,23 +127,23 @@ test('API: 300 wrong hashes, then the right one, is refused without telling; oth
   const stored = await platform.context.storage.db.selectFrom('payments').select('trans_id').execute();
   assert.equal(stored.length, 2, 'no locked request created a payment');
 
-  const printed: string[] = [];
-  const io = { stdout: (text: string) => printed.push(text) };
-  assert.equal(await lockoutsCommand('list', {}, platform.context.storage, io), 0);
-  assert.match(
-    printed.join(''),
-    new RegExp(`${platform.merchant.clientKey}  127\\.0\\.0\\.1  10 wrong since .* locked until `),
+  // Through the operator's command, as `kassa lockouts list|lift` runs it.
+  const listed = (await runKassa(platform, 'lockouts', 'list')).stdout;
+  assert.match(listed, new RegExp(`${platform.merchant.clientKey}  127\\.0\\.0\\.1  10 wrong since .* locked until `));
+  const lifted = await runKassa(
+    platform,
+    'lockouts',
+    'lift',
+    '--client-key',
+    platform.merchant.clientKey,
+    '--ip',
+    '127.0.0.1',
   );
-  assert.equal(
-    await lockoutsCommand(
-      'lift',
-      { 'client-key': platform.merchant.clientKey, ip: '127.0.0.1' },
-      platform.context.storage,
-      io,
-    ),
-    0,
+  assert.match(lifted.stdout, /^lifted: 127\.0\.0\.1 may send requests/);
+  await assert.rejects(
+    runKassa(platform, 'lockouts', 'lift', '--client-key', platform.merchant.clientKey),
+    (failure: CliFailure) => failure.code === 2 && /--ip is required/.test(failure.stderr),
   );
-  assert.match(printed.at(-1)!, /^lifted: 127\.0\.0\.1 may send requests/);
   assert.equal(outcome(await sale(platform, platform.merchant)), 'SUCCESS', 'accepted after lifting');
 });
 
