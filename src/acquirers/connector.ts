@@ -94,4 +94,21 @@ export interface AcquirerConnector {
   refund(request: FollowUpRequest): Promise<Decision>;
   reverse(request: FollowUpRequest): Promise<Decision>;
   void(request: FollowUpRequest): Promise<Decision>;
+  /**
+   * What became of an operation whose outcome was unknown (the call threw or timed out):
+   * the bank's decision, or `unknown` if the bank cannot tell yet. Absent: the connector cannot
+   * ask (the test engine, whose calls never leave the process). The reconciler calls this and
+   * then `finishUnknownOperation` (operations/finish-operation.ts).
+   */
+  inquire?(request: InquiryRequest): Promise<Decision | { outcome: 'unknown' }>;
+}
+
+export interface InquiryRequest {
+  transId: string;
+  /** The sub-transaction asked about: CAPTURE, REFUND, REVERSAL, VOID, SALE, AUTH, … */
+  operationId: string;
+  operationType: string;
+  amountMinor: number;
+  currency: string;
+  nowMs: number;
 }

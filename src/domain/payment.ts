@@ -129,6 +129,11 @@ const refused = (error: ProtocolErrorName): { ok: false; error: ProtocolErrorNam
  * CREDITVOID: the spec names REFUND for SALE/CAPTURE and REVERSAL for AUTH and DEBIT only. */
 const notRefundableActions: ReadonlySet<string> = new Set(['CREDIT2CARD', 'CARD2CARD']);
 
+/** Whether CREDITVOID can ever apply to payments made by this action. */
+export function isRefundableAction(action: string): boolean {
+  return !notRefundableActions.has(action);
+}
+
 /** What is captured and neither refunded nor reserved for a refund. */
 export function refundableMinor(payment: Payment): number {
   return payment.capturedMinor - payment.refundedMinor;

@@ -15,22 +15,32 @@ import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
+import { renderCapture, renderCreditvoid, renderDetails, renderStatus, renderVoid } from './api-responses.ts';
 import { formFieldsOf } from './form-body.ts';
 
 /** How a 3-D Secure answer lists redirect parameters: an object on `/` and `/post`, a
  * `[{name, value}]` list on `/v2/post`. */
 export type RedirectParamsStyle = 'object' | 'list';
 
-type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Record<string, unknown>>;
+type Body = Record<string, unknown>;
+type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Body>;
+
+/** An operation that returns a typed outcome, and how the answer is rendered from it. */
+function rendered<T>(
+  operation: (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<T>,
+  render: (context: PlatformContext, outcome: T) => Body,
+): Handler {
+  return async (context, merchant, fields) => render(context, await operation(context, merchant, fields));
+}
 
 const handlers: Record<string, Handler> = {
   SALE: sale,
-  CAPTURE: capture,
-  CREDITVOID: refundOrReverse,
-  VOID: voidPayment,
-  GET_TRANS_STATUS: getTransStatus,
-  GET_TRANS_DETAILS: getTransDetails,
-  GET_TRANS_STATUS_BY_ORDER: getTransStatusByOrder,
+  CAPTURE: rendered(capture, renderCapture),
+  CREDITVOID: rendered(refundOrReverse, renderCreditvoid),
+  VOID: rendered(voidPayment, renderVoid),
+  GET_TRANS_STATUS: rendered(getTransStatus, renderStatus('GET_TRANS_STATUS')),
+  GET_TRANS_DETAILS: rendered(getTransDetails, renderDetails),
+  GET_TRANS_STATUS_BY_ORDER: rendered(getTransStatusByOrder, renderStatus('GET_TRANS_STATUS_BY_ORDER')),
   CREATE_CHECKOUT: createCheckout,
   RECURRING_SALE: recurringSale,
   CREATE_SCHEDULE: createSchedule,

@@ -1,14 +1,15 @@
-import { newId } from '../domain/ids.ts';
+import { decideCapture, type Payment } from '../domain/payment.ts';
 import { parseAmount } from '../domain/money.ts';
 import { amountOnTransactionFields } from '../protocol/action-fields.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { captureCallback, captureResponse } from '../protocol/responses.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
-import { claimPayment, completeOperation, type OperationRow } from '../storage/payments.ts';
+import { claimPayment } from '../storage/payments.ts';
+import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
+import { finishOperation, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
-import { callbackRow, cardSummary, paymentFacts } from './payment-facts.ts';
+import { cardSummaryOf } from './payment-facts.ts';
 
 /** Amount of a follow-up request, in the payment's currency; absent means `defaultMinor`. */
 export function followUpAmount(text: string | undefined, currency: string, defaultMinor: number): number {
@@ -22,42 +23,36 @@ export function followUpAmount(text: string | undefined, currency: string, defau
   return amount.amountMinor;
 }
 
+/** What a CAPTURE did; `unknown`: the acquirer's answer is not known, the claim stays held. */
+export interface CaptureOutcome {
+  result: 'approved' | 'declined' | 'unknown';
+  payment: Payment;
+  amountMinor: number;
+  declineReason?: string;
+  atMs: number;
+}
+
 /**
  * CAPTURE of an AUTH: full or one partial. The payment is claimed by a conditional UPDATE
  * (status PENDING, nobody holding it) before the acquirer is asked, so of 20 parallel captures
- * exactly one proceeds and the rest get 208003.
+ * exactly one proceeds and the rest get 208003. An unknown outcome keeps the claim.
  */
-export async function capture(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function capture(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): Promise<CaptureOutcome> {
   const { payment, values } = await loadPaymentByTransId(context, merchant, fields, amountOnTransactionFields);
-  if (payment.status !== 'PENDING' || payment.is_auth !== 1) throw new ProtocolError('captureNotPending');
-  const amountMinor = followUpAmount(values.amount, payment.currency, Number(payment.amount_minor));
-  if (amountMinor > Number(payment.amount_minor)) throw new ProtocolError('captureTooLarge');
-
+  if (payment.status !== 'PENDING' || !payment.isAuth) throw new ProtocolError('captureNotPending');
+  const decided = decideCapture(payment, followUpAmount(values.amount, payment.currency, payment.amountMinor));
+  if (!decided.ok) throw new ProtocolError(decided.error);
+  const { amountMinor } = decided.decision;
   const nowMs = context.clock.nowMs();
-  const operation: OperationRow = {
-    operation_id: newId(nowMs), trans_id: payment.trans_id, type: 'CAPTURE', status: 'waiting',
-    amount_minor: amountMinor, decline_reason: null, created_at_ms: nowMs, updated_at_ms: nowMs,
-  };
-  if (!(await claimPayment(context.storage.db, payment.trans_id, 'PENDING', operation))) {
-    throw new ProtocolError('captureNotPending');
+  const operation = newOperation(payment.transId, 'CAPTURE', amountMinor, nowMs);
+  if (!(await claimPayment(context.storage, 'PENDING', operation))) throw new ProtocolError('captureNotPending');
+  const outcome = await askAcquirer(context, 'capture', payment.transId, () => context.acquirer.capture({
+    transId: payment.transId, card: cardSummaryOf(payment), amountMinor, currency: payment.currency, nowMs,
+  }));
+  if (outcome.outcome === 'unknown') {
+    return { result: 'unknown', payment: { ...payment, operationLock: operation.operationId }, amountMinor, atMs: nowMs };
   }
-  const decision = await context.acquirer.capture({
-    transId: payment.trans_id, card: cardSummary(payment), amountMinor, currency: payment.currency, nowMs,
-  }).catch((error: Error) => {
-    context.logger.error({ transId: payment.trans_id, error: error.message }, 'acquirer capture failed');
-    return { outcome: 'declined' as const, declineReason: 'Capture could not be completed by the acquirer' };
-  });
-  const approved = decision.outcome === 'approved';
-  const declineReason = decision.outcome === 'declined' ? decision.declineReason : undefined;
-  const facts = paymentFacts(context, { ...payment, status: approved ? 'SETTLED' : 'PENDING' }, nowMs);
-  await completeOperation(
-    context.storage.db, payment.trans_id,
-    approved
-      ? { status: 'SETTLED', captured_minor: amountMinor, settled_at_ms: nowMs, operation_lock: null }
-      : { operation_lock: null },
-    { operationId: operation.operation_id, status: approved ? 'success' : 'fail', declineReason: declineReason ?? null },
-    [callbackRow(payment, captureCallback(facts, amountMinor, approved, declineReason), nowMs)],
-    context.clock.nowMs(),
-  );
-  return captureResponse(facts, amountMinor, approved, declineReason);
+  const after = await finishOperation(context, payment, operation, outcome);
+  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
+  return { result: outcome.outcome, payment: after, amountMinor, declineReason, atMs: nowMs };
 }

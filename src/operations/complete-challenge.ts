@@ -1,78 +1,73 @@
 import { declineReasons } from '../acquirers/test-engine.ts';
-import type { Decision } from '../acquirers/connector.ts';
+import type { AcquirerOutcome, KnownOutcome, Payment } from '../domain/payment.ts';
 import { Secret } from '../domain/secret.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { paymentCallback } from '../protocol/responses.ts';
-import { claimChallenge, deleteChallenge, eraseOverdueCardSecrets, findExpiredChallenges, finishChallenge } from '../storage/challenges.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import { claimChallenge, deleteChallenge, eraseOverdueCardSecrets, findExpiredChallenges } from '../storage/challenges.ts';
+import { leaveAuthorizationUnknown, loadOperations, loadPaymentAnyMerchant } from '../storage/payments.ts';
+import { askAcquirer } from './acquirer-call.ts';
 import type { PlatformContext } from './context.ts';
-import { callbackRow, paymentFacts } from './payment-facts.ts';
+import { finishOperation, type ChallengeStep } from './finish-operation.ts';
 
 /**
  * The cardholder came back from the issuer's 3-D Secure page or the payment provider page:
  * claim the waiting payment (only once — a replay gets 208002), authorize with the held card
- * data, persist the final state with its callback, erase the CVV.
+ * data, persist the final state with its callback, erase the CVV. When the acquirer's answer is
+ * unknown (it failed or timed out) the payment stays PREPARE with its authorization `waiting`
+ * — never DECLINED — and the CVV is erased all the same. Returns the payment as it now is.
  */
-export async function completeChallenge(context: PlatformContext, transId: string, cardholderPassed: boolean): Promise<PaymentRow> {
+export async function completeChallenge(context: PlatformContext, transId: string, cardholderPassed: boolean): Promise<Payment> {
   const nowMs = context.clock.nowMs();
-  const claimed = await claimChallenge(context.storage.db, transId, nowMs);
+  const claimed = await claimChallenge(context.storage, transId, nowMs);
   if (!claimed) throw new ProtocolError('notInThreeDs');
-  const payment = (await findPaymentAnyMerchant(context.storage.db, transId))!;
-  let decision: Decision;
+  const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
+  let outcome: AcquirerOutcome;
   if (!claimed.cvvCiphertext) {
-    decision = { outcome: 'declined', declineReason: declineReasons.threeDsExpired };
+    outcome = { outcome: 'declined', declineReason: declineReasons.threeDsExpired };
   } else {
-    const [month, year] = payment.card_expiry.split('/');
-    decision = await context.acquirer.completeChallenge({
+    const [month, year] = payment.card.expiry.split('/');
+    const cvvCiphertext = claimed.cvvCiphertext;
+    outcome = await askAcquirer(context, 'authorization after 3-D Secure', transId, () => context.acquirer.completeChallenge({
       transId,
       kind: claimed.kind,
       card: {
-        number: new Secret(context.vault.decrypt(payment.card_ciphertext)),
-        cvv: new Secret(context.vault.decrypt(claimed.cvvCiphertext)),
+        number: new Secret(context.vault.decrypt(payment.card.ciphertext)),
+        cvv: new Secret(context.vault.decrypt(cvvCiphertext)),
         expiryMonth: Number(month),
         expiryYear: Number(year),
       },
-      amountMinor: Number(payment.amount_minor),
+      amountMinor: payment.amountMinor,
       currency: payment.currency,
-      capture: payment.is_auth !== 1,
+      capture: !payment.isAuth,
       cardholderPassed,
       nowMs,
-    }).catch((error: Error) => {
-      context.logger.error({ transId, error: error.message }, 'acquirer authorization after 3-D Secure failed');
-      return { outcome: 'declined' as const, declineReason: 'The acquirer could not complete the payment' };
-    });
+    }));
   }
-  return settleChallenge(context, payment, claimed.kind, cardholderPassed && Boolean(claimed.cvvCiphertext), decision, nowMs);
+  const passed = cardholderPassed && Boolean(claimed.cvvCiphertext);
+  return settleChallenge(context, payment, passed, outcome, nowMs);
 }
 
 async function settleChallenge(
-  context: PlatformContext, payment: PaymentRow, kind: '3DS' | 'REDIRECT', cardholderPassed: boolean, decision: Decision, nowMs: number,
-): Promise<PaymentRow> {
-  const approved = decision.outcome === 'approved';
-  const declineReason = decision.outcome === 'declined' ? decision.declineReason : null;
-  const isAuth = payment.is_auth === 1;
-  const change = approved
-    ? {
-      status: isAuth ? 'PENDING' : 'SETTLED', captured_minor: isAuth ? 0 : Number(payment.amount_minor),
-      decline_reason: null, settled_at_ms: isAuth ? null : nowMs, descriptor: decision.descriptor ?? payment.descriptor,
-    }
-    : { status: 'DECLINED', decline_reason: declineReason };
-  const finalPayment: PaymentRow = { ...payment, ...change };
-  const operationResults = [
-    ...(kind === '3DS' ? [{ type: '3DS', status: cardholderPassed ? 'success' as const : 'fail' as const, declineReason: cardholderPassed ? null : declineReason }] : []),
-    { type: authorizationTypeOf(payment), status: approved ? 'success' as const : 'fail' as const, declineReason },
-  ];
-  await finishChallenge(context.storage.db, payment.trans_id, change, operationResults,
-    [callbackRow(finalPayment, paymentCallback(paymentFacts(context, finalPayment)), nowMs)], context.clock.nowMs());
-  return finalPayment;
+  context: PlatformContext, payment: Payment, cardholderPassed: boolean, outcome: AcquirerOutcome, nowMs: number,
+): Promise<Payment> {
+  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : null;
+  const step: ChallengeStep = { threeDsStatus: cardholderPassed ? 'success' : 'fail', declineReason: cardholderPassed ? null : declineReason };
+  if (outcome.outcome === 'unknown') {
+    await leaveAuthorizationUnknown(context.storage, payment.transId, step, nowMs);
+    return { ...payment, status: 'PREPARE' };
+  }
+  const operation = (await loadOperations(context.storage, payment.transId))
+    .find((candidate) => candidate.type === authorizationTypeOf(payment) && candidate.status === 'waiting');
+  if (!operation) throw new Error(`payment ${payment.transId} has no waiting ${authorizationTypeOf(payment)} sub-transaction`);
+  // A REDIRECT has no `3DS` sub-transaction: the step then only erases the CVV and the challenge.
+  return finishOperation(context, { ...payment, status: 'PREPARE' }, operation, outcome as KnownOutcome, step);
 }
 
 /** The sub-transaction the challenge was holding: DEBIT and CARD2CARD wait with a DEBIT or
  * TRANSFER row, not a SALE one, and only the waiting row of that type may be finished. */
-function authorizationTypeOf(payment: PaymentRow): string {
+function authorizationTypeOf(payment: Payment): string {
   if (payment.action === 'DEBIT') return 'DEBIT';
   if (payment.action === 'CARD2CARD') return 'TRANSFER';
-  return payment.is_auth === 1 ? 'AUTH' : 'SALE';
+  return payment.isAuth ? 'AUTH' : 'SALE';
 }
 
 /** Upper bound of challenges expired in one sweep, so one pass never runs unbounded. */
@@ -85,18 +80,18 @@ const expiryBatchSize = 100;
 export async function expireAbandonedChallenges(context: PlatformContext): Promise<{ expired: number; erased: number }> {
   const nowMs = context.clock.nowMs();
   let expired = 0;
-  for (const transId of await findExpiredChallenges(context.storage.db, nowMs, expiryBatchSize)) {
-    const claimed = await claimChallenge(context.storage.db, transId, nowMs);
+  for (const transId of await findExpiredChallenges(context.storage, nowMs, expiryBatchSize)) {
+    const claimed = await claimChallenge(context.storage, transId, nowMs);
     if (!claimed) {
       // The payment left 3DS some other way; the challenge row must not come back every sweep.
-      await deleteChallenge(context.storage.db, transId);
+      await deleteChallenge(context.storage, transId);
       continue;
     }
-    const payment = (await findPaymentAnyMerchant(context.storage.db, transId))!;
-    await settleChallenge(context, payment, claimed.kind, false,
+    const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
+    await settleChallenge(context, payment, false,
       { outcome: 'declined', declineReason: declineReasons.threeDsExpired }, nowMs);
     expired += 1;
   }
-  const erased = await eraseOverdueCardSecrets(context.storage.db, nowMs);
+  const erased = await eraseOverdueCardSecrets(context.storage, nowMs);
   return { expired, erased };
 }

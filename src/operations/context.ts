@@ -22,4 +22,6 @@ export interface PlatformContext {
   checkoutSessionTimeoutMs?: number;
   /** How long a card token (req_token=Y) stays usable; default 365 days. */
   cardTokenTtlMs?: number;
+  /** Bound on one acquirer call of a money operation; past it the outcome is unknown. 30 s. */
+  acquirerTimeoutMs?: number;
 }

@@ -3,11 +3,46 @@ import { maskFromParts } from '../domain/card.ts';
 import { newId } from '../domain/ids.ts';
 import type { PaymentFacts } from '../protocol/responses.ts';
 import { noCallbackUrlError } from '../storage/callbacks.ts';
+import { approvedStatuses as approvedPaymentStatuses, type Payment, type PaymentStatus } from '../domain/payment.ts';
 import type { OutboxRow, PaymentRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 
 /** Statuses of a payment the bank approved: only these show a recurring or card token. */
-export const approvedStatuses: ReadonlySet<string> = new Set(['PENDING', 'SETTLED', 'REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK']);
+export const approvedStatuses: ReadonlySet<string> = approvedPaymentStatuses as ReadonlySet<string>;
+
+/** What responses and callbacks may say about a Payment; `status` is what the merchant is told
+ * (domain/payment.ts reportedStatus), the payment's own by default. */
+export function factsOf(
+  context: PlatformContext, payment: Payment, options: { dateMs?: number; status?: PaymentStatus } = {},
+): PaymentFacts {
+  const approved = approvedPaymentStatuses.has(payment.status);
+  return {
+    recurringToken: approved ? payment.recurringToken : null,
+    scheduleId: payment.scheduleId,
+    cardToken: approved && payment.cardTokenCiphertext ? context.vault.decrypt(payment.cardTokenCiphertext) : null,
+    action: payment.action,
+    orderId: payment.orderId,
+    transId: payment.transId,
+    status: options.status ?? payment.status,
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    descriptor: payment.descriptor,
+    declineReason: payment.declineReason,
+    cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
+    cardExpiry: payment.card.expiry,
+    transDate: formatTransDate(options.dateMs ?? payment.createdAtMs, context.timeZone),
+  };
+}
+
+/** The callback row of a Payment's change (see callbackRow). */
+export function outboxRowFor(payment: Payment, payload: Record<string, unknown>, nowMs: number): OutboxRow {
+  return callbackRow({ merchant_id: payment.merchantId, trans_id: payment.transId }, payload, nowMs);
+}
+
+export function cardSummaryOf(payment: Payment) {
+  const [month, year] = payment.card.expiry.split('/');
+  return { bin: payment.card.bin, lastFour: payment.card.lastFour, expiryMonth: Number(month), expiryYear: Number(year) };
+}
 
 /** What responses and callbacks may say about a payment: masks only, never card data. */
 export function paymentFacts(context: PlatformContext, payment: PaymentRow, dateMs = Number(payment.created_at_ms)): PaymentFacts {
@@ -36,7 +71,7 @@ export function paymentFacts(context: PlatformContext, payment: PaymentRow, date
  * stays re-sendable), which spares the dispatcher a claim and PostgreSQL an update per payment.
  * Left out, the dispatcher finds that out itself. */
 export function callbackRow(
-  payment: PaymentRow, payload: Record<string, unknown>, nowMs: number, merchantCallbackUrl?: string | null,
+  payment: Pick<PaymentRow, 'merchant_id' | 'trans_id'>, payload: Record<string, unknown>, nowMs: number, merchantCallbackUrl?: string | null,
 ): OutboxRow {
   const row: OutboxRow = {
     outbox_id: newId(nowMs),
@@ -52,9 +87,4 @@ export function callbackRow(
     return { ...row, failed_at_ms: nowMs, last_error: noCallbackUrlError };
   }
   return row;
-}
-
-export function cardSummary(payment: PaymentRow) {
-  const [month, year] = payment.card_expiry.split('/');
-  return { bin: payment.card_bin, lastFour: payment.card_last_four, expiryMonth: Number(month), expiryYear: Number(year) };
 }

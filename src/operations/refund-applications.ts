@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.ts';
 import { formatAmount, parseAmount } from '../domain/money.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
 import { findMerchantById } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import { loadPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
 import {
   findRefundApplication, insertRefundApplication, listRefundApplications, moveRefundApplication, pendingApplicationsOfPayment,
   type RefundApplicationRow,
@@ -142,12 +142,18 @@ export async function approveRefundApplication(context: PlatformContext, applica
   if (!(await moveRefundApplication(context.storage.db, applicationId, 'RECEIVED', 'APPROVING', { decidedAtMs: null, note }))) {
     throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
   }
-  const payment = (await findPaymentAnyMerchant(context.storage.db, application.trans_id))!;
+  const payment = (await loadPaymentAnyMerchant(context.storage, application.trans_id))!;
   let outcome: { approved: true } | { approved: false; why: string };
   try {
-    const decision = await refundOrReversePayment(context, payment, formatAmount(Number(application.amount_minor), application.currency));
-    outcome = decision.outcome === 'approved' ? { approved: true } : { approved: false, why: `the acquirer declined: ${decision.declineReason}` };
+    const done = await refundOrReversePayment(context, payment, formatAmount(Number(application.amount_minor), application.currency));
+    if (done.result === 'unknown') {
+      // The money may have moved: the application stays claimed (APPROVING), so nobody can
+      // approve it again, until the refund's outcome is known.
+      throw new RefundApplicationError('the acquirer did not answer; the refund waits for its outcome');
+    }
+    outcome = done.result === 'approved' ? { approved: true } : { approved: false, why: `the acquirer declined: ${done.declineReason}` };
   } catch (error) {
+    if (error instanceof RefundApplicationError) throw error;
     if (!(error instanceof ProtocolError)) {
       await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note });
       throw error;

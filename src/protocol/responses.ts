@@ -179,6 +179,28 @@ export function captureCallback(facts: PaymentFacts, captureMinor: number, appro
   };
 }
 
+/**
+ * The acquirer's answer to a CAPTURE or VOID is not known (it failed or timed out): result
+ * `UNDEFINED`, as the protocol's 5.6.x documents name an unknown outcome, with the 5.2.0 status
+ * `PREPARE` ("status is undetermined, final status will be sent in callback"). Never DECLINED:
+ * the money may have moved. See docs/adr/0010-unknown-outcomes.md.
+ */
+export const unknownOutcomeResult = 'UNDEFINED';
+
+export function captureUnknownResponse(facts: PaymentFacts, captureMinor: number): Body {
+  return {
+    action: 'CAPTURE', result: unknownOutcomeResult, status: 'PREPARE', order_id: facts.orderId, trans_id: facts.transId,
+    trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts, captureMinor), currency: facts.currency,
+  };
+}
+
+export function voidUnknownResponse(facts: PaymentFacts): Body {
+  return {
+    action: 'VOID', result: unknownOutcomeResult, status: 'PREPARE', order_id: facts.orderId, trans_id: facts.transId,
+    trans_date: facts.transDate,
+  };
+}
+
 /** CREDITVOID answers ACCEPTED at once; the result comes by callback. */
 export function creditvoidResponse(facts: PaymentFacts): Body {
   return { action: 'CREDITVOID', result: 'ACCEPTED', order_id: facts.orderId, trans_id: facts.transId };

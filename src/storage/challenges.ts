@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { callbacksCommitted } from './callback-signal.ts';
 import type { ChallengeTable, Database } from './schema.ts';
+import type { Storage } from './database.ts';
 import type { OperationRow, OutboxRow, PaymentChange } from './payments.ts';
 
 export interface NewChallenge {
@@ -56,9 +57,9 @@ export async function countFailedCode(db: Kysely<Database>, transId: string): Pr
  * payment no longer waiting. Returns undefined when it was not waiting.
  */
 export async function claimChallenge(
-  db: Kysely<Database>, transId: string, nowMs: number,
+  storage: Storage, transId: string, nowMs: number,
 ): Promise<{ kind: '3DS' | 'REDIRECT'; cvvCiphertext: string | undefined } | undefined> {
-  return db.transaction().execute(async (transaction) => {
+  return storage.write(async (transaction) => {
     const claimed = await transaction.updateTable('payments').set({ status: 'PREPARE', updated_at_ms: nowMs })
       .where('trans_id', '=', transId).where('status', 'in', ['3DS', 'REDIRECT']).executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) return undefined;
@@ -70,42 +71,19 @@ export async function claimChallenge(
   });
 }
 
-/**
- * The final state after the cardholder's step, in one transaction: payment, sub-transactions,
- * callback, and the CVV erased — authorization is over, so PCI DSS 3.3.2 wants it gone.
- */
-export async function finishChallenge(
-  db: Kysely<Database>, transId: string, change: PaymentChange,
-  operationResults: { type: string; status: 'success' | 'fail'; declineReason: string | null }[],
-  callbacks: OutboxRow[], nowMs: number,
-): Promise<void> {
-  await db.transaction().execute(async (transaction) => {
-    await transaction.updateTable('payments').set({ ...change, updated_at_ms: nowMs }).where('trans_id', '=', transId).execute();
-    for (const result of operationResults) {
-      await transaction.updateTable('payment_operations')
-        .set({ status: result.status, decline_reason: result.declineReason, updated_at_ms: nowMs })
-        .where('trans_id', '=', transId).where('type', '=', result.type).where('status', '=', 'waiting').execute();
-    }
-    if (callbacks.length > 0) await transaction.insertInto('outbox').values(callbacks).execute();
-    await transaction.deleteFrom('card_secrets').where('trans_id', '=', transId).execute();
-    await transaction.deleteFrom('challenges').where('trans_id', '=', transId).execute();
-  });
-  callbacksCommitted(callbacks);
-}
-
 /** Challenges past their deadline, oldest first, at most `limit` (the sweeper's bound). */
-export async function findExpiredChallenges(db: Kysely<Database>, nowMs: number, limit: number): Promise<string[]> {
-  const rows = await db.selectFrom('challenges').select('trans_id').where('expires_at_ms', '<=', nowMs)
+export async function findExpiredChallenges(storage: Storage, nowMs: number, limit: number): Promise<string[]> {
+  const rows = await storage.db.selectFrom('challenges').select('trans_id').where('expires_at_ms', '<=', nowMs)
     .orderBy('expires_at_ms').limit(limit).execute();
   return rows.map((row) => row.trans_id);
 }
 
 /** Erases every held CVV whose deadline has passed, whatever else happened; returns how many. */
-export async function eraseOverdueCardSecrets(db: Kysely<Database>, nowMs: number): Promise<number> {
-  const result = await db.deleteFrom('card_secrets').where('erase_after_ms', '<=', nowMs).executeTakeFirst();
+export async function eraseOverdueCardSecrets(storage: Storage, nowMs: number): Promise<number> {
+  const result = await storage.db.deleteFrom('card_secrets').where('erase_after_ms', '<=', nowMs).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
-export async function deleteChallenge(db: Kysely<Database>, transId: string): Promise<void> {
-  await db.deleteFrom('challenges').where('trans_id', '=', transId).execute();
+export async function deleteChallenge(storage: Storage, transId: string): Promise<void> {
+  await storage.db.deleteFrom('challenges').where('trans_id', '=', transId).execute();
 }

@@ -3,6 +3,9 @@ import type { Database, OutboxTable, PaymentOperationTable, PaymentTable } from 
 import { callbacksCommitted } from './callback-signal.ts';
 import { isUniqueViolation } from './dialect-errors.ts';
 import type { Storage } from './database.ts';
+import type {
+  OperationStatus, Payment, PaymentOperation, PaymentStatus,
+} from '../domain/payment.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -10,18 +13,11 @@ export type PaymentRow = PaymentTable;
 export type OperationRow = PaymentOperationTable;
 export type OutboxRow = Omit<OutboxTable, 'attempt_count'>;
 
+/** Row level, for modules not yet moved to Payment (SALE, recurring, schedules, pages). */
 export async function findPayment(db: Executor, merchantId: string, transId: string): Promise<PaymentRow | undefined> {
   return db.selectFrom('payments').selectAll()
     .where('trans_id', '=', transId).where('merchant_id', '=', merchantId)
     .executeTakeFirst();
-}
-
-/** The most recent payment of an order: what GET_TRANS_STATUS_BY_ORDER reports. */
-export async function findLatestPaymentOfOrder(db: Executor, merchantId: string, orderId: string): Promise<PaymentRow | undefined> {
-  return db.selectFrom('payments').selectAll()
-    .where('merchant_id', '=', merchantId).where('order_id', '=', orderId)
-    .orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc')
-    .limit(1).executeTakeFirst();
 }
 
 export async function findReplay(db: Executor, merchantId: string, requestFingerprint: string): Promise<PaymentRow | undefined> {
@@ -29,13 +25,6 @@ export async function findReplay(db: Executor, merchantId: string, requestFinger
     .where('merchant_id', '=', merchantId)
     .where('request_fingerprint', '=', requestFingerprint)
     .limit(1).executeTakeFirst();
-}
-
-export async function listOperations(db: Executor, transId: string): Promise<OperationRow[]> {
-  return db.selectFrom('payment_operations').selectAll()
-    .where('trans_id', '=', transId)
-    .orderBy('created_at_ms').orderBy('operation_id')
-    .execute();
 }
 
 /** Insert texts by table, columns, row count and dialect: a SALE's insert has ~35 columns, and
@@ -200,7 +189,8 @@ export interface PaymentChange {
   operation_lock?: string | null;
 }
 
-/** Finishes a sub-transaction: payment fields, the operation's status and the callbacks, together. */
+/** Finishes a SALE written PREPARE first (operations/sale.ts): payment fields, the operation's
+ * status and the callbacks, together. Money operations finish with finishClaimedOperation. */
 export async function completeOperation(
   db: Kysely<Database>,
   transId: string,
@@ -220,28 +210,107 @@ export async function completeOperation(
   callbacksCommitted(outbox);
 }
 
+/** A row as the operations see it (domain/payment.ts). Unknown statuses cannot be stored: the
+ * column is only written from the union. */
+export function paymentFromRow(row: PaymentRow): Payment {
+  return {
+    transId: row.trans_id, merchantId: row.merchant_id, orderId: row.order_id, action: row.action,
+    isAuth: Number(row.is_auth) === 1, status: row.status as PaymentStatus,
+    amountMinor: Number(row.amount_minor), capturedMinor: Number(row.captured_minor), refundedMinor: Number(row.refunded_minor),
+    currency: row.currency, descriptor: row.descriptor, declineReason: row.decline_reason,
+    payerEmail: row.payer_email, payerJson: row.payer_json,
+    card: {
+      bin: row.card_bin, lastFour: row.card_last_four, length: Number(row.card_length), expiry: row.card_expiry,
+      brand: row.card_brand, ciphertext: row.card_ciphertext,
+    },
+    termUrl3ds: row.term_url_3ds, termUrlTarget: row.term_url_target, operationLock: row.operation_lock,
+    settledAtMs: row.settled_at_ms === null ? null : Number(row.settled_at_ms),
+    createdAtMs: Number(row.created_at_ms), updatedAtMs: Number(row.updated_at_ms),
+    recurringToken: row.recurring_token ?? null, cardTokenCiphertext: row.card_token_ciphertext ?? null,
+    scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null,
+  };
+}
+
+export function operationFromRow(row: OperationRow): PaymentOperation {
+  return {
+    operationId: row.operation_id, transId: row.trans_id, type: row.type, status: row.status as OperationStatus,
+    amountMinor: Number(row.amount_minor), declineReason: row.decline_reason, createdAtMs: Number(row.created_at_ms),
+  };
+}
+
+function operationRowOf(operation: PaymentOperation): OperationRow {
+  return {
+    operation_id: operation.operationId, trans_id: operation.transId, type: operation.type, status: operation.status,
+    amount_minor: operation.amountMinor, decline_reason: operation.declineReason,
+    created_at_ms: operation.createdAtMs, updated_at_ms: operation.createdAtMs,
+  };
+}
+
+/** A payment of this merchant by trans_id. */
+export async function loadPayment(storage: Storage, merchantId: string, transId: string): Promise<Payment | undefined> {
+  const row = await findPayment(storage.db, merchantId, transId);
+  return row && paymentFromRow(row);
+}
+
+/** For the cardholder-facing steps and the operator, which know a transaction, not a merchant. */
+export async function loadPaymentAnyMerchant(storage: Storage, transId: string): Promise<Payment | undefined> {
+  const row = await findPaymentAnyMerchant(storage.db, transId);
+  return row && paymentFromRow(row);
+}
+
+/** The most recent payment of an order: what GET_TRANS_STATUS_BY_ORDER reports. */
+export async function loadLatestPaymentOfOrder(storage: Storage, merchantId: string, orderId: string): Promise<Payment | undefined> {
+  const row = await storage.db.selectFrom('payments').selectAll()
+    .where('merchant_id', '=', merchantId).where('order_id', '=', orderId)
+    .orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc')
+    .limit(1).executeTakeFirst();
+  return row && paymentFromRow(row);
+}
+
+export async function loadOperations(storage: Storage, transId: string): Promise<PaymentOperation[]> {
+  const rows = await storage.db.selectFrom('payment_operations').selectAll()
+    .where('trans_id', '=', transId)
+    .orderBy('created_at_ms').orderBy('operation_id')
+    .execute();
+  return rows.map(operationFromRow);
+}
+
+export async function loadOperation(storage: Storage, operationId: string): Promise<PaymentOperation | undefined> {
+  const row = await storage.db.selectFrom('payment_operations').selectAll()
+    .where('operation_id', '=', operationId).executeTakeFirst();
+  return row && operationFromRow(row);
+}
+
+/** Whether a refund of this payment still waits for the acquirer's answer (its amount is
+ * reserved; while it waits the payment's outcome is not known). */
+export async function hasWaitingRefund(storage: Storage, transId: string): Promise<boolean> {
+  const row = await storage.db.selectFrom('payment_operations').select('operation_id')
+    .where('trans_id', '=', transId).where('type', '=', 'REFUND').where('status', '=', 'waiting')
+    .limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * Takes the payment for one exclusive money operation (capture, reversal, void): succeeds only
  * if the payment is still in the expected status and nobody else holds it. The WHERE clause is
  * the invariant; two racing requests cannot both get a row back.
  */
 export async function claimPayment(
-  db: Kysely<Database>,
-  transId: string,
-  expectedStatus: string,
-  operation: OperationRow,
+  storage: Storage,
+  expectedStatus: PaymentStatus,
+  operation: PaymentOperation,
   extraCondition: 'none' | 'no-refunds' = 'none',
 ): Promise<boolean> {
-  return db.transaction().execute(async (transaction) => {
+  return storage.write(async (transaction) => {
     let update = transaction.updateTable('payments')
-      .set({ operation_lock: operation.operation_id, updated_at_ms: operation.created_at_ms })
-      .where('trans_id', '=', transId)
+      .set({ operation_lock: operation.operationId, updated_at_ms: operation.createdAtMs })
+      .where('trans_id', '=', operation.transId)
       .where('status', '=', expectedStatus)
       .where('operation_lock', 'is', null);
     if (extraCondition === 'no-refunds') update = update.where('refunded_minor', '=', 0);
     const result = await update.executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return false;
-    await transaction.insertInto('payment_operations').values(operation).execute();
+    await transaction.insertInto('payment_operations').values(operationRowOf(operation)).execute();
     return true;
   });
 }
@@ -249,59 +318,157 @@ export async function claimPayment(
 /**
  * Reserves a refund before the acquirer is asked: `refunded + x <= captured` is checked and
  * applied by one UPDATE, so 50 parallel partial refunds can never exceed what was captured.
- * A declined refund gives its reservation back (releaseRefund).
+ * A declined refund gives its reservation back (finishClaimedOperation); an unknown one keeps it.
+ * Returns why not when refused: 'too-large' when the payment could still be refunded with less.
  */
-export async function reserveRefund(db: Kysely<Database>, transId: string, operation: OperationRow): Promise<boolean> {
-  const amountMinor = operation.amount_minor;
-  return db.transaction().execute(async (transaction) => {
+export async function reserveRefund(storage: Storage, operation: PaymentOperation): Promise<'reserved' | 'too-large' | 'not-allowed'> {
+  const amountMinor = operation.amountMinor;
+  return storage.write(async (transaction) => {
     const result = await transaction.updateTable('payments')
-      .set({
-        refunded_minor: sql`refunded_minor + ${amountMinor}`,
-        updated_at_ms: operation.created_at_ms,
-      })
-      .where('trans_id', '=', transId)
+      .set({ refunded_minor: sql`refunded_minor + ${amountMinor}`, updated_at_ms: operation.createdAtMs })
+      .where('trans_id', '=', operation.transId)
       .where('status', '=', 'SETTLED')
       .where('operation_lock', 'is', null)
       .where(sql<boolean>`refunded_minor + ${amountMinor} <= captured_minor`)
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) return false;
-    await transaction.insertInto('payment_operations').values(operation).execute();
-    return true;
+    if (Number(result.numUpdatedRows) !== 1) {
+      const row = await transaction.selectFrom('payments').select(['status', 'operation_lock'])
+        .where('trans_id', '=', operation.transId).executeTakeFirst();
+      return row?.status === 'SETTLED' && row.operation_lock === null ? 'too-large' : 'not-allowed';
+    }
+    await transaction.insertInto('payment_operations').values(operationRowOf(operation)).execute();
+    return 'reserved';
   });
 }
 
-/** After an approved refund: the payment becomes REFUND once everything captured is refunded. */
-export async function finishRefund(
-  db: Kysely<Database>, transId: string, operationId: string, outboxFor: (status: string) => OutboxRow[], nowMs: number,
-): Promise<string> {
-  const finished = await db.transaction().execute(async (transaction) => {
-    await transaction.updateTable('payments').set({ status: 'REFUND', updated_at_ms: nowMs })
-      .where('trans_id', '=', transId).where('status', '=', 'SETTLED')
-      .where(sql<boolean>`refunded_minor = captured_minor`).execute();
-    await transaction.updateTable('payment_operations').set({ status: 'success', updated_at_ms: nowMs })
-      .where('operation_id', '=', operationId).execute();
-    const row = await transaction.selectFrom('payments').select('status').where('trans_id', '=', transId).executeTakeFirstOrThrow();
-    const outbox = outboxFor(row.status);
+/** The payment fields a finished operation sets (camelCase; mapped to columns here). */
+export interface PaymentUpdate {
+  status?: PaymentStatus;
+  capturedMinor?: number;
+  settledAtMs?: number | null;
+  descriptor?: string;
+  declineReason?: string | null;
+}
+
+/**
+ * What a now-known outcome writes. `hold` names the claim it finishes, and the payment write is
+ * conditional on it: `lock` — the payment is held by this operation (capture, reversal, void);
+ * `refund` — the refund's reservation (given back when `releaseRefundMinor` is set; an approved
+ * last refund makes the payment REFUND once no other refund waits); `prepare` — an
+ * authorization after 3-D Secure, the payment in PREPARE.
+ */
+export interface OperationFinish {
+  operation: PaymentOperation;
+  hold: 'lock' | 'refund' | 'prepare';
+  operationStatus: 'success' | 'fail';
+  declineReason: string | null;
+  change: PaymentUpdate;
+  releaseRefundMinor?: number;
+  /** 3-D Secure: also finish the waiting `3DS` step and erase the held CVV and the challenge. */
+  challenge?: { threeDsStatus: 'success' | 'fail'; declineReason: string | null };
+  /** The callbacks, from the payment as it is after the change. */
+  callbacksFor: (payment: Payment) => OutboxRow[];
+  nowMs: number;
+}
+
+/** A final write that found its claim gone: something else finished the operation. */
+export class ClaimLostError extends Error {
+  constructor(readonly operationId: string, what: string) {
+    super(`operation ${operationId}: ${what}`);
+  }
+}
+
+function columnsOf(change: PaymentUpdate, nowMs: number): Record<string, unknown> {
+  const columns: Record<string, unknown> = { updated_at_ms: nowMs };
+  if (change.status !== undefined) columns.status = change.status;
+  if (change.capturedMinor !== undefined) columns.captured_minor = change.capturedMinor;
+  if (change.settledAtMs !== undefined) columns.settled_at_ms = change.settledAtMs;
+  if (change.descriptor !== undefined) columns.descriptor = change.descriptor;
+  if (change.declineReason !== undefined) columns.decline_reason = change.declineReason;
+  return columns;
+}
+
+/**
+ * Finishes a waiting money operation with its known outcome, in one transaction: the operation
+ * (only while still `waiting`), the payment (only while the claim named by `hold` is this
+ * operation's), the callbacks. Each write must change exactly one row, or nothing is written
+ * and ClaimLostError is thrown: an outcome can be written once, by whoever holds the claim.
+ */
+export async function finishClaimedOperation(storage: Storage, finish: OperationFinish): Promise<Payment> {
+  const { operation, nowMs } = finish;
+  const finished = await storage.write(async (transaction) => {
+    const marked = await transaction.updateTable('payment_operations')
+      .set({ status: finish.operationStatus, decline_reason: finish.declineReason, updated_at_ms: nowMs })
+      .where('operation_id', '=', operation.operationId).where('trans_id', '=', operation.transId)
+      .where('status', '=', 'waiting').executeTakeFirst();
+    if (Number(marked.numUpdatedRows) !== 1) throw new ClaimLostError(operation.operationId, 'no longer waiting');
+    const changed = await updateClaimedPayment(transaction, finish);
+    if (changed !== 1 && finish.hold !== 'refund') throw new ClaimLostError(operation.operationId, 'the payment is not held by it');
+    if (finish.challenge) await finishChallengeStep(transaction, operation.transId, finish.challenge, nowMs);
+    const row = await transaction.selectFrom('payments').selectAll().where('trans_id', '=', operation.transId).executeTakeFirstOrThrow();
+    const payment = paymentFromRow(row);
+    const outbox = finish.callbacksFor(payment);
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
-    return { status: row.status, outbox };
+    return { payment, outbox };
   });
   callbacksCommitted(finished.outbox);
-  return finished.status;
+  return finished.payment;
 }
 
-export async function releaseRefund(
-  db: Kysely<Database>, transId: string, operationId: string, amountMinor: number, declineReason: string, outbox: OutboxRow[], nowMs: number,
+async function updateClaimedPayment(transaction: Transaction<Database>, finish: OperationFinish): Promise<number> {
+  const { operation, nowMs } = finish;
+  const columns = columnsOf(finish.change, nowMs);
+  let update = transaction.updateTable('payments').where('trans_id', '=', operation.transId);
+  if (finish.hold === 'lock') {
+    update = update.set({ ...columns, operation_lock: null }).where('operation_lock', '=', operation.operationId);
+  } else if (finish.hold === 'prepare') {
+    update = update.set(columns).where('status', '=', 'PREPARE');
+  } else if (finish.releaseRefundMinor !== undefined) {
+    const amountMinor = finish.releaseRefundMinor;
+    update = update.set({ ...columns, refunded_minor: sql`refunded_minor - ${amountMinor}` })
+      .where('refunded_minor', '>=', amountMinor);
+    const released = await update.executeTakeFirst();
+    if (Number(released.numUpdatedRows) !== 1) throw new ClaimLostError(operation.operationId, 'the reservation is gone');
+    return 1;
+  } else {
+    // The last refund: REFUND once everything captured is refunded and no other refund waits
+    // (one that is still waiting could be declined and give its amount back).
+    update = update.set({ ...columns, status: 'REFUND' }).where('status', '=', 'SETTLED')
+      .where(sql<boolean>`refunded_minor = captured_minor`)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('payment_operations').select('operation_id')
+        .where('payment_operations.trans_id', '=', operation.transId)
+        .where('payment_operations.type', '=', 'REFUND').where('payment_operations.status', '=', 'waiting'))));
+  }
+  const result = await update.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The cardholder's step of a 3-D Secure payment is over: its sub-transaction, the held CVV
+ * (PCI DSS 3.3.2: gone once authorization is attempted) and the challenge. */
+async function finishChallengeStep(
+  transaction: Transaction<Database>, transId: string, step: { threeDsStatus: 'success' | 'fail'; declineReason: string | null }, nowMs: number,
 ): Promise<void> {
-  await db.transaction().execute(async (transaction) => {
-    await transaction.updateTable('payments')
-      .set({ refunded_minor: sql`refunded_minor - ${amountMinor}`, status: 'SETTLED', updated_at_ms: nowMs })
-      .where('trans_id', '=', transId).execute();
-    await transaction.updateTable('payment_operations')
-      .set({ status: 'fail', decline_reason: declineReason, updated_at_ms: nowMs })
-      .where('operation_id', '=', operationId).execute();
-    if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
+  await transaction.updateTable('payment_operations')
+    .set({ status: step.threeDsStatus, decline_reason: step.declineReason, updated_at_ms: nowMs })
+    .where('trans_id', '=', transId).where('type', '=', '3DS').where('status', '=', 'waiting').execute();
+  await transaction.deleteFrom('card_secrets').where('trans_id', '=', transId).execute();
+  await transaction.deleteFrom('challenges').where('trans_id', '=', transId).execute();
+}
+
+/**
+ * The acquirer's answer after 3-D Secure is unknown: the cardholder's step is finished and the
+ * CVV erased, but the payment stays PREPARE and its authorization sub-transaction `waiting`
+ * until the outcome is known (finishUnknownOperation). Conditional on PREPARE: the claim.
+ */
+export async function leaveAuthorizationUnknown(
+  storage: Storage, transId: string, step: { threeDsStatus: 'success' | 'fail'; declineReason: string | null }, nowMs: number,
+): Promise<void> {
+  await storage.write(async (transaction) => {
+    const held = await transaction.updateTable('payments').set({ updated_at_ms: nowMs })
+      .where('trans_id', '=', transId).where('status', '=', 'PREPARE').executeTakeFirst();
+    if (Number(held.numUpdatedRows) !== 1) throw new ClaimLostError(transId, 'the payment left PREPARE');
+    await finishChallengeStep(transaction, transId, step, nowMs);
   });
-  callbacksCommitted(outbox);
 }
 
 /**
@@ -310,24 +477,28 @@ export async function releaseRefund(
  * sub-transaction and callback.
  */
 export async function recordChargeback(
-  db: Kysely<Database>, transId: string, operation: OperationRow, callback: OutboxRow,
-): Promise<'recorded' | 'not-settled' | 'too-large'> {
-  const outcome = await db.transaction().execute(async (transaction): Promise<'recorded' | 'not-settled' | 'too-large'> => {
+  storage: Storage, operation: PaymentOperation, callbackFor: (payment: Payment) => OutboxRow,
+): Promise<{ outcome: 'recorded'; payment: Payment } | { outcome: 'not-settled' | 'too-large' }> {
+  const transId = operation.transId;
+  const recorded = await storage.write(async (transaction) => {
     const result = await transaction.updateTable('payments')
-      .set({ status: 'CHARGEBACK', updated_at_ms: operation.created_at_ms })
+      .set({ status: 'CHARGEBACK', updated_at_ms: operation.createdAtMs })
       .where('trans_id', '=', transId).where('status', '=', 'SETTLED').where('operation_lock', 'is', null)
-      .where(sql<boolean>`refunded_minor + ${operation.amount_minor} <= captured_minor`)
+      .where(sql<boolean>`refunded_minor + ${operation.amountMinor} <= captured_minor`)
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) {
       const row = await transaction.selectFrom('payments').select(['status', 'operation_lock']).where('trans_id', '=', transId).executeTakeFirst();
-      return row?.status === 'SETTLED' && row.operation_lock === null ? 'too-large' : 'not-settled';
+      return { outcome: row?.status === 'SETTLED' && row.operation_lock === null ? 'too-large' as const : 'not-settled' as const };
     }
-    await transaction.insertInto('payment_operations').values(operation).execute();
+    await transaction.insertInto('payment_operations').values(operationRowOf(operation)).execute();
+    const payment = paymentFromRow(await transaction.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirstOrThrow());
+    const callback = callbackFor(payment);
     await transaction.insertInto('outbox').values(callback).execute();
-    return 'recorded';
+    return { outcome: 'recorded' as const, payment, callback };
   });
-  if (outcome === 'recorded') callbacksCommitted([callback]);
-  return outcome;
+  if (recorded.outcome !== 'recorded') return recorded;
+  callbacksCommitted([recorded.callback]);
+  return { outcome: 'recorded', payment: recorded.payment };
 }
 
 /** For the cardholder-facing pages, which know a transaction by a signed link, not a merchant. */

@@ -8,6 +8,7 @@ import type { PlatformContext } from '../../operations/context.ts';
 import { ProtocolError, protocolErrors } from '../../protocol/errors.ts';
 import { countFailedCode, findChallenge } from '../../storage/challenges.ts';
 import { findMerchantById } from '../../storage/merchants.ts';
+import type { Payment } from '../../domain/payment.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
 import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
@@ -138,21 +139,24 @@ export function autoPostPage(reply: FastifyReply, language: Language, title: str
  * carries the target; JavaScript clicks it, and without JavaScript a refresh (same context) or
  * the visible link does the job.
  */
-function returnPage(reply: FastifyReply, language: Language, payment: PaymentRow) {
-  const target = payment.term_url_target || '_top';
+function returnPage(reply: FastifyReply, language: Language, payment: Payment) {
+  const target = payment.termUrlTarget || '_top';
   const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
-  const heading = approved ? translate(language, 'paymentSucceeded') : translate(language, 'paymentDeclined', { reason: payment.decline_reason ?? '' });
+  // PREPARE: the acquirer's answer is not known yet; never say declined (ADR 0010).
+  const heading = approved ? translate(language, 'paymentSucceeded')
+    : payment.status === 'PREPARE' ? translate(language, 'paymentPending')
+    : translate(language, 'paymentDeclined', { reason: payment.declineReason ?? '' });
   return sendPage(reply, 200, {
     title: heading,
     lang: language,
-    refreshTo: target === '_self' || target === '_top' ? payment.term_url_3ds : undefined,
+    refreshTo: target === '_self' || target === '_top' ? payment.termUrl3ds : undefined,
     body: html`<main><h1>${heading}</h1><p>${translate(language, 'returning')}</p>
-<p><a id="back" class="button" href="${payment.term_url_3ds}" target="${target}">${translate(language, 'returnToShop')}</a></p></main>`,
+<p><a id="back" class="button" href="${payment.termUrl3ds}" target="${target}">${translate(language, 'returnToShop')}</a></p></main>`,
     script: "document.getElementById('back').click();",
   });
 }
 
-async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<PaymentRow> {
+async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<Payment> {
   try {
     return await completeChallenge(context, transId, passed);
   } catch (error) {

@@ -1,0 +1,113 @@
+import { newId } from '../domain/ids.ts';
+import { formatTransDate } from '../domain/dates.ts';
+import type { KnownOutcome, Payment, PaymentOperation } from '../domain/payment.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { captureCallback, creditvoidCallback, paymentCallback, voidCallback } from '../protocol/responses.ts';
+import {
+  finishClaimedOperation, loadOperation, loadPaymentAnyMerchant, type OperationFinish, type OutboxRow, type PaymentUpdate,
+} from '../storage/payments.ts';
+import type { PlatformContext } from './context.ts';
+import { factsOf, outboxRowFor } from './payment-facts.ts';
+
+/** Sub-transactions that authorize a payment; after 3-D Secure they finish with the payment in PREPARE. */
+const authorizationTypes: ReadonlySet<string> = new Set(['SALE', 'AUTH', 'DEBIT', 'TRANSFER', 'CREDIT']);
+
+/** The 3-D Secure step finished together with the authorization it led to. */
+export interface ChallengeStep {
+  threeDsStatus: 'success' | 'fail';
+  declineReason: string | null;
+}
+
+/**
+ * Writes a now-known outcome of a waiting money operation — the payment, the sub-transaction and
+ * the merchant's callback, in one transaction, conditional on the claim the operation holds (its
+ * `operation_lock`, its refund reservation, or PREPARE after 3-D Secure). The normal path calls
+ * it right after the acquirer answers; finishUnknownOperation calls it once an unknown outcome
+ * has become known. Throws ClaimLostError if the claim is no longer this operation's.
+ */
+export async function finishOperation(
+  context: PlatformContext, payment: Payment, operation: PaymentOperation, outcome: KnownOutcome, challenge?: ChallengeStep,
+): Promise<Payment> {
+  const nowMs = context.clock.nowMs();
+  const approved = outcome.outcome === 'approved';
+  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : null;
+  const finish: OperationFinish = {
+    operation, hold: 'lock', operationStatus: approved ? 'success' : 'fail', declineReason, change: {},
+    challenge, nowMs, callbacksFor: (after) => [callbackOf(context, after, operation, outcome, nowMs)],
+  };
+  switch (operation.type) {
+    case 'CAPTURE':
+      if (approved) finish.change = { status: 'SETTLED', capturedMinor: operation.amountMinor, settledAtMs: nowMs };
+      break;
+    case 'REVERSAL':
+      if (approved) finish.change = { status: 'REVERSAL' };
+      break;
+    case 'VOID':
+      if (approved) finish.change = { status: 'VOID' };
+      break;
+    case 'REFUND':
+      finish.hold = 'refund';
+      if (!approved) finish.releaseRefundMinor = operation.amountMinor;
+      break;
+    default:
+      if (!authorizationTypes.has(operation.type)) throw new Error(`operation type ${operation.type} cannot be finished`);
+      finish.hold = 'prepare';
+      finish.change = authorizationChange(payment, outcome, nowMs);
+  }
+  return finishClaimedOperation(context.storage, finish);
+}
+
+function authorizationChange(payment: Payment, outcome: KnownOutcome, nowMs: number): PaymentUpdate {
+  if (outcome.outcome === 'declined') return { status: 'DECLINED', declineReason: outcome.declineReason };
+  return {
+    status: payment.isAuth ? 'PENDING' : 'SETTLED', capturedMinor: payment.isAuth ? 0 : payment.amountMinor,
+    settledAtMs: payment.isAuth ? null : nowMs, declineReason: null, descriptor: outcome.descriptor ?? payment.descriptor,
+  };
+}
+
+/** The callback writer of a finished operation: the spec's callback for its action, rendered
+ * from the payment as it is after the change. */
+function callbackOf(
+  context: PlatformContext, payment: Payment, operation: PaymentOperation, outcome: KnownOutcome, nowMs: number,
+): OutboxRow {
+  const approved = outcome.outcome === 'approved';
+  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
+  let body: Record<string, unknown>;
+  switch (operation.type) {
+    case 'CAPTURE':
+      body = captureCallback(factsOf(context, payment, { dateMs: nowMs }), operation.amountMinor, approved, declineReason);
+      break;
+    case 'REFUND':
+    case 'REVERSAL':
+      body = creditvoidCallback(factsOf(context, payment), operation.amountMinor, approved
+        ? { approved: true, status: payment.status, dateText: formatTransDate(nowMs, context.timeZone) }
+        : { approved: false, declineReason: declineReason! });
+      break;
+    case 'VOID':
+      body = voidCallback(factsOf(context, payment, { dateMs: nowMs }), approved, declineReason);
+      break;
+    default:
+      body = paymentCallback(factsOf(context, payment));
+  }
+  return outboxRowFor(payment, body, nowMs);
+}
+
+/**
+ * The reconciler's seam: an operation whose acquirer outcome was unknown (still `waiting`,
+ * its claim held) has become known — the connector's `inquire`, or an operator who asked the
+ * bank. Writes it exactly as the normal path would have, callback included. 208001 when there
+ * is no such operation; ClaimLostError when it is no longer waiting.
+ */
+export async function finishUnknownOperation(context: PlatformContext, operationId: string, outcome: KnownOutcome): Promise<Payment> {
+  const operation = await loadOperation(context.storage, operationId);
+  const payment = operation && await loadPaymentAnyMerchant(context.storage, operation.transId);
+  if (!operation || !payment) throw new ProtocolError('paymentNotFound');
+  return finishOperation(context, payment, operation, outcome);
+}
+
+/** A new `waiting` sub-transaction of a payment. */
+export function newOperation(transId: string, type: string, amountMinor: number, nowMs: number): PaymentOperation {
+  return {
+    operationId: newId(nowMs), transId, type, status: 'waiting', amountMinor, declineReason: null, createdAtMs: nowMs,
+  };
+}
