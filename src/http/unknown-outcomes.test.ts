@@ -1,0 +1,203 @@
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChallengeCompletion, Decision, FollowUpRequest } from '../acquirers/connector.ts';
+import { TestEngineConnector } from '../acquirers/test-engine.ts';
+import { finishUnknownOperation } from '../operations/finish-operation.ts';
+import { protocolErrors } from '../protocol/errors.ts';
+import { ClaimLostError } from '../storage/payments.ts';
+import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
+import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
+
+/** How the acquirer misbehaves: answers, throws, or never answers (past the platform's bound). */
+type Mode = 'answer' | 'throw' | 'hang';
+
+/** The test engine with a switch: a bank that fails or hangs in the middle of a request. */
+class UnreliableConnector extends TestEngineConnector {
+  mode: Mode = 'answer';
+  hanging: (() => void)[] = [];
+
+  #misbehave(answer: () => Promise<Decision>): Promise<Decision> {
+    if (this.mode === 'throw') return Promise.reject(new Error('connection reset by the acquirer'));
+    if (this.mode === 'hang') return new Promise<Decision>((resolve) => this.hanging.push(() => void answer().then(resolve)));
+    return answer();
+  }
+
+  override capture(request: FollowUpRequest) { return this.#misbehave(() => super.capture(request)); }
+  override refund(request: FollowUpRequest) { return this.#misbehave(() => super.refund(request)); }
+  override reverse(request: FollowUpRequest) { return this.#misbehave(() => super.reverse(request)); }
+  override void(request: FollowUpRequest) { return this.#misbehave(() => super.void(request)); }
+  override completeChallenge(request: ChallengeCompletion) { return this.#misbehave(() => super.completeChallenge(request)); }
+}
+
+const connector = new UnreliableConnector();
+let platform: TestPlatform;
+let receiver: CallbackReceiver;
+let dispatcher: CallbackDispatcher;
+let merchant: { clientKey: string; password: string; merchantId: string };
+
+before(async () => {
+  receiver = await startCallbackReceiver();
+  platform = await startTestPlatform({ acquirer: connector });
+  platform.context.acquirerTimeoutMs = 150;
+  merchant = await platform.addMerchant({ callbackUrl: receiver.url('/merchant'), threeDsEnabled: true });
+  dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
+});
+beforeEach(() => {
+  connector.mode = 'answer';
+});
+after(async () => {
+  // A hanging call answers at last (and is ignored), so nothing is left pending at exit.
+  for (const release of connector.hanging.splice(0)) release();
+  await dispatcher.stop();
+  await platform.close();
+  await receiver.close();
+});
+
+const send = async (action: string, transId: string, extra: Record<string, string> = {}) =>
+  (await platform.post(transactionFields(merchant, action, transId, extra))).body;
+const sale = async (overrides: Record<string, string> = {}) =>
+  (await platform.post(saleFields(merchant, { order_amount: '10.00', ...overrides }))).body;
+
+/** The callbacks the merchant received for a payment, after the dispatcher has run. */
+async function callbacksOf(transId: string) {
+  await dispatcher.runOnce();
+  return receiver.received.filter((received) => received.fields.trans_id === transId).map((received) => received.fields);
+}
+
+function assertError(body: any, name: keyof typeof protocolErrors) {
+  assert.equal(body.result, 'ERROR', JSON.stringify(body));
+  assert.equal(body.error_code, protocolErrors[name].code, JSON.stringify(body));
+}
+
+/** The one waiting sub-transaction of a payment: what the reconciler would find. */
+async function waitingOperation(transId: string, type: string) {
+  const rows = await platform.context.storage.db.selectFrom('payment_operations').selectAll()
+    .where('trans_id', '=', transId).where('type', '=', type).where('status', '=', 'waiting').execute();
+  assert.equal(rows.length, 1, `one waiting ${type}`);
+  return rows[0].operation_id;
+}
+
+for (const mode of ['throw', 'hang'] as const) {
+  test(`CAPTURE whose acquirer ${mode}s: UNDEFINED/PREPARE, never DECLINED; the claim holds until the outcome is known`, async () => {
+    const auth = await sale({ auth: 'Y' });
+    connector.mode = mode;
+    const answer = await send('CAPTURE', auth.trans_id);
+    assert.equal(answer.result, 'UNDEFINED', JSON.stringify(answer));
+    assert.equal(answer.status, 'PREPARE');
+    assert.equal(answer.amount, '10.00');
+    assert.equal(answer.decline_reason, undefined);
+    connector.mode = 'answer';
+    assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'PREPARE');
+    const details = await send('GET_TRANS_DETAILS', auth.trans_id);
+    assert.equal(details.status, 'PREPARE');
+    assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['AUTH:success', 'CAPTURE:waiting']);
+    assertError(await send('CAPTURE', auth.trans_id), 'captureNotPending');
+    assertError(await send('CREDITVOID', auth.trans_id), 'refundNotAllowed');
+    const callbacks = await callbacksOf(auth.trans_id);
+    assert.ok(callbacks.every((callback) => callback.result !== 'DECLINED'), JSON.stringify(callbacks));
+    assert.ok(!callbacks.some((callback) => callback.action === 'CAPTURE'), 'no CAPTURE callback before the outcome is known');
+  });
+
+  test(`CREDITVOID refund whose acquirer ${mode}s: ACCEPTED; the reservation holds, so that money cannot be refunded again`, async () => {
+    const settled = await sale();
+    connector.mode = mode;
+    assert.equal((await send('CREDITVOID', settled.trans_id)).result, 'ACCEPTED');
+    connector.mode = 'answer';
+    assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE');
+    assertError(await send('CREDITVOID', settled.trans_id), 'refundTooLarge');
+    assertError(await send('CREDITVOID', settled.trans_id, { amount: '0.01' }), 'refundTooLarge');
+    const voided = await send('VOID', settled.trans_id);
+    assert.equal(voided.result, 'DECLINED', 'VOID is refused while a refund may have gone through');
+    const callbacks = await callbacksOf(settled.trans_id);
+    assert.ok(!callbacks.some((callback) => callback.action === 'CREDITVOID'), JSON.stringify(callbacks));
+  });
+
+  test(`CREDITVOID reversal and VOID whose acquirer ${mode}s stay held, never DECLINED`, async () => {
+    const auth = await sale({ auth: 'Y' });
+    connector.mode = mode;
+    assert.equal((await send('CREDITVOID', auth.trans_id)).result, 'ACCEPTED');
+    connector.mode = 'answer';
+    assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'PREPARE');
+    assertError(await send('CAPTURE', auth.trans_id), 'captureNotPending');
+
+    const settled = await sale();
+    connector.mode = mode;
+    const voided = await send('VOID', settled.trans_id);
+    assert.equal(voided.result, 'UNDEFINED', JSON.stringify(voided));
+    assert.equal(voided.status, 'PREPARE');
+    connector.mode = 'answer';
+    assertError(await send('CREDITVOID', settled.trans_id), 'refundNotAllowed');
+    for (const transId of [auth.trans_id, settled.trans_id]) {
+      assert.ok((await callbacksOf(transId)).every((callback) => callback.result !== 'DECLINED'));
+    }
+  });
+}
+
+test('3-D Secure completion whose acquirer hangs: the payment stays PREPARE, the page never says declined', async () => {
+  const challenged = await sale({ card_exp_month: '05' });
+  assert.equal(challenged.status, '3DS');
+  const acs = await platform.app.inject({
+    method: 'POST', url: '/emulator/acs/verify', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ ...challenged.redirect_params, code: '123456', decision: 'confirm' }).toString(),
+  });
+  const paRes = [...acs.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)]
+    .map((match) => [match[1], match[2].replace(/&amp;/g, '&')]);
+  connector.mode = 'hang';
+  const back = await platform.app.inject({
+    method: 'POST', url: new URL(challenged.redirect_params.TermUrl).pathname,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(paRes).toString(),
+  });
+  connector.mode = 'answer';
+  assert.equal(back.statusCode, 200);
+  assert.ok(!/declined/i.test(back.body), 'the cardholder is not told the payment was declined');
+  assert.equal((await send('GET_TRANS_STATUS', challenged.trans_id)).status, 'PREPARE');
+  const details = await send('GET_TRANS_DETAILS', challenged.trans_id);
+  assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['3DS:success', 'SALE:waiting']);
+  const secrets = await platform.context.storage.db.selectFrom('card_secrets').selectAll().where('trans_id', '=', challenged.trans_id).execute();
+  assert.equal(secrets.length, 0, 'the CVV is erased once authorization was attempted');
+  assert.ok((await callbacksOf(challenged.trans_id)).every((callback) => callback.result !== 'DECLINED'));
+
+  // Later known approved: SETTLED, and the merchant gets the SALE's callback.
+  const operationId = await waitingOperation(challenged.trans_id, 'SALE');
+  await finishUnknownOperation(platform.context, operationId, { outcome: 'approved' });
+  assert.equal((await send('GET_TRANS_STATUS', challenged.trans_id)).status, 'SETTLED');
+  const callbacks = await callbacksOf(challenged.trans_id);
+  assert.equal(callbacks.at(-1)?.status, 'SETTLED');
+});
+
+test('an unknown capture finished approved by the reconciler seam: SETTLED, one CAPTURE callback, once only', async () => {
+  const auth = await sale({ auth: 'Y' });
+  connector.mode = 'throw';
+  assert.equal((await send('CAPTURE', auth.trans_id, { amount: '4.00' })).result, 'UNDEFINED');
+  connector.mode = 'answer';
+  const operationId = await waitingOperation(auth.trans_id, 'CAPTURE');
+  const finished = await finishUnknownOperation(platform.context, operationId, { outcome: 'approved' });
+  assert.equal(finished.status, 'SETTLED');
+  assert.equal(finished.capturedMinor, 400);
+  assert.equal(finished.operationLock, null);
+  const status = await send('GET_TRANS_STATUS', auth.trans_id);
+  assert.equal(status.status, 'SETTLED');
+  const captures = (await callbacksOf(auth.trans_id)).filter((callback) => callback.action === 'CAPTURE');
+  assert.equal(captures.length, 1);
+  assert.equal(captures[0].result, 'SUCCESS');
+  assert.equal(captures[0].amount, '4.00');
+  // The outcome is written once: a second finish (a second reconciler) is refused and changes nothing.
+  await assert.rejects(finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'late' }), ClaimLostError);
+  assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'SETTLED');
+  assert.equal((await send('CREDITVOID', auth.trans_id, { amount: '4.00' })).result, 'ACCEPTED');
+});
+
+test('an unknown refund finished declined gives its reservation back; finished approved it refunds', async () => {
+  const settled = await sale();
+  connector.mode = 'hang';
+  await send('CREDITVOID', settled.trans_id, { amount: '6.00' });
+  connector.mode = 'answer';
+  const operationId = await waitingOperation(settled.trans_id, 'REFUND');
+  await finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'Refund declined by the bank' });
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'SETTLED');
+  const declined = (await callbacksOf(settled.trans_id)).filter((callback) => callback.action === 'CREDITVOID');
+  assert.deepEqual(declined.map((callback) => callback.result), ['DECLINED'], 'the bank said no: now the merchant may be told');
+  assert.equal((await send('CREDITVOID', settled.trans_id)).result, 'ACCEPTED', 'the whole amount is refundable again');
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
+});
