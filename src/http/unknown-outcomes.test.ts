@@ -24,9 +24,9 @@ class UnreliableConnector extends TestEngineConnector {
   }
 
   override capture(request: FollowUpRequest) { return this.#misbehave(() => super.capture(request)); }
-  override refund(request: FollowUpRequest) { return this.#misbehave(() => super.refund(request)); }
-  override reverse(request: FollowUpRequest) { return this.#misbehave(() => super.reverse(request)); }
-  override void(request: FollowUpRequest) { return this.#misbehave(() => super.void(request)); }
+  override refund() { return this.#misbehave(() => super.refund()); }
+  override reverse() { return this.#misbehave(() => super.reverse()); }
+  override void() { return this.#misbehave(() => super.void()); }
   override completeChallenge(request: ChallengeCompletion) { return this.#misbehave(() => super.completeChallenge(request)); }
 }
 

@@ -133,10 +133,10 @@ export function requestFingerprint(context: PlatformContext, merchantId: string,
 
 function outcomeChange(command: SaleCommand, decision: Decision, merchantDescriptor: string, nowMs: number) {
   if (decision.outcome === 'declined') {
-    return { status: 'DECLINED', captured_minor: 0, decline_reason: decision.declineReason, descriptor: merchantDescriptor, settled_at_ms: null };
+    return { status: 'DECLINED' as const, captured_minor: 0, decline_reason: decision.declineReason, descriptor: merchantDescriptor, settled_at_ms: null };
   }
   return {
-    status: command.isAuth ? 'PENDING' : 'SETTLED',
+    status: command.isAuth ? 'PENDING' as const : 'SETTLED' as const,
     captured_minor: command.isAuth ? 0 : command.amountMinor,
     decline_reason: null,
     descriptor: decision.descriptor ?? merchantDescriptor,

@@ -181,7 +181,7 @@ export async function findOpenPaymentOfOrder(db: Executor, merchantId: string, o
 }
 
 export interface PaymentChange {
-  status?: string;
+  status?: PaymentStatus;
   captured_minor?: number;
   decline_reason?: string | null;
   descriptor?: string;

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { PaymentStatus } from '../domain/payment.ts';
 
 /** Table shapes. Amounts are integers in minor units; times are epoch milliseconds; flags are
  * 0/1 integers — the same on SQLite and PostgreSQL, so one query layer serves both. */
@@ -36,7 +37,7 @@ export interface PaymentTable {
   action: string;
   /** 1 for AUTH (auth=Y): funds held, CAPTURE needed. */
   is_auth: number;
-  status: string;
+  status: PaymentStatus;
   amount_minor: number;
   captured_minor: number;
   refunded_minor: number;
