@@ -201,3 +201,20 @@ test('an unknown refund finished declined gives its reservation back; finished a
   assert.equal((await send('CREDITVOID', settled.trans_id)).result, 'ACCEPTED', 'the whole amount is refundable again');
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
 });
+
+test('a refund approved while another still waits leaves the payment SETTLED; REFUND only when nothing can come back', async () => {
+  const settled = await sale();
+  connector.mode = 'throw';
+  await send('CREDITVOID', settled.trans_id, { amount: '6.00' });
+  connector.mode = 'answer';
+  assert.equal((await send('CREDITVOID', settled.trans_id, { amount: '4.00' })).result, 'ACCEPTED');
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE', 'the 6.00 refund is not known yet');
+  const operationId = await waitingOperation(settled.trans_id, 'REFUND');
+  await finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'Refund declined by the bank' });
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'SETTLED');
+  assert.equal((await send('CREDITVOID', settled.trans_id, { amount: '6.00' })).result, 'ACCEPTED');
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
+  const statuses = (await callbacksOf(settled.trans_id)).filter((callback) => callback.action === 'CREDITVOID')
+    .map((callback) => `${callback.result}:${callback.status ?? ''}`);
+  assert.deepEqual(statuses, ['SUCCESS:SETTLED', 'DECLINED:', 'SUCCESS:REFUND']);
+});
