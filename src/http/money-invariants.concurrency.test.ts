@@ -41,6 +41,18 @@ test('50 parallel partial refunds of 0.30 on a 10.00 sale: exactly 33 succeed, n
   assert.equal(refunds.filter((refund) => refund.status === 'success').length, 33);
 });
 
+test('10 parallel refunds of everything, in parts: all succeed and the payment ends REFUND, never stuck SETTLED', async () => {
+  for (let round = 0; round < 5; round += 1) {
+    const sale = await post(saleFields(platform.merchant, { order_amount: '10.00' }));
+    const answers = await Promise.all(Array.from({ length: 10 }, () =>
+      post(transactionFields(platform.merchant, 'CREDITVOID', sale.trans_id, { amount: '1.00' }))));
+    assert.ok(answers.every((body) => body.result === 'ACCEPTED'), JSON.stringify(answers));
+    const row = await paymentRow(sale.trans_id);
+    assert.equal(Number(row.refunded_minor), 1000);
+    assert.equal(row.status, 'REFUND', `round ${round}`);
+  }
+});
+
 test('20 parallel captures of one AUTH: exactly one wins, the rest get 208003', async () => {
   const auth = await post(saleFields(platform.merchant, { order_amount: '10.00', auth: 'Y' }));
   const answers = await Promise.all(Array.from({ length: 20 }, (_, index) =>

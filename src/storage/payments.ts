@@ -397,6 +397,12 @@ function columnsOf(change: PaymentUpdate, nowMs: number): Record<string, unknown
 export async function finishClaimedOperation(storage: Storage, finish: OperationFinish): Promise<Payment> {
   const { operation, nowMs } = finish;
   const finished = await storage.write(async (transaction) => {
+    if (finish.hold === 'refund') {
+      // Refunds finish in parallel: take the payment's row first, so that of two last refunds
+      // finishing at once the second sees the first one's sub-transaction no longer waiting
+      // (PostgreSQL, READ COMMITTED) and the payment does become REFUND.
+      await transaction.updateTable('payments').set({ updated_at_ms: nowMs }).where('trans_id', '=', operation.transId).execute();
+    }
     const marked = await transaction.updateTable('payment_operations')
       .set({ status: finish.operationStatus, decline_reason: finish.declineReason, updated_at_ms: nowMs })
       .where('operation_id', '=', operation.operationId).where('trans_id', '=', operation.transId)
