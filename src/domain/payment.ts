@@ -9,21 +9,51 @@ import { financialDay } from './dates.ts';
 
 /** The spec's status table (S2S CARD 5.2.0, "List of possible transaction results and statuses"). */
 export type PaymentStatus =
-  | 'PREPARE' | '3DS' | 'REDIRECT' | 'PENDING' | 'SETTLED'
-  | 'REFUND' | 'REVERSAL' | 'VOID' | 'CHARGEBACK' | 'DECLINED';
+  | 'PREPARE'
+  | '3DS'
+  | 'REDIRECT'
+  | 'PENDING'
+  | 'SETTLED'
+  | 'REFUND'
+  | 'REVERSAL'
+  | 'VOID'
+  | 'CHARGEBACK'
+  | 'DECLINED';
 
 export const paymentStatuses: readonly PaymentStatus[] = [
-  'PREPARE', '3DS', 'REDIRECT', 'PENDING', 'SETTLED', 'REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK', 'DECLINED',
+  'PREPARE',
+  '3DS',
+  'REDIRECT',
+  'PENDING',
+  'SETTLED',
+  'REFUND',
+  'REVERSAL',
+  'VOID',
+  'CHARGEBACK',
+  'DECLINED',
 ];
 
 /** Waiting for the acquirer or the cardholder: an order has at most one payment in these. */
 export const openStatuses: ReadonlySet<PaymentStatus> = new Set(['PREPARE', '3DS', 'REDIRECT']);
 
 /** Nothing moves a payment out of these. */
-export const finalStatuses: ReadonlySet<PaymentStatus> = new Set(['REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK', 'DECLINED']);
+export const finalStatuses: ReadonlySet<PaymentStatus> = new Set([
+  'REFUND',
+  'REVERSAL',
+  'VOID',
+  'CHARGEBACK',
+  'DECLINED',
+]);
 
 /** Statuses of a payment the bank approved: only these show a recurring or card token. */
-export const approvedStatuses: ReadonlySet<PaymentStatus> = new Set(['PENDING', 'SETTLED', 'REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK']);
+export const approvedStatuses: ReadonlySet<PaymentStatus> = new Set([
+  'PENDING',
+  'SETTLED',
+  'REFUND',
+  'REVERSAL',
+  'VOID',
+  'CHARGEBACK',
+]);
 
 /**
  * Every status change the platform makes. PREPARE → 3DS/REDIRECT is a challenge begun after a
@@ -141,7 +171,8 @@ export function refundableMinor(payment: Payment): number {
 
 /** CAPTURE of an AUTH: full, or one partial; `requestedMinor` undefined means the full amount. */
 export function decideCapture(payment: Payment, requestedMinor?: number): Decided<MoneyDecision & { kind: 'capture' }> {
-  if (payment.status !== 'PENDING' || !payment.isAuth || payment.operationLock !== null) return refused('captureNotPending');
+  if (payment.status !== 'PENDING' || !payment.isAuth || payment.operationLock !== null)
+    return refused('captureNotPending');
   const amountMinor = requestedMinor ?? payment.amountMinor;
   if (amountMinor > payment.amountMinor) return refused('captureTooLarge');
   return allowed({ kind: 'capture', amountMinor });
@@ -157,9 +188,13 @@ export function decideRefund(payment: Payment, requestedMinor?: number): Decided
 }
 
 /** REVERSAL of an AUTH: the full authorized amount only. */
-export function decideReversal(payment: Payment, requestedMinor?: number): Decided<MoneyDecision & { kind: 'reversal' }> {
+export function decideReversal(
+  payment: Payment,
+  requestedMinor?: number,
+): Decided<MoneyDecision & { kind: 'reversal' }> {
   if (notRefundableActions.has(payment.action)) return refused('refundNotAllowed');
-  if (payment.status !== 'PENDING' || !payment.isAuth || payment.operationLock !== null) return refused('refundNotAllowed');
+  if (payment.status !== 'PENDING' || !payment.isAuth || payment.operationLock !== null)
+    return refused('refundNotAllowed');
   const amountMinor = requestedMinor ?? payment.amountMinor;
   if (amountMinor > payment.amountMinor) return refused('reversalTooLarge');
   if (amountMinor < payment.amountMinor) return refused('reversalPartial');
@@ -169,7 +204,8 @@ export function decideReversal(payment: Payment, requestedMinor?: number): Decid
 /** CREDITVOID: a reversal of a held AUTH, a refund of a settled payment, nothing else. The
  * default amount is what the chosen operation would move in full. */
 export function decideCreditvoid(
-  payment: Payment, requestedMinor?: number,
+  payment: Payment,
+  requestedMinor?: number,
 ): Decided<MoneyDecision & { kind: 'refund' | 'reversal' }> {
   if (payment.status === 'PENDING' && payment.isAuth) return decideReversal(payment, requestedMinor);
   return decideRefund(payment, requestedMinor);
@@ -197,7 +233,10 @@ export function decideVoid(payment: Payment, nowMs: number, timeZone: string): V
 }
 
 /** An issuer's dispute of a settled payment; never more than is captured and not refunded. */
-export function decideChargeback(payment: Payment, requestedMinor?: number): Decided<MoneyDecision & { kind: 'chargeback' }> {
+export function decideChargeback(
+  payment: Payment,
+  requestedMinor?: number,
+): Decided<MoneyDecision & { kind: 'chargeback' }> {
   if (payment.status !== 'SETTLED' || payment.operationLock !== null) return refused('chargebackNotAllowed');
   const amountMinor = requestedMinor ?? refundableMinor(payment);
   if (amountMinor > refundableMinor(payment) || amountMinor <= 0) return refused('chargebackTooLarge');
@@ -230,14 +269,24 @@ export function claimed(payment: Payment, decision: MoneyDecision, operationId: 
  * another refund of the payment is still unanswered.
  */
 export function afterOutcome(
-  payment: Payment, decision: MoneyDecision, outcome: AcquirerOutcome, nowMs: number, otherRefundsWaiting = false,
+  payment: Payment,
+  decision: MoneyDecision,
+  outcome: AcquirerOutcome,
+  nowMs: number,
+  otherRefundsWaiting = false,
 ): Payment {
   if (outcome.outcome === 'unknown') return payment;
   const approved = outcome.outcome === 'approved';
   switch (decision.kind) {
     case 'capture':
       return approved
-        ? { ...payment, status: 'SETTLED', capturedMinor: decision.amountMinor, settledAtMs: nowMs, operationLock: null }
+        ? {
+            ...payment,
+            status: 'SETTLED',
+            capturedMinor: decision.amountMinor,
+            settledAtMs: nowMs,
+            operationLock: null,
+          }
         : { ...payment, operationLock: null };
     case 'reversal':
       return { ...payment, status: approved ? 'REVERSAL' : payment.status, operationLock: null };

@@ -8,7 +8,13 @@ import { factsOf } from '../operations/payment-facts.ts';
 import type { CreditvoidOutcome } from '../operations/refund-or-reverse.ts';
 import type { VoidOutcome } from '../operations/void.ts';
 import {
-  captureResponse, captureUnknownResponse, creditvoidResponse, detailsResponse, statusResponse, voidResponse, voidUnknownResponse,
+  captureResponse,
+  captureUnknownResponse,
+  creditvoidResponse,
+  detailsResponse,
+  statusResponse,
+  voidResponse,
+  voidUnknownResponse,
 } from '../protocol/responses.ts';
 
 /** The API's answers, rendered from the operations' typed outcomes: the one place (with the

@@ -19,15 +19,26 @@ class UnreliableConnector extends TestEngineConnector {
 
   #misbehave(answer: () => Promise<Decision>): Promise<Decision> {
     if (this.mode === 'throw') return Promise.reject(new Error('connection reset by the acquirer'));
-    if (this.mode === 'hang') return new Promise<Decision>((resolve) => this.hanging.push(() => void answer().then(resolve)));
+    if (this.mode === 'hang')
+      return new Promise<Decision>((resolve) => this.hanging.push(() => void answer().then(resolve)));
     return answer();
   }
 
-  override capture(request: FollowUpRequest) { return this.#misbehave(() => super.capture(request)); }
-  override refund() { return this.#misbehave(() => super.refund()); }
-  override reverse() { return this.#misbehave(() => super.reverse()); }
-  override void() { return this.#misbehave(() => super.void()); }
-  override completeChallenge(request: ChallengeCompletion) { return this.#misbehave(() => super.completeChallenge(request)); }
+  override capture(request: FollowUpRequest) {
+    return this.#misbehave(() => super.capture(request));
+  }
+  override refund() {
+    return this.#misbehave(() => super.refund());
+  }
+  override reverse() {
+    return this.#misbehave(() => super.reverse());
+  }
+  override void() {
+    return this.#misbehave(() => super.void());
+  }
+  override completeChallenge(request: ChallengeCompletion) {
+    return this.#misbehave(() => super.completeChallenge(request));
+  }
 }
 
 const connector = new UnreliableConnector();
@@ -62,7 +73,9 @@ const sale = async (overrides: Record<string, string> = {}) =>
 /** The callbacks the merchant received for a payment, after the dispatcher has run. */
 async function callbacksOf(transId: string) {
   await dispatcher.runOnce();
-  return receiver.received.filter((received) => received.fields.trans_id === transId).map((received) => received.fields);
+  return receiver.received
+    .filter((received) => received.fields.trans_id === transId)
+    .map((received) => received.fields);
 }
 
 function assertError(body: any, name: keyof typeof protocolErrors) {
@@ -72,8 +85,13 @@ function assertError(body: any, name: keyof typeof protocolErrors) {
 
 /** The one waiting sub-transaction of a payment: what the reconciler would find. */
 async function waitingOperation(transId: string, type: string) {
-  const rows = await platform.context.storage.db.selectFrom('payment_operations').selectAll()
-    .where('trans_id', '=', transId).where('type', '=', type).where('status', '=', 'waiting').execute();
+  const rows = await platform.context.storage.db
+    .selectFrom('payment_operations')
+    .selectAll()
+    .where('trans_id', '=', transId)
+    .where('type', '=', type)
+    .where('status', '=', 'waiting')
+    .execute();
   assert.equal(rows.length, 1, `one waiting ${type}`);
   return rows[0].operation_id;
 }
@@ -91,12 +109,21 @@ for (const mode of ['throw', 'hang'] as const) {
     assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'PREPARE');
     const details = await send('GET_TRANS_DETAILS', auth.trans_id);
     assert.equal(details.status, 'PREPARE');
-    assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['AUTH:success', 'CAPTURE:waiting']);
+    assert.deepEqual(
+      details.transactions.map((row: any) => `${row.type}:${row.status}`),
+      ['AUTH:success', 'CAPTURE:waiting'],
+    );
     assertError(await send('CAPTURE', auth.trans_id), 'captureNotPending');
     assertError(await send('CREDITVOID', auth.trans_id), 'refundNotAllowed');
     const callbacks = await callbacksOf(auth.trans_id);
-    assert.ok(callbacks.every((callback) => callback.result !== 'DECLINED'), JSON.stringify(callbacks));
-    assert.ok(!callbacks.some((callback) => callback.action === 'CAPTURE'), 'no CAPTURE callback before the outcome is known');
+    assert.ok(
+      callbacks.every((callback) => callback.result !== 'DECLINED'),
+      JSON.stringify(callbacks),
+    );
+    assert.ok(
+      !callbacks.some((callback) => callback.action === 'CAPTURE'),
+      'no CAPTURE callback before the outcome is known',
+    );
   });
 
   test(`CREDITVOID refund whose acquirer ${mode}s: ACCEPTED; the reservation holds, so that money cannot be refunded again`, async () => {
@@ -138,23 +165,36 @@ test('3-D Secure completion whose acquirer hangs: the payment stays PREPARE, the
   const challenged = await sale({ card_exp_month: '05' });
   assert.equal(challenged.status, '3DS');
   const acs = await platform.app.inject({
-    method: 'POST', url: '/emulator/acs/verify', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    url: '/emulator/acs/verify',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: new URLSearchParams({ ...challenged.redirect_params, code: '123456', decision: 'confirm' }).toString(),
   });
-  const paRes = [...acs.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)]
-    .map((match) => [match[1], match[2].replace(/&amp;/g, '&')]);
+  const paRes = [...acs.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [
+    match[1],
+    match[2].replace(/&amp;/g, '&'),
+  ]);
   connector.mode = 'hang';
   const back = await platform.app.inject({
-    method: 'POST', url: new URL(challenged.redirect_params.TermUrl).pathname,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(paRes).toString(),
+    method: 'POST',
+    url: new URL(challenged.redirect_params.TermUrl).pathname,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams(paRes).toString(),
   });
   connector.mode = 'answer';
   assert.equal(back.statusCode, 200);
   assert.ok(!/declined/i.test(back.body), 'the cardholder is not told the payment was declined');
   assert.equal((await send('GET_TRANS_STATUS', challenged.trans_id)).status, 'PREPARE');
   const details = await send('GET_TRANS_DETAILS', challenged.trans_id);
-  assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['3DS:success', 'SALE:waiting']);
-  const secrets = await platform.context.storage.db.selectFrom('card_secrets').selectAll().where('trans_id', '=', challenged.trans_id).execute();
+  assert.deepEqual(
+    details.transactions.map((row: any) => `${row.type}:${row.status}`),
+    ['3DS:success', 'SALE:waiting'],
+  );
+  const secrets = await platform.context.storage.db
+    .selectFrom('card_secrets')
+    .selectAll()
+    .where('trans_id', '=', challenged.trans_id)
+    .execute();
   assert.equal(secrets.length, 0, 'the CVV is erased once authorization was attempted');
   assert.ok((await callbacksOf(challenged.trans_id)).every((callback) => callback.result !== 'DECLINED'));
 
@@ -183,7 +223,10 @@ test('an unknown capture finished approved by the reconciler seam: SETTLED, one 
   assert.equal(captures[0].result, 'SUCCESS');
   assert.equal(captures[0].amount, '4.00');
   // The outcome is written once: a second finish (a second reconciler) is refused and changes nothing.
-  await assert.rejects(finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'late' }), ClaimLostError);
+  await assert.rejects(
+    finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'late' }),
+    ClaimLostError,
+  );
   assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'SETTLED');
   assert.equal((await send('CREDITVOID', auth.trans_id, { amount: '4.00' })).result, 'ACCEPTED');
 });
@@ -194,10 +237,17 @@ test('an unknown refund finished declined gives its reservation back; finished a
   await send('CREDITVOID', settled.trans_id, { amount: '6.00' });
   connector.mode = 'answer';
   const operationId = await waitingOperation(settled.trans_id, 'REFUND');
-  await finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'Refund declined by the bank' });
+  await finishUnknownOperation(platform.context, operationId, {
+    outcome: 'declined',
+    declineReason: 'Refund declined by the bank',
+  });
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'SETTLED');
   const declined = (await callbacksOf(settled.trans_id)).filter((callback) => callback.action === 'CREDITVOID');
-  assert.deepEqual(declined.map((callback) => callback.result), ['DECLINED'], 'the bank said no: now the merchant may be told');
+  assert.deepEqual(
+    declined.map((callback) => callback.result),
+    ['DECLINED'],
+    'the bank said no: now the merchant may be told',
+  );
   assert.equal((await send('CREDITVOID', settled.trans_id)).result, 'ACCEPTED', 'the whole amount is refundable again');
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
 });
@@ -208,13 +258,21 @@ test('a refund approved while another still waits leaves the payment SETTLED; RE
   await send('CREDITVOID', settled.trans_id, { amount: '6.00' });
   connector.mode = 'answer';
   assert.equal((await send('CREDITVOID', settled.trans_id, { amount: '4.00' })).result, 'ACCEPTED');
-  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE', 'the 6.00 refund is not known yet');
+  assert.equal(
+    (await send('GET_TRANS_STATUS', settled.trans_id)).status,
+    'PREPARE',
+    'the 6.00 refund is not known yet',
+  );
   const operationId = await waitingOperation(settled.trans_id, 'REFUND');
-  await finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'Refund declined by the bank' });
+  await finishUnknownOperation(platform.context, operationId, {
+    outcome: 'declined',
+    declineReason: 'Refund declined by the bank',
+  });
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'SETTLED');
   assert.equal((await send('CREDITVOID', settled.trans_id, { amount: '6.00' })).result, 'ACCEPTED');
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
-  const statuses = (await callbacksOf(settled.trans_id)).filter((callback) => callback.action === 'CREDITVOID')
+  const statuses = (await callbacksOf(settled.trans_id))
+    .filter((callback) => callback.action === 'CREDITVOID')
     .map((callback) => `${callback.result}:${callback.status ?? ''}`);
   assert.deepEqual(statuses, ['SUCCESS:SETTLED', 'DECLINED:', 'SUCCESS:REFUND']);
 });

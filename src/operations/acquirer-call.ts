@@ -12,7 +12,10 @@ export const acquirerTimeoutMsDefault = 30_000;
  * the reconciler asks the connector again (finishUnknownOperation).
  */
 export async function askAcquirer(
-  context: PlatformContext, what: string, transId: string, call: () => Promise<Decision>,
+  context: PlatformContext,
+  what: string,
+  transId: string,
+  call: () => Promise<Decision>,
 ): Promise<AcquirerOutcome> {
   const timeoutMs = context.acquirerTimeoutMs ?? acquirerTimeoutMsDefault;
   let timer: NodeJS.Timeout | undefined;
@@ -21,12 +24,18 @@ export async function askAcquirer(
   });
   const answered = call().then(
     (decision): AcquirerOutcome => decision,
-    (error: unknown): AcquirerOutcome => ({ outcome: 'unknown', reason: error instanceof Error ? error.message : String(error) }),
+    (error: unknown): AcquirerOutcome => ({
+      outcome: 'unknown',
+      reason: error instanceof Error ? error.message : String(error),
+    }),
   );
   try {
     const outcome = await Promise.race([answered, timedOut]);
     if (outcome.outcome === 'unknown') {
-      context.logger.error({ transId, what, reason: outcome.reason }, 'acquirer outcome unknown; the operation stays waiting');
+      context.logger.error(
+        { transId, what, reason: outcome.reason },
+        'acquirer outcome unknown; the operation stays waiting',
+      );
     }
     return outcome;
   } finally {

@@ -37,7 +37,11 @@ export interface CaptureOutcome {
  * (status PENDING, nobody holding it) before the acquirer is asked, so of 20 parallel captures
  * exactly one proceeds and the rest get 208003. An unknown outcome keeps the claim.
  */
-export async function capture(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): Promise<CaptureOutcome> {
+export async function capture(
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
+): Promise<CaptureOutcome> {
   const { payment, values } = await loadPaymentByTransId(context, merchant, fields, amountOnTransactionFields);
   if (payment.status !== 'PENDING' || !payment.isAuth) throw new ProtocolError('captureNotPending');
   const decided = decideCapture(payment, followUpAmount(values.amount, payment.currency, payment.amountMinor));
@@ -46,11 +50,22 @@ export async function capture(context: PlatformContext, merchant: AuthenticatedM
   const nowMs = context.clock.nowMs();
   const operation = newOperation(payment.transId, 'CAPTURE', amountMinor, nowMs);
   if (!(await claimPayment(context.storage, 'PENDING', operation))) throw new ProtocolError('captureNotPending');
-  const outcome = await askAcquirer(context, 'capture', payment.transId, () => context.acquirer.capture({
-    transId: payment.transId, card: cardSummaryOf(payment), amountMinor, currency: payment.currency, nowMs,
-  }));
+  const outcome = await askAcquirer(context, 'capture', payment.transId, () =>
+    context.acquirer.capture({
+      transId: payment.transId,
+      card: cardSummaryOf(payment),
+      amountMinor,
+      currency: payment.currency,
+      nowMs,
+    }),
+  );
   if (outcome.outcome === 'unknown') {
-    return { result: 'unknown', payment: { ...payment, operationLock: operation.operationId }, amountMinor, atMs: nowMs };
+    return {
+      result: 'unknown',
+      payment: { ...payment, operationLock: operation.operationId },
+      amountMinor,
+      atMs: nowMs,
+    };
   }
   const after = await finishOperation(context, payment, operation, outcome);
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;

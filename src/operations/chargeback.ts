@@ -26,7 +26,8 @@ export interface ChargebackRequest {
  * more than is left (208010).
  */
 export async function createChargeback(
-  context: Pick<PlatformContext, 'storage' | 'clock' | 'timeZone' | 'vault'>, request: ChargebackRequest,
+  context: Pick<PlatformContext, 'storage' | 'clock' | 'timeZone' | 'vault'>,
+  request: ChargebackRequest,
 ): Promise<Record<string, unknown>> {
   if (!/^[\w.-]{1,32}$/.test(request.reasonCode)) {
     throw new ProtocolError('requestInvalid', [{ field: 'reason_code', message: messages.invalid }]);
@@ -37,11 +38,17 @@ export async function createChargeback(
   const payment = await loadPaymentAnyMerchant(context.storage, request.transId.toLowerCase());
   if (!payment) throw new ProtocolError('paymentNotFound');
   if (payment.status !== 'SETTLED') throw new ProtocolError('chargebackNotAllowed');
-  const decided = decideChargeback(payment, followUpAmount(request.amount, payment.currency, payment.capturedMinor - payment.refundedMinor));
+  const decided = decideChargeback(
+    payment,
+    followUpAmount(request.amount, payment.currency, payment.capturedMinor - payment.refundedMinor),
+  );
   if (!decided.ok) throw new ProtocolError(decided.error);
   const nowMs = context.clock.nowMs();
   let body: Record<string, unknown> = {};
-  const operation = { ...newOperation(payment.transId, 'CHARGEBACK', decided.decision.amountMinor, nowMs), status: 'success' as const };
+  const operation = {
+    ...newOperation(payment.transId, 'CHARGEBACK', decided.decision.amountMinor, nowMs),
+    status: 'success' as const,
+  };
   const recorded = await recordChargeback(context.storage, operation, (charged) => {
     body = chargebackCallback(factsOf(context as PlatformContext, charged), decided.decision.amountMinor, {
       chargebackDate: formatTransDate(nowMs, context.timeZone),

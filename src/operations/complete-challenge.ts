@@ -2,7 +2,12 @@ import { declineReasons } from '../acquirers/test-engine.ts';
 import type { AcquirerOutcome, KnownOutcome, Payment } from '../domain/payment.ts';
 import { Secret } from '../domain/secret.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { claimChallenge, deleteChallenge, eraseOverdueCardSecrets, findExpiredChallenges } from '../storage/challenges.ts';
+import {
+  claimChallenge,
+  deleteChallenge,
+  eraseOverdueCardSecrets,
+  findExpiredChallenges,
+} from '../storage/challenges.ts';
 import { leaveAuthorizationUnknown, loadOperations, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import type { PlatformContext } from './context.ts';
@@ -15,7 +20,11 @@ import { finishOperation, type ChallengeStep } from './finish-operation.ts';
  * unknown (it failed or timed out) the payment stays PREPARE with its authorization `waiting`
  * — never DECLINED — and the CVV is erased all the same. Returns the payment as it now is.
  */
-export async function completeChallenge(context: PlatformContext, transId: string, cardholderPassed: boolean): Promise<Payment> {
+export async function completeChallenge(
+  context: PlatformContext,
+  transId: string,
+  cardholderPassed: boolean,
+): Promise<Payment> {
   const nowMs = context.clock.nowMs();
   const claimed = await claimChallenge(context.storage, transId, nowMs);
   if (!claimed) throw new ProtocolError('notInThreeDs');
@@ -26,38 +35,49 @@ export async function completeChallenge(context: PlatformContext, transId: strin
   } else {
     const [month, year] = payment.card.expiry.split('/');
     const cvvCiphertext = claimed.cvvCiphertext;
-    outcome = await askAcquirer(context, 'authorization after 3-D Secure', transId, () => context.acquirer.completeChallenge({
-      transId,
-      kind: claimed.kind,
-      card: {
-        number: new Secret(context.vault.decrypt(payment.card.ciphertext)),
-        cvv: new Secret(context.vault.decrypt(cvvCiphertext)),
-        expiryMonth: Number(month),
-        expiryYear: Number(year),
-      },
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      capture: !payment.isAuth,
-      cardholderPassed,
-      nowMs,
-    }));
+    outcome = await askAcquirer(context, 'authorization after 3-D Secure', transId, () =>
+      context.acquirer.completeChallenge({
+        transId,
+        kind: claimed.kind,
+        card: {
+          number: new Secret(context.vault.decrypt(payment.card.ciphertext)),
+          cvv: new Secret(context.vault.decrypt(cvvCiphertext)),
+          expiryMonth: Number(month),
+          expiryYear: Number(year),
+        },
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        capture: !payment.isAuth,
+        cardholderPassed,
+        nowMs,
+      }),
+    );
   }
   const passed = cardholderPassed && Boolean(claimed.cvvCiphertext);
   return settleChallenge(context, payment, passed, outcome, nowMs);
 }
 
 async function settleChallenge(
-  context: PlatformContext, payment: Payment, cardholderPassed: boolean, outcome: AcquirerOutcome, nowMs: number,
+  context: PlatformContext,
+  payment: Payment,
+  cardholderPassed: boolean,
+  outcome: AcquirerOutcome,
+  nowMs: number,
 ): Promise<Payment> {
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : null;
-  const step: ChallengeStep = { threeDsStatus: cardholderPassed ? 'success' : 'fail', declineReason: cardholderPassed ? null : declineReason };
+  const step: ChallengeStep = {
+    threeDsStatus: cardholderPassed ? 'success' : 'fail',
+    declineReason: cardholderPassed ? null : declineReason,
+  };
   if (outcome.outcome === 'unknown') {
     await leaveAuthorizationUnknown(context.storage, payment.transId, step, nowMs);
     return { ...payment, status: 'PREPARE' };
   }
-  const operation = (await loadOperations(context.storage, payment.transId))
-    .find((candidate) => candidate.type === authorizationTypeOf(payment) && candidate.status === 'waiting');
-  if (!operation) throw new Error(`payment ${payment.transId} has no waiting ${authorizationTypeOf(payment)} sub-transaction`);
+  const operation = (await loadOperations(context.storage, payment.transId)).find(
+    (candidate) => candidate.type === authorizationTypeOf(payment) && candidate.status === 'waiting',
+  );
+  if (!operation)
+    throw new Error(`payment ${payment.transId} has no waiting ${authorizationTypeOf(payment)} sub-transaction`);
   // A REDIRECT has no `3DS` sub-transaction: the step then only erases the CVV and the challenge.
   return finishOperation(context, { ...payment, status: 'PREPARE' }, operation, outcome as KnownOutcome, step);
 }
@@ -77,7 +97,9 @@ const expiryBatchSize = 100;
  * The sweeper: a cardholder who never came back declines the payment when the deadline
  * passes, and every CVV past its deadline is erased even if something else went wrong.
  */
-export async function expireAbandonedChallenges(context: PlatformContext): Promise<{ expired: number; erased: number }> {
+export async function expireAbandonedChallenges(
+  context: PlatformContext,
+): Promise<{ expired: number; erased: number }> {
   const nowMs = context.clock.nowMs();
   let expired = 0;
   for (const transId of await findExpiredChallenges(context.storage, nowMs, expiryBatchSize)) {
@@ -88,8 +110,13 @@ export async function expireAbandonedChallenges(context: PlatformContext): Promi
       continue;
     }
     const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
-    await settleChallenge(context, payment, false,
-      { outcome: 'declined', declineReason: declineReasons.threeDsExpired }, nowMs);
+    await settleChallenge(
+      context,
+      payment,
+      false,
+      { outcome: 'declined', declineReason: declineReasons.threeDsExpired },
+      nowMs,
+    );
     expired += 1;
   }
   const erased = await eraseOverdueCardSecrets(context.storage, nowMs);

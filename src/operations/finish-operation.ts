@@ -4,7 +4,12 @@ import type { KnownOutcome, Payment, PaymentOperation } from '../domain/payment.
 import { ProtocolError } from '../protocol/errors.ts';
 import { captureCallback, creditvoidCallback, paymentCallback, voidCallback } from '../protocol/responses.ts';
 import {
-  finishClaimedOperation, loadOperation, loadPaymentAnyMerchant, type OperationFinish, type OutboxRow, type PaymentUpdate,
+  finishClaimedOperation,
+  loadOperation,
+  loadPaymentAnyMerchant,
+  type OperationFinish,
+  type OutboxRow,
+  type PaymentUpdate,
 } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 import { factsOf, outboxRowFor } from './payment-facts.ts';
@@ -26,14 +31,24 @@ export interface ChallengeStep {
  * has become known. Throws ClaimLostError if the claim is no longer this operation's.
  */
 export async function finishOperation(
-  context: PlatformContext, payment: Payment, operation: PaymentOperation, outcome: KnownOutcome, challenge?: ChallengeStep,
+  context: PlatformContext,
+  payment: Payment,
+  operation: PaymentOperation,
+  outcome: KnownOutcome,
+  challenge?: ChallengeStep,
 ): Promise<Payment> {
   const nowMs = context.clock.nowMs();
   const approved = outcome.outcome === 'approved';
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : null;
   const finish: OperationFinish = {
-    operation, hold: 'lock', operationStatus: approved ? 'success' : 'fail', declineReason, change: {},
-    challenge, nowMs, callbacksFor: (after) => [callbackOf(context, after, operation, outcome, nowMs)],
+    operation,
+    hold: 'lock',
+    operationStatus: approved ? 'success' : 'fail',
+    declineReason,
+    change: {},
+    challenge,
+    nowMs,
+    callbacksFor: (after) => [callbackOf(context, after, operation, outcome, nowMs)],
   };
   switch (operation.type) {
     case 'CAPTURE':
@@ -50,7 +65,8 @@ export async function finishOperation(
       if (!approved) finish.releaseRefundMinor = operation.amountMinor;
       break;
     default:
-      if (!authorizationTypes.has(operation.type)) throw new Error(`operation type ${operation.type} cannot be finished`);
+      if (!authorizationTypes.has(operation.type))
+        throw new Error(`operation type ${operation.type} cannot be finished`);
       finish.hold = 'prepare';
       finish.change = authorizationChange(payment, outcome, nowMs);
   }
@@ -60,28 +76,44 @@ export async function finishOperation(
 function authorizationChange(payment: Payment, outcome: KnownOutcome, nowMs: number): PaymentUpdate {
   if (outcome.outcome === 'declined') return { status: 'DECLINED', declineReason: outcome.declineReason };
   return {
-    status: payment.isAuth ? 'PENDING' : 'SETTLED', capturedMinor: payment.isAuth ? 0 : payment.amountMinor,
-    settledAtMs: payment.isAuth ? null : nowMs, declineReason: null, descriptor: outcome.descriptor ?? payment.descriptor,
+    status: payment.isAuth ? 'PENDING' : 'SETTLED',
+    capturedMinor: payment.isAuth ? 0 : payment.amountMinor,
+    settledAtMs: payment.isAuth ? null : nowMs,
+    declineReason: null,
+    descriptor: outcome.descriptor ?? payment.descriptor,
   };
 }
 
 /** The callback writer of a finished operation: the spec's callback for its action, rendered
  * from the payment as it is after the change. */
 function callbackOf(
-  context: PlatformContext, payment: Payment, operation: PaymentOperation, outcome: KnownOutcome, nowMs: number,
+  context: PlatformContext,
+  payment: Payment,
+  operation: PaymentOperation,
+  outcome: KnownOutcome,
+  nowMs: number,
 ): OutboxRow {
   const approved = outcome.outcome === 'approved';
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
   let body: Record<string, unknown>;
   switch (operation.type) {
     case 'CAPTURE':
-      body = captureCallback(factsOf(context, payment, { dateMs: nowMs }), operation.amountMinor, approved, declineReason);
+      body = captureCallback(
+        factsOf(context, payment, { dateMs: nowMs }),
+        operation.amountMinor,
+        approved,
+        declineReason,
+      );
       break;
     case 'REFUND':
     case 'REVERSAL':
-      body = creditvoidCallback(factsOf(context, payment), operation.amountMinor, approved
-        ? { approved: true, status: payment.status, dateText: formatTransDate(nowMs, context.timeZone) }
-        : { approved: false, declineReason: declineReason! });
+      body = creditvoidCallback(
+        factsOf(context, payment),
+        operation.amountMinor,
+        approved
+          ? { approved: true, status: payment.status, dateText: formatTransDate(nowMs, context.timeZone) }
+          : { approved: false, declineReason: declineReason! },
+      );
       break;
     case 'VOID':
       body = voidCallback(factsOf(context, payment, { dateMs: nowMs }), approved, declineReason);
@@ -98,9 +130,13 @@ function callbackOf(
  * bank. Writes it exactly as the normal path would have, callback included. 208001 when there
  * is no such operation; ClaimLostError when it is no longer waiting.
  */
-export async function finishUnknownOperation(context: PlatformContext, operationId: string, outcome: KnownOutcome): Promise<Payment> {
+export async function finishUnknownOperation(
+  context: PlatformContext,
+  operationId: string,
+  outcome: KnownOutcome,
+): Promise<Payment> {
   const operation = await loadOperation(context.storage, operationId);
-  const payment = operation && await loadPaymentAnyMerchant(context.storage, operation.transId);
+  const payment = operation && (await loadPaymentAnyMerchant(context.storage, operation.transId));
   if (!operation || !payment) throw new ProtocolError('paymentNotFound');
   return finishOperation(context, payment, operation, outcome);
 }
@@ -108,6 +144,12 @@ export async function finishUnknownOperation(context: PlatformContext, operation
 /** A new `waiting` sub-transaction of a payment. */
 export function newOperation(transId: string, type: string, amountMinor: number, nowMs: number): PaymentOperation {
   return {
-    operationId: newId(nowMs), transId, type, status: 'waiting', amountMinor, declineReason: null, createdAtMs: nowMs,
+    operationId: newId(nowMs),
+    transId,
+    type,
+    status: 'waiting',
+    amountMinor,
+    declineReason: null,
+    createdAtMs: nowMs,
   };
 }

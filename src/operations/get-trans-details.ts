@@ -15,7 +15,9 @@ export interface PaymentDetailsView extends PaymentStatusView {
 
 /** The payment and its history of sub-transactions. */
 export async function getTransDetails(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
 ): Promise<PaymentDetailsView> {
   const { payment } = await loadPaymentByTransId(context, merchant, fields, transactionQueryFields);
   const operations = await loadOperations(context.storage, payment.transId);

@@ -6,7 +6,9 @@ import { statusViewOf, type PaymentStatusView } from './get-trans-status.ts';
 import { loadPaymentByOrderId } from './load-payment.ts';
 
 export async function getTransStatusByOrder(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
 ): Promise<PaymentStatusView> {
   return statusViewOf(context, await loadPaymentByOrderId(context, merchant, fields, orderQueryFields));
 }

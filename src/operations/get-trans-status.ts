@@ -15,13 +15,17 @@ export interface PaymentStatusView {
 
 export async function statusViewOf(context: PlatformContext, payment: Payment): Promise<PaymentStatusView> {
   // Only a settled payment can have a refund waiting; the look-up is skipped for the rest.
-  const refundWaiting = payment.status === 'SETTLED' && payment.refundedMinor > 0
-    && await hasWaitingRefund(context.storage, payment.transId);
+  const refundWaiting =
+    payment.status === 'SETTLED'
+    && payment.refundedMinor > 0
+    && (await hasWaitingRefund(context.storage, payment.transId));
   return { payment, status: reportedStatus(payment, refundWaiting) };
 }
 
 export async function getTransStatus(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
 ): Promise<PaymentStatusView> {
   const { payment } = await loadPaymentByTransId(context, merchant, fields, transactionQueryFields);
   return statusViewOf(context, payment);

@@ -12,7 +12,10 @@ import type { PlatformContext } from './context.ts';
  * and card of that original payment.
  */
 export async function loadPaymentByTransId(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules: Record<string, FieldRule>,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
+  rules: Record<string, FieldRule>,
 ): Promise<{ payment: Payment; values: Record<string, string | undefined> }> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);
@@ -22,16 +25,20 @@ export async function loadPaymentByTransId(
   const cardDigits = payment.card.bin + payment.card.lastFour;
   // The merchant signs the trans_id as it sent it; we compare with what it sent. The spec:
   // "CREDIT2CARD - see Appendix A, Formula 6; Others - Formula 2".
-  const expected = payment.action === 'CREDIT2CARD'
-    ? creditToCardTransactionHash(merchant.password, values.trans_id!, cardDigits)
-    : transactionHash({ email: payment.payerEmail, password: merchant.password, cardDigits }, values.trans_id!);
+  const expected =
+    payment.action === 'CREDIT2CARD'
+      ? creditToCardTransactionHash(merchant.password, values.trans_id!, cardDigits)
+      : transactionHash({ email: payment.payerEmail, password: merchant.password, cardDigits }, values.trans_id!);
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   return { payment, values };
 }
 
 /** GET_TRANS_STATUS_BY_ORDER: the newest payment of the order, Formula 7. */
 export async function loadPaymentByOrderId(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules: Record<string, FieldRule>,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
+  rules: Record<string, FieldRule>,
 ): Promise<Payment> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);

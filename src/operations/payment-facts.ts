@@ -41,7 +41,8 @@ export function outboxRowFor(payment: Payment, payload: Record<string, unknown>,
 
 export function cardSummaryOf(payment: Payment) {
   const [month, year] = payment.card.expiry.split('/');
-  return { bin: payment.card.bin, lastFour: payment.card.lastFour, expiryMonth: Number(month), expiryYear: Number(year) };
+  const { bin, lastFour } = payment.card;
+  return { bin, lastFour, expiryMonth: Number(month), expiryYear: Number(year) };
 }
 
 /** What responses and callbacks may say about a payment: masks only, never card data. */
@@ -71,7 +72,8 @@ export function paymentFacts(context: PlatformContext, payment: PaymentRow, date
  * stays re-sendable), which spares the dispatcher a claim and PostgreSQL an update per payment.
  * Left out, the dispatcher finds that out itself. */
 export function callbackRow(
-  payment: Pick<PaymentRow, 'merchant_id' | 'trans_id'>, payload: Record<string, unknown>, nowMs: number, merchantCallbackUrl?: string | null,
+  payment: Pick<PaymentRow, 'merchant_id' | 'trans_id'>, payload: Record<string, unknown>, nowMs: number,
+  merchantCallbackUrl?: string | null,
 ): OutboxRow {
   const row: OutboxRow = {
     outbox_id: newId(nowMs),

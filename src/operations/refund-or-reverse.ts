@@ -29,7 +29,9 @@ export interface CreditvoidOutcome {
  * GET_TRANS_STATUS already shows the final state when the merchant reads the answer.
  */
 export async function refundOrReverse(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
 ): Promise<CreditvoidOutcome> {
   const { payment, values } = await loadPaymentByTransId(context, merchant, fields, amountOnTransactionFields);
   return refundOrReversePayment(context, payment, values.amount);
@@ -41,21 +43,31 @@ export async function refundOrReverse(
  * (208005, 208006, …) are thrown as ProtocolError.
  */
 export async function refundOrReversePayment(
-  context: PlatformContext, payment: Payment, amountText: string | undefined,
+  context: PlatformContext,
+  payment: Payment,
+  amountText: string | undefined,
 ): Promise<CreditvoidOutcome> {
   const reversal = payment.status === 'PENDING' && payment.isAuth;
   const defaultMinor = reversal ? payment.amountMinor : payment.capturedMinor - payment.refundedMinor;
   // The amount is parsed only for a payment CREDITVOID applies to: 208005 comes before a format error.
-  if (!isRefundableAction(payment.action) || (!reversal && payment.status !== 'SETTLED')) throw new ProtocolError('refundNotAllowed');
+  if (!isRefundableAction(payment.action) || (!reversal && payment.status !== 'SETTLED'))
+    throw new ProtocolError('refundNotAllowed');
   const decided = decideCreditvoid(payment, followUpAmount(amountText, payment.currency, defaultMinor));
   if (!decided.ok) throw new ProtocolError(decided.error);
   const { kind, amountMinor } = decided.decision;
   const nowMs = context.clock.nowMs();
   const operation = newOperation(payment.transId, kind === 'refund' ? 'REFUND' : 'REVERSAL', amountMinor, nowMs);
   await claim(context, kind, operation);
-  const request = { transId: payment.transId, card: cardSummaryOf(payment), amountMinor, currency: payment.currency, nowMs };
-  const outcome = await askAcquirer(context, kind, payment.transId,
-    () => (kind === 'refund' ? context.acquirer.refund(request) : context.acquirer.reverse(request)));
+  const request = {
+    transId: payment.transId,
+    card: cardSummaryOf(payment),
+    amountMinor,
+    currency: payment.currency,
+    nowMs,
+  };
+  const outcome = await askAcquirer(context, kind, payment.transId, () =>
+    kind === 'refund' ? context.acquirer.refund(request) : context.acquirer.reverse(request),
+  );
   if (outcome.outcome === 'unknown') return { kind, result: 'unknown', payment, amountMinor };
   await finishOperation(context, payment, operation, outcome);
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
@@ -64,7 +76,11 @@ export async function refundOrReversePayment(
 
 /** The reversal holds the payment; the refund reserves its amount. Someone who got there
  * between our read and our write makes us say which rule now stops us. */
-async function claim(context: PlatformContext, kind: 'refund' | 'reversal', operation: PaymentOperation): Promise<void> {
+async function claim(
+  context: PlatformContext,
+  kind: 'refund' | 'reversal',
+  operation: PaymentOperation,
+): Promise<void> {
   if (kind === 'reversal') {
     if (!(await claimPayment(context.storage, 'PENDING', operation))) throw new ProtocolError('refundNotAllowed');
     return;

@@ -25,18 +25,29 @@ export interface VoidOutcome {
  * VOID cancels a SETTLED payment (SALE, CAPTURE, recurring sale) on the financial day it
  * settled, in the platform's time zone.
  */
-export async function voidPayment(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields): Promise<VoidOutcome> {
+export async function voidPayment(
+  context: PlatformContext,
+  merchant: AuthenticatedMerchant,
+  fields: RequestFields,
+): Promise<VoidOutcome> {
   const { payment } = await loadPaymentByTransId(context, merchant, fields, voidFields);
   const nowMs = context.clock.nowMs();
   const decision = decideVoid(payment, nowMs, context.timeZone);
-  if (decision.kind === 'refused') return { result: 'declined', payment, declineReason: decision.declineReason, atMs: nowMs };
+  if (decision.kind === 'refused')
+    return { result: 'declined', payment, declineReason: decision.declineReason, atMs: nowMs };
   const operation = newOperation(payment.transId, 'VOID', decision.amountMinor, nowMs);
   if (!(await claimPayment(context.storage, 'SETTLED', operation, 'no-refunds'))) {
     return { result: 'declined', payment, declineReason: voidDeclineReasons.notSettled, atMs: nowMs };
   }
-  const outcome = await askAcquirer(context, 'void', payment.transId, () => context.acquirer.void({
-    transId: payment.transId, card: cardSummaryOf(payment), amountMinor: decision.amountMinor, currency: payment.currency, nowMs,
-  }));
+  const outcome = await askAcquirer(context, 'void', payment.transId, () =>
+    context.acquirer.void({
+      transId: payment.transId,
+      card: cardSummaryOf(payment),
+      amountMinor: decision.amountMinor,
+      currency: payment.currency,
+      nowMs,
+    }),
+  );
   if (outcome.outcome === 'unknown') {
     return { result: 'unknown', payment: { ...payment, operationLock: operation.operationId }, atMs: nowMs };
   }

@@ -189,8 +189,9 @@ export const unknownOutcomeResult = 'UNDEFINED';
 
 export function captureUnknownResponse(facts: PaymentFacts, captureMinor: number): Body {
   return {
-    action: 'CAPTURE', result: unknownOutcomeResult, status: 'PREPARE', order_id: facts.orderId, trans_id: facts.transId,
-    trans_date: facts.transDate, descriptor: facts.descriptor, amount: amountOf(facts, captureMinor), currency: facts.currency,
+    action: 'CAPTURE', result: unknownOutcomeResult, status: 'PREPARE', order_id: facts.orderId,
+    trans_id: facts.transId, trans_date: facts.transDate, descriptor: facts.descriptor,
+    amount: amountOf(facts, captureMinor), currency: facts.currency,
   };
 }
 

@@ -216,7 +216,8 @@ export function paymentFromRow(row: PaymentRow): Payment {
   return {
     transId: row.trans_id, merchantId: row.merchant_id, orderId: row.order_id, action: row.action,
     isAuth: Number(row.is_auth) === 1, status: row.status as PaymentStatus,
-    amountMinor: Number(row.amount_minor), capturedMinor: Number(row.captured_minor), refundedMinor: Number(row.refunded_minor),
+    amountMinor: Number(row.amount_minor), capturedMinor: Number(row.captured_minor),
+    refundedMinor: Number(row.refunded_minor),
     currency: row.currency, descriptor: row.descriptor, declineReason: row.decline_reason,
     payerEmail: row.payer_email, payerJson: row.payer_json,
     card: {
@@ -259,7 +260,9 @@ export async function loadPaymentAnyMerchant(storage: Storage, transId: string):
 }
 
 /** The most recent payment of an order: what GET_TRANS_STATUS_BY_ORDER reports. */
-export async function loadLatestPaymentOfOrder(storage: Storage, merchantId: string, orderId: string): Promise<Payment | undefined> {
+export async function loadLatestPaymentOfOrder(
+  storage: Storage, merchantId: string, orderId: string,
+): Promise<Payment | undefined> {
   const row = await storage.db.selectFrom('payments').selectAll()
     .where('merchant_id', '=', merchantId).where('order_id', '=', orderId)
     .orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc')
@@ -321,7 +324,9 @@ export async function claimPayment(
  * A declined refund gives its reservation back (finishClaimedOperation); an unknown one keeps it.
  * Returns why not when refused: 'too-large' when the payment could still be refunded with less.
  */
-export async function reserveRefund(storage: Storage, operation: PaymentOperation): Promise<'reserved' | 'too-large' | 'not-allowed'> {
+export async function reserveRefund(
+  storage: Storage, operation: PaymentOperation,
+): Promise<'reserved' | 'too-large' | 'not-allowed'> {
   const amountMinor = operation.amountMinor;
   return storage.write(async (transaction) => {
     const result = await transaction.updateTable('payments')
@@ -365,10 +370,16 @@ export interface OperationFinish {
   change: PaymentUpdate;
   releaseRefundMinor?: number;
   /** 3-D Secure: also finish the waiting `3DS` step and erase the held CVV and the challenge. */
-  challenge?: { threeDsStatus: 'success' | 'fail'; declineReason: string | null };
+  challenge?: ChallengeStepResult;
   /** The callbacks, from the payment as it is after the change. */
   callbacksFor: (payment: Payment) => OutboxRow[];
   nowMs: number;
+}
+
+/** How the cardholder's 3-D Secure step ended. */
+export interface ChallengeStepResult {
+  threeDsStatus: 'success' | 'fail';
+  declineReason: string | null;
 }
 
 /** A final write that found its claim gone: something else finished the operation. */
@@ -401,7 +412,8 @@ export async function finishClaimedOperation(storage: Storage, finish: Operation
       // Refunds finish in parallel: take the payment's row first, so that of two last refunds
       // finishing at once the second sees the first one's sub-transaction no longer waiting
       // (PostgreSQL, READ COMMITTED) and the payment does become REFUND.
-      await transaction.updateTable('payments').set({ updated_at_ms: nowMs }).where('trans_id', '=', operation.transId).execute();
+      await transaction.updateTable('payments').set({ updated_at_ms: nowMs })
+        .where('trans_id', '=', operation.transId).execute();
     }
     const marked = await transaction.updateTable('payment_operations')
       .set({ status: finish.operationStatus, decline_reason: finish.declineReason, updated_at_ms: nowMs })
@@ -409,9 +421,12 @@ export async function finishClaimedOperation(storage: Storage, finish: Operation
       .where('status', '=', 'waiting').executeTakeFirst();
     if (Number(marked.numUpdatedRows) !== 1) throw new ClaimLostError(operation.operationId, 'no longer waiting');
     const changed = await updateClaimedPayment(transaction, finish);
-    if (changed !== 1 && finish.hold !== 'refund') throw new ClaimLostError(operation.operationId, 'the payment is not held by it');
+    if (changed !== 1 && finish.hold !== 'refund') {
+      throw new ClaimLostError(operation.operationId, 'the payment is not held by it');
+    }
     if (finish.challenge) await finishChallengeStep(transaction, operation.transId, finish.challenge, nowMs);
-    const row = await transaction.selectFrom('payments').selectAll().where('trans_id', '=', operation.transId).executeTakeFirstOrThrow();
+    const row = await transaction.selectFrom('payments').selectAll()
+      .where('trans_id', '=', operation.transId).executeTakeFirstOrThrow();
     const payment = paymentFromRow(row);
     const outbox = finish.callbacksFor(payment);
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
@@ -434,7 +449,9 @@ async function updateClaimedPayment(transaction: Transaction<Database>, finish: 
     update = update.set({ ...columns, refunded_minor: sql`refunded_minor - ${amountMinor}` })
       .where('refunded_minor', '>=', amountMinor);
     const released = await update.executeTakeFirst();
-    if (Number(released.numUpdatedRows) !== 1) throw new ClaimLostError(operation.operationId, 'the reservation is gone');
+    if (Number(released.numUpdatedRows) !== 1) {
+      throw new ClaimLostError(operation.operationId, 'the reservation is gone');
+    }
     return 1;
   } else {
     // The last refund: REFUND once everything captured is refunded and no other refund waits
@@ -452,7 +469,7 @@ async function updateClaimedPayment(transaction: Transaction<Database>, finish: 
 /** The cardholder's step of a 3-D Secure payment is over: its sub-transaction, the held CVV
  * (PCI DSS 3.3.2: gone once authorization is attempted) and the challenge. */
 async function finishChallengeStep(
-  transaction: Transaction<Database>, transId: string, step: { threeDsStatus: 'success' | 'fail'; declineReason: string | null }, nowMs: number,
+  transaction: Transaction<Database>, transId: string, step: ChallengeStepResult, nowMs: number,
 ): Promise<void> {
   await transaction.updateTable('payment_operations')
     .set({ status: step.threeDsStatus, decline_reason: step.declineReason, updated_at_ms: nowMs })
@@ -467,7 +484,7 @@ async function finishChallengeStep(
  * until the outcome is known (finishUnknownOperation). Conditional on PREPARE: the claim.
  */
 export async function leaveAuthorizationUnknown(
-  storage: Storage, transId: string, step: { threeDsStatus: 'success' | 'fail'; declineReason: string | null }, nowMs: number,
+  storage: Storage, transId: string, step: ChallengeStepResult, nowMs: number,
 ): Promise<void> {
   await storage.write(async (transaction) => {
     const held = await transaction.updateTable('payments').set({ updated_at_ms: nowMs })
@@ -494,10 +511,12 @@ export async function recordChargeback(
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) {
       const row = await transaction.selectFrom('payments').select(['status', 'operation_lock']).where('trans_id', '=', transId).executeTakeFirst();
-      return { outcome: row?.status === 'SETTLED' && row.operation_lock === null ? 'too-large' as const : 'not-settled' as const };
+      const tooLarge = row?.status === 'SETTLED' && row.operation_lock === null;
+      return { outcome: tooLarge ? 'too-large' as const : 'not-settled' as const };
     }
     await transaction.insertInto('payment_operations').values(operationRowOf(operation)).execute();
-    const payment = paymentFromRow(await transaction.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirstOrThrow());
+    const payment = paymentFromRow(await transaction.selectFrom('payments').selectAll()
+      .where('trans_id', '=', transId).executeTakeFirstOrThrow());
     const callback = callbackFor(payment);
     await transaction.insertInto('outbox').values(callback).execute();
     return { outcome: 'recorded' as const, payment, callback };
