@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import type { ChallengeCompletion, Decision, FollowUpRequest } from '../acquirers/connector.ts';
 import { TestEngineConnector } from '../acquirers/test-engine.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
+import { approveRefundApplication, fileRefundApplication, RefundApplicationError } from '../operations/refund-applications.ts';
 import { protocolErrors } from '../protocol/errors.ts';
-import { ClaimLostError } from '../storage/payments.ts';
+import { ClaimLostError, findPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
 import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
@@ -275,4 +276,19 @@ test('a refund approved while another still waits leaves the payment SETTLED; RE
     .filter((callback) => callback.action === 'CREDITVOID')
     .map((callback) => `${callback.result}:${callback.status ?? ''}`);
   assert.deepEqual(statuses, ['SUCCESS:SETTLED', 'DECLINED:', 'SUCCESS:REFUND']);
+});
+
+test('an approved refund application whose refund is unknown stays claimed: nobody can approve it twice', async () => {
+  const settled = await sale();
+  const payment = (await findPaymentAnyMerchant(platform.context.storage.db, settled.trans_id))!;
+  const filed = await fileRefundApplication(platform.context, payment, {
+    kind: 'return', reason: 'Sent the goods back', amountText: '10.00', contactEmail: 'doe@example.com',
+  });
+  assert.ok(filed.ok);
+  connector.mode = 'throw';
+  await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), RefundApplicationError);
+  connector.mode = 'answer';
+  await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), /APPROVING/);
+  assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE');
+  assertError(await send('CREDITVOID', settled.trans_id), 'refundTooLarge');
 });
