@@ -168,7 +168,7 @@ function decide(
   return decided.ok ? decided.decision : undefined;
 }
 
-test('no history of decisions and outcomes refunds more than was captured, captures twice or leaves a final status', () => {
+test('no history of decisions and outcomes over-refunds, captures twice or leaves a final status', () => {
   fc.assert(
     fc.property(fc.boolean(), fc.array(stepArbitrary, { maxLength: 30 }), (isAuth, steps) => {
       let current = isAuth ? auth() : payment();

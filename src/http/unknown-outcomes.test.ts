@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import type { ChallengeCompletion, Decision, FollowUpRequest } from '../acquirers/connector.ts';
 import { TestEngineConnector } from '../acquirers/test-engine.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
-import { approveRefundApplication, fileRefundApplication, RefundApplicationError } from '../operations/refund-applications.ts';
+import {
+  approveRefundApplication,
+  fileRefundApplication,
+  RefundApplicationError,
+} from '../operations/refund-applications.ts';
 import { protocolErrors } from '../protocol/errors.ts';
 import { ClaimLostError, findPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
@@ -98,7 +102,7 @@ async function waitingOperation(transId: string, type: string) {
 }
 
 for (const mode of ['throw', 'hang'] as const) {
-  test(`CAPTURE whose acquirer ${mode}s: UNDEFINED/PREPARE, never DECLINED; the claim holds until the outcome is known`, async () => {
+  test(`CAPTURE whose acquirer ${mode}s: UNDEFINED/PREPARE, never DECLINED; the claim holds`, async () => {
     const auth = await sale({ auth: 'Y' });
     connector.mode = mode;
     const answer = await send('CAPTURE', auth.trans_id);
@@ -127,7 +131,7 @@ for (const mode of ['throw', 'hang'] as const) {
     );
   });
 
-  test(`CREDITVOID refund whose acquirer ${mode}s: ACCEPTED; the reservation holds, so that money cannot be refunded again`, async () => {
+  test(`CREDITVOID refund whose acquirer ${mode}s: ACCEPTED; the reservation holds, no second refund`, async () => {
     const settled = await sale();
     connector.mode = mode;
     assert.equal((await send('CREDITVOID', settled.trans_id)).result, 'ACCEPTED');
@@ -162,7 +166,7 @@ for (const mode of ['throw', 'hang'] as const) {
   });
 }
 
-test('3-D Secure completion whose acquirer hangs: the payment stays PREPARE, the page never says declined', async () => {
+test('3-D Secure completion whose acquirer hangs: PREPARE, and the page never says declined', async () => {
   const challenged = await sale({ card_exp_month: '05' });
   assert.equal(challenged.status, '3DS');
   const acs = await platform.app.inject({
@@ -207,7 +211,7 @@ test('3-D Secure completion whose acquirer hangs: the payment stays PREPARE, the
   assert.equal(callbacks.at(-1)?.status, 'SETTLED');
 });
 
-test('an unknown capture finished approved by the reconciler seam: SETTLED, one CAPTURE callback, once only', async () => {
+test('an unknown capture finished approved (reconciler seam): SETTLED, one CAPTURE callback, once', async () => {
   const auth = await sale({ auth: 'Y' });
   connector.mode = 'throw';
   assert.equal((await send('CAPTURE', auth.trans_id, { amount: '4.00' })).result, 'UNDEFINED');
@@ -253,7 +257,7 @@ test('an unknown refund finished declined gives its reservation back; finished a
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'REFUND');
 });
 
-test('a refund approved while another still waits leaves the payment SETTLED; REFUND only when nothing can come back', async () => {
+test('a refund approved while another waits leaves it SETTLED; REFUND once nothing can come back', async () => {
   const settled = await sale();
   connector.mode = 'throw';
   await send('CREDITVOID', settled.trans_id, { amount: '6.00' });
@@ -282,11 +286,17 @@ test('an approved refund application whose refund is unknown stays claimed: nobo
   const settled = await sale();
   const payment = (await findPaymentAnyMerchant(platform.context.storage.db, settled.trans_id))!;
   const filed = await fileRefundApplication(platform.context, payment, {
-    kind: 'return', reason: 'Sent the goods back', amountText: '10.00', contactEmail: 'doe@example.com',
+    kind: 'return',
+    reason: 'Sent the goods back',
+    amountText: '10.00',
+    contactEmail: 'doe@example.com',
   });
   assert.ok(filed.ok);
   connector.mode = 'throw';
-  await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), RefundApplicationError);
+  await assert.rejects(
+    approveRefundApplication(platform.context, filed.application.application_id),
+    RefundApplicationError,
+  );
   connector.mode = 'answer';
   await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), /APPROVING/);
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE');
