@@ -1,12 +1,19 @@
 import { newId } from '../domain/ids.ts';
 import { formatTransDate } from '../domain/dates.ts';
-import type { KnownOutcome, Payment, PaymentOperation } from '../domain/payment.ts';
+import {
+  afterOutcome,
+  type KnownOutcome,
+  type MoneyDecision,
+  type Payment,
+  type PaymentOperation,
+} from '../domain/payment.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { captureCallback, creditvoidCallback, paymentCallback, voidCallback } from '../protocol/responses.ts';
 import {
   finishClaimedOperation,
   loadOperation,
   loadPaymentAnyMerchant,
+  type ChallengeStepResult,
   type OperationFinish,
   type OutboxRow,
   type PaymentUpdate,
@@ -18,10 +25,7 @@ import { factsOf, outboxRowFor } from './payment-facts.ts';
 const authorizationTypes: ReadonlySet<string> = new Set(['SALE', 'AUTH', 'DEBIT', 'TRANSFER', 'CREDIT']);
 
 /** The 3-D Secure step finished together with the authorization it led to. */
-export interface ChallengeStep {
-  threeDsStatus: 'success' | 'fail';
-  declineReason: string | null;
-}
+export type ChallengeStep = ChallengeStepResult;
 
 /**
  * Writes a now-known outcome of a waiting money operation — the payment, the sub-transaction and
@@ -50,27 +54,33 @@ export async function finishOperation(
     nowMs,
     callbacksFor: (after) => [callbackOf(context, after, operation, outcome, nowMs)],
   };
-  switch (operation.type) {
-    case 'CAPTURE':
-      if (approved) finish.change = { status: 'SETTLED', capturedMinor: operation.amountMinor, settledAtMs: nowMs };
-      break;
-    case 'REVERSAL':
-      if (approved) finish.change = { status: 'REVERSAL' };
-      break;
-    case 'VOID':
-      if (approved) finish.change = { status: 'VOID' };
-      break;
-    case 'REFUND':
-      finish.hold = 'refund';
-      if (!approved) finish.releaseRefundMinor = operation.amountMinor;
-      break;
-    default:
-      if (!authorizationTypes.has(operation.type))
-        throw new Error(`operation type ${operation.type} cannot be finished`);
-      finish.hold = 'prepare';
-      finish.change = authorizationChange(payment, outcome, nowMs);
+  const held = heldDecisionOf(operation);
+  if (held?.kind === 'refund') {
+    finish.hold = 'refund';
+    if (!approved) finish.releaseRefundMinor = operation.amountMinor;
+  } else if (held) {
+    // The domain says what the outcome does to the payment; the write applies it under the claim.
+    const after = afterOutcome(payment, held, outcome, nowMs);
+    if (approved)
+      finish.change = { status: after.status, capturedMinor: after.capturedMinor, settledAtMs: after.settledAtMs };
+  } else {
+    if (!authorizationTypes.has(operation.type)) throw new Error(`operation type ${operation.type} cannot be finished`);
+    finish.hold = 'prepare';
+    finish.change = authorizationChange(payment, outcome, nowMs);
   }
   return finishClaimedOperation(context.storage, finish);
+}
+
+/** The money decision a waiting CAPTURE, REFUND, REVERSAL or VOID sub-transaction carries out. */
+function heldDecisionOf(operation: PaymentOperation): MoneyDecision | undefined {
+  const kinds: Record<string, MoneyDecision['kind']> = {
+    CAPTURE: 'capture',
+    REFUND: 'refund',
+    REVERSAL: 'reversal',
+    VOID: 'void',
+  };
+  const kind = kinds[operation.type];
+  return kind === undefined ? undefined : ({ kind, amountMinor: operation.amountMinor } as MoneyDecision);
 }
 
 function authorizationChange(payment: Payment, outcome: KnownOutcome, nowMs: number): PaymentUpdate {
