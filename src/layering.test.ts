@@ -17,6 +17,7 @@ const rules: { what: string; pattern: RegExp; allowed: readonly string[] }[] = [
     pattern: /storage\.db\b/,
     allowed: [
       'checkout.ts',
+      'hash-lockouts.ts',
       'manage-callbacks.ts',
       'manage-merchants.ts',
       'recurring-sale.ts',
@@ -32,6 +33,7 @@ const rules: { what: string; pattern: RegExp; allowed: readonly string[] }[] = [
     allowed: [
       'challenge-links.ts',
       'checkout.ts',
+      'hash-lockouts.ts',
       'payment-facts.ts',
       'recurring.ts',
       'refund-applications.ts',
