@@ -5,10 +5,11 @@
 // does not expand globs itself (that arrived in Node 21), and shell globbing
 // (`**`) depends on the shell npm happens to use. Walking the tree here is
 // portable and lets us filter with extra argv: `npm test -- src/domain`.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 
 // Always work from the repository root so relative test paths and the
 // `--import tsx` resolution (which looks in ./node_modules) are stable no
@@ -57,17 +58,25 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// Two lanes, run side by side: integration files (a real database, a server process, a
-// browser) one at a time, since two at once on the 2-core machine made timing-sensitive files
-// flaky under load; and pure unit files, one at a time beside them. Most of a unit file's time
-// is starting node and tsx, so that lane costs the integration lane little. A file is an
-// integration file when it starts a platform, storage, a process or a browser.
-// KASSA_TEST_CONCURRENCY raises the integration lane's concurrency for a developer with more cores.
-const integrationMarkers = /startTestPlatform|openStorage|buildApp|playwright|child_process|testing\/harness/;
-const isIntegration = (file) => integrationMarkers.test(readFileSync(join(root, file), 'utf8'));
+// Two lanes, run side by side, each one file at a time, so at most two files run at once on
+// the 2-core machine (more made timing-sensitive files flaky under load):
+// - in-process integration files (a platform driven through inject() on a real database);
+// - files that drive a browser or spawn processes, which are long but mostly wait, together
+//   with the pure unit files, whose time is mostly node and tsx starting.
+// A file's lane is found by what it imports. KASSA_TEST_CONCURRENCY raises each lane's
+// concurrency for a developer with more cores.
+const integrationMarkers = /startTestPlatform|openStorage|buildApp|testing\/harness/;
+const processMarkers = /playwright|child_process/;
+const textOf = (file) => readFileSync(join(root, file), 'utf8');
+const inProcessIntegration = (file) => !processMarkers.test(textOf(file)) && integrationMarkers.test(textOf(file));
+const laneConcurrency = Math.max(1, Number(process.env.KASSA_TEST_CONCURRENCY) || 1);
 const lanes = [
-  { name: 'integration', files: files.filter(isIntegration), concurrency: Math.max(1, Number(process.env.KASSA_TEST_CONCURRENCY) || 1) },
-  { name: 'unit', files: files.filter((file) => !isIntegration(file)), concurrency: 1 },
+  { name: 'integration', files: files.filter(inProcessIntegration), concurrency: laneConcurrency },
+  {
+    name: 'processes, browsers and unit',
+    files: files.filter((file) => !inProcessIntegration(file)),
+    concurrency: laneConcurrency,
+  },
 ].filter((lane) => lane.files.length > 0);
 
 // A whole run has a bound: a hang fails the run with a message instead of holding CI until its own limit.
@@ -81,7 +90,8 @@ const children = new Set();
 const startedMs = Date.now();
 
 function runLane(lane, output) {
-  const args = ['--import', 'tsx', '--test', '--test-reporter=tap', `--test-concurrency=${lane.concurrency}`, ...lane.files];
+  const args = ['--enable-source-maps', '--test', '--test-reporter=tap', `--test-concurrency=${lane.concurrency}`,
+    ...lane.files.map((file) => bundleOf.get(file))];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(child);
   let pending = '';
@@ -109,6 +119,36 @@ function runLane(lane, output) {
       resolve(signal ? 1 : code ?? 1);
     });
   });
+}
+
+// Each test file is bundled with the source it imports (packages stay imports) by esbuild
+// before it runs, and node runs the bundles without a loader: through tsx's loader hooks every
+// file cost ~1 s of CPU to import the platform, a third of the suite. `import.meta.url` is
+// replaced by each source file's own URL, so paths relative to a module keep meaning what they
+// say; inline source maps (--enable-source-maps) keep stack traces on the .ts lines.
+const buildDirectory = join(root, '.test-build', String(process.pid));
+const ownUrlPlugin = {
+  name: 'own-import-meta-url',
+  setup(builder) {
+    builder.onLoad({ filter: /\.ts$/ }, ({ path }) => {
+      const ownUrl = JSON.stringify(pathToFileURL(path).href);
+      return { contents: readFileSync(path, 'utf8').replaceAll('import.meta.url', ownUrl), loader: 'ts' };
+    });
+  },
+};
+const bundleOf = new Map(files.map((file) => [file, join(buildDirectory, file.replace(/\.ts$/, '.mjs'))]));
+mkdirSync(buildDirectory, { recursive: true });
+process.on('exit', () => rmSync(buildDirectory, { recursive: true, force: true }));
+try {
+  await build({
+    entryPoints: files.map((file) => join(root, file)),
+    outdir: buildDirectory, outbase: root, outExtension: { '.js': '.mjs' },
+    bundle: true, splitting: false, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
+    sourcemap: 'inline', logLevel: 'error', plugins: [ownUrlPlugin],
+  });
+} catch (error) {
+  console.error(`run-tests: bundling the test files failed: ${error.message}`);
+  process.exit(1);
 }
 
 const runTimer = setTimeout(() => {
