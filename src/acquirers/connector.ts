@@ -65,6 +65,14 @@ export interface FollowUpRequest {
   nowMs: number;
 }
 
+/** What kind of refusal a decline is, for pages that explain it to the cardholder in their
+ * language (the hosted payment page): the decline_reason texts are the connector's own. */
+export type DeclineExplanation =
+  | 'insufficientFunds' | 'notEnabledOnline' | 'incorrectDetails' | 'expired'
+  /** The cardholder's 3-D Secure or payment-provider step failed, was cancelled or timed out. */
+  | 'cardholderStep'
+  | 'other';
+
 /**
  * The seam between the platform and a bank. The platform writes PREPARE before calling it and
  * the outcome after, outside any database transaction, so a slow or crashed acquirer call never
@@ -87,6 +95,9 @@ export interface AcquirerConnector {
   /** Whether this card may start recurring payments (recurring_init=Y gets a recurring_token);
    * absent means every card may. The test engine allows only the spec's card 01/2025. */
   canInitiateRecurring?(card: CardSummary): boolean;
+  /** Which kind of refusal a decline_reason of this connector is; absent, or undefined for a
+   * text it does not know, means 'other'. */
+  explainDecline?(declineReason: string): DeclineExplanation | undefined;
   authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer>;
   /** Authorization after the cardholder's 3-D Secure or redirect step. */
   completeChallenge(request: ChallengeCompletion): Promise<Decision>;

@@ -153,3 +153,15 @@ test('transfers: a CREDIT2CARD card without expiry is judged by number only; a C
     await engine.authorize({ ...authorization(specCard, 1, 2025), action: 'CARD2CARD', payeeCardNumber: new Secret('5555555555554444') }),
     approved);
 });
+
+test('explainDecline names the kind of each refusal text the engine gives, and no other', () => {
+  assert.equal(engine.explainDecline(declineReasons.insufficientFunds), 'insufficientFunds');
+  assert.equal(engine.explainDecline(declineReasons.notEnabledOnline), 'notEnabledOnline');
+  assert.equal(engine.explainDecline(declineReasons.incorrectDetails), 'incorrectDetails');
+  assert.equal(engine.explainDecline(declineReasons.expired), 'expired');
+  for (const reason of [declineReasons.threeDsFailed, declineReasons.threeDsExpired, declineReasons.redirectCancelled]) {
+    assert.equal(engine.explainDecline(reason), 'cardholderStep', reason);
+  }
+  assert.equal(engine.explainDecline(declineReasons.declinedByProcessing), undefined);
+  assert.equal(engine.explainDecline('Something a bank said'), undefined);
+});

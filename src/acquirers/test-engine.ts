@@ -1,5 +1,7 @@
 import { isCardExpired } from '../domain/card.ts';
-import type { AcquirerConnector, AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, Decision, FollowUpRequest } from './connector.ts';
+import type {
+  AcquirerConnector, AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, Decision, DeclineExplanation, FollowUpRequest,
+} from './connector.ts';
 
 /** Decline texts a merchant can show a cardholder as they are; the README's table repeats them. */
 export const declineReasons = {
@@ -14,8 +16,16 @@ export const declineReasons = {
   redirectCancelled: 'Payment cancelled on the payment provider page',
 } as const;
 
-/** The sandbox's one-time code, shown on the emulated issuer page as a test-mode hint. */
-export const sandboxOneTimeCode = '123456';
+/** The test engine's decline texts by the kind of refusal they are (the hosted page's wording). */
+const declineExplanations = new Map<string, DeclineExplanation>([
+  [declineReasons.insufficientFunds, 'insufficientFunds'],
+  [declineReasons.notEnabledOnline, 'notEnabledOnline'],
+  [declineReasons.incorrectDetails, 'incorrectDetails'],
+  [declineReasons.expired, 'expired'],
+  [declineReasons.threeDsFailed, 'cardholderStep'],
+  [declineReasons.threeDsExpired, 'cardholderStep'],
+  [declineReasons.redirectCancelled, 'cardholderStep'],
+]);
 
 const specTestCard = '4111111111111111';
 
@@ -89,6 +99,10 @@ export class TestEngineConnector implements AcquirerConnector {
    * of later versions (01/2038) behaves the same. */
   canInitiateRecurring(card: { bin: string; lastFour: string; expiryMonth: number; expiryYear: number }): boolean {
     return specTestCardBehaviour(card.bin, card.lastFour, card.expiryMonth, card.expiryYear) === 'approve';
+  }
+
+  explainDecline(declineReason: string): DeclineExplanation | undefined {
+    return declineExplanations.get(declineReason);
   }
 
   async authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {

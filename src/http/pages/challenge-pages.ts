@@ -1,21 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sandboxOneTimeCode } from '../../acquirers/test-engine.ts';
-import { maskFromParts } from '../../domain/card.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { completeChallenge } from '../../operations/complete-challenge.ts';
+import {
+  ChallengePageError, checkOneTimeCode, endChallenge, waitingPayment, type ChallengeEndView, type WaitingPaymentView,
+} from '../../operations/challenge-page.ts';
 import { paResOf, readPaRes, termUrlOf, transIdFromPaReq } from '../../operations/challenge-links.ts';
 import type { PlatformContext } from '../../operations/context.ts';
-import { ProtocolError, protocolErrors } from '../../protocol/errors.ts';
-import { countFailedCode, findChallenge } from '../../storage/challenges.ts';
-import { findMerchantById } from '../../storage/merchants.ts';
-import type { Payment } from '../../domain/payment.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
+import { protocolErrors } from '../../protocol/errors.ts';
 import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { html, sendPage, type SafeHtml } from './html.ts';
 import { chooseLanguage, languageNames, languages, translate, type Language, type MessageKey } from './i18n.ts';
-
-/** Wrong codes allowed: the third wrong code declines, as issuers do. */
-export const wrongCodesMax = 3;
 
 type Fields = Record<string, unknown>;
 const fieldsOf = formFieldsOf;
@@ -50,35 +43,40 @@ ${protocolLine ? html`<p class="note">${protocolLine}</p>` : ''}</main>`,
   });
 }
 
+/** The waiting payment as the issuer's and the provider's pages show it. */
 interface PaymentView {
-  payment: PaymentRow;
-  merchantName: string;
+  waiting: WaitingPaymentView;
   amount: string;
-  card: string;
   phone: string;
 }
 
-async function paymentView(context: PlatformContext, transId: string): Promise<PaymentView> {
-  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
-  if (!payment) throw new PageError('badLink', 404);
-  if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
-  const merchant = await findMerchantById(context.storage.db, payment.merchant_id);
-  const payer = JSON.parse(payment.payer_json) as Record<string, string>;
+/** The operation's view, or the readable error page for a link that leads nowhere. */
+async function paymentView(context: PlatformContext, transId: string, options: { requireChallenge?: boolean } = {}): Promise<PaymentView> {
+  let waiting: WaitingPaymentView;
+  try {
+    waiting = await waitingPayment(context, transId, options);
+  } catch (error) {
+    throw pageErrorOf(error);
+  }
   return {
-    payment,
-    merchantName: merchant?.descriptor ?? '',
-    amount: `${formatAmount(Number(payment.amount_minor), payment.currency)} ${payment.currency}`,
-    card: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
-    phone: maskPhone(payer.payer_phone ?? ''),
+    waiting,
+    amount: `${formatAmount(waiting.amountMinor, waiting.currency)} ${waiting.currency}`,
+    phone: maskPhone(waiting.payerPhone),
   };
+}
+
+/** An operation's "no such payment" or "no longer waiting" as the page that says so. */
+function pageErrorOf(error: unknown): unknown {
+  if (!(error instanceof ChallengePageError)) return error;
+  return error.problem === 'notFound' ? new PageError('badLink', 404) : new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
 }
 
 function summary(language: Language, view: PaymentView): SafeHtml {
   return html`<dl>
-<dt>${translate(language, 'merchant')}</dt><dd>${view.merchantName}</dd>
+<dt>${translate(language, 'merchant')}</dt><dd>${view.waiting.merchantName}</dd>
 <dt>${translate(language, 'amount')}</dt><dd>${view.amount}</dd>
-<dt>${translate(language, 'card')}</dt><dd>${view.card}</dd>
-<dt>${translate(language, 'order')}</dt><dd>${view.payment.order_description}</dd>
+<dt>${translate(language, 'card')}</dt><dd>${view.waiting.cardMask}</dd>
+<dt>${translate(language, 'order')}</dt><dd>${view.waiting.orderDescription}</dd>
 </dl>`;
 }
 
@@ -100,7 +98,7 @@ ${hiddenFields(carried)}${languages.map((code) => html`<button type="submit" nam
     body: html`<main>
 <header><span class="bank">${translate(language, 'issuerBank')}</span>${switcher}</header>
 <h1>${translate(language, 'threeDsTitle')}</h1>
-<p class="test-mode"><strong>${translate(language, 'testMode')}</strong> — ${translate(language, 'testHint', { code: sandboxOneTimeCode })}</p>
+<p class="test-mode"><strong>${translate(language, 'testMode')}</strong> — ${translate(language, 'testHint', { code: view.waiting.oneTimeCodeHint })}</p>
 <p>${translate(language, 'threeDsIntro', { phone: view.phone })}</p>
 ${summary(language, view)}
 <form method="post" action="/emulator/acs/verify">
@@ -139,29 +137,24 @@ export function autoPostPage(reply: FastifyReply, language: Language, title: str
  * carries the target; JavaScript clicks it, and without JavaScript a refresh (same context) or
  * the visible link does the job.
  */
-function returnPage(reply: FastifyReply, language: Language, payment: Payment) {
-  const target = payment.termUrlTarget || '_top';
-  const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
-  // PREPARE: the acquirer's answer is not known yet; never say declined (ADR 0010).
-  const heading = approved ? translate(language, 'paymentSucceeded')
-    : payment.status === 'PREPARE' ? translate(language, 'paymentPending')
-    : translate(language, 'paymentDeclined', { reason: payment.declineReason ?? '' });
+function returnPage(reply: FastifyReply, language: Language, end: ChallengeEndView) {
+  const target = end.returnTarget || '_top';
+  const heading = end.approved ? translate(language, 'paymentSucceeded') : translate(language, 'paymentDeclined', { reason: end.declineReason ?? '' });
   return sendPage(reply, 200, {
     title: heading,
     lang: language,
-    refreshTo: target === '_self' || target === '_top' ? payment.termUrl3ds : undefined,
+    refreshTo: target === '_self' || target === '_top' ? end.returnUrl : undefined,
     body: html`<main><h1>${heading}</h1><p>${translate(language, 'returning')}</p>
-<p><a id="back" class="button" href="${payment.termUrl3ds}" target="${target}">${translate(language, 'returnToShop')}</a></p></main>`,
+<p><a id="back" class="button" href="${end.returnUrl}" target="${target}">${translate(language, 'returnToShop')}</a></p></main>`,
     script: "document.getElementById('back').click();",
   });
 }
 
-async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<Payment> {
+async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<ChallengeEndView> {
   try {
-    return await completeChallenge(context, transId, passed);
+    return await endChallenge(context, transId, passed);
   } catch (error) {
-    if (error instanceof ProtocolError && error.name === 'notInThreeDs') throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
-    throw error;
+    throw pageErrorOf(error);
   }
 }
 
@@ -196,13 +189,10 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       const carried = { PaReq: text(fields, 'PaReq'), MD: text(fields, 'MD'), TermUrl: termUrl };
       let passed = false;
       if (text(fields, 'decision') !== 'cancel') {
-        const code = text(fields, 'code').replace(/\s/g, '');
-        if (!/^\d{6}$/.test(code)) return challengePage(reply, language, view, carried, { key: 'codeFormat' });
-        passed = code === sandboxOneTimeCode;
-        if (!passed) {
-          const wrongCodes = await countFailedCode(context.storage.db, transId);
-          if (wrongCodes < wrongCodesMax) return challengePage(reply, language, view, carried, { key: 'wrongCode', count: wrongCodesMax - wrongCodes });
-        }
+        const verdict = await checkOneTimeCode(context, transId, text(fields, 'code'));
+        if (verdict.outcome === 'malformed') return challengePage(reply, language, view, carried, { key: 'codeFormat' });
+        if (verdict.outcome === 'wrong') return challengePage(reply, language, view, carried, { key: 'wrongCode', count: verdict.attemptsLeft });
+        passed = verdict.outcome === 'passed';
       }
       const title = passed ? translate(language, 'codeAccepted') : translate(language, 'authenticationFailed');
       return autoPostPage(reply, language, title, termUrl, { PaRes: paResOf(context, transId, passed), MD: transId, lang: language },
@@ -225,9 +215,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       const { transId, signature } = request.params as { transId: string; signature: string };
       const language = languageOf(request);
       if (!context.vault.verify('redirect', transId, signature)) throw new PageError('badLink', 400);
-      const view = await paymentView(context, transId);
-      const challenge = await findChallenge(context.storage.db, transId);
-      if (!challenge) throw new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+      const view = await paymentView(context, transId, { requireChallenge: true });
       const switcher = html`<nav class="languages" aria-label="${translate(language, 'languageLabel')}">${languages.map((code) =>
         html`<a href="?lang=${code}" lang="${code}" aria-current="${code === language}">${languageNames[code]}</a>`)}</nav>`;
       return sendPage(reply, 200, {
@@ -236,7 +224,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
         body: html`<main>
 <header><span class="bank">${translate(language, 'redirectTitle')}</span>${switcher}</header>
 <p class="test-mode"><strong>${translate(language, 'testMode')}</strong></p>
-<h1>${translate(language, 'redirectIntro', { merchant: view.merchantName })}</h1>
+<h1>${translate(language, 'redirectIntro', { merchant: view.waiting.merchantName })}</h1>
 ${summary(language, view)}
 <form method="post">
 <input type="hidden" name="lang" value="${language}">
@@ -251,8 +239,8 @@ ${summary(language, view)}
       const { transId, signature } = request.params as { transId: string; signature: string };
       const fields = fieldsOf(request);
       if (!context.vault.verify('redirect', transId, signature)) throw new PageError('badLink', 400);
-      const payment = await finish(context, transId, text(fields, 'decision') === 'confirm');
-      return returnPage(reply, languageOf(request, fields), payment);
+      const end = await finish(context, transId, text(fields, 'decision') === 'confirm');
+      return returnPage(reply, languageOf(request, fields), end);
     });
   });
 }
