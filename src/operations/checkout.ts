@@ -16,8 +16,8 @@ import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
 import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
-import { recurringExtras } from './recurring.ts';
-import { performSale, type SaleCommand } from './sale.ts';
+import { recurringAdditions } from './recurring.ts';
+import { performSale, type SaleCommand, type SaleOutcome } from './sale.ts';
 
 /** How long a hosted payment page stays payable unless the platform says otherwise. */
 export const checkoutSessionTimeoutMsDefault = 30 * 60 * 1000;
@@ -137,9 +137,9 @@ export function isExpired(context: PlatformContext, session: CheckoutSessionRow)
 }
 
 /** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
-export async function newFormToken(context: PlatformContext, session: CheckoutSessionRow): Promise<string | undefined> {
+export async function newFormToken(context: PlatformContext, sessionId: string): Promise<string | undefined> {
   const formToken = randomBytes(16).toString('base64url');
-  return (await issueFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs())) ? formToken : undefined;
+  return (await issueFormToken(context.storage.db, sessionId, formToken, context.clock.nowMs())) ? formToken : undefined;
 }
 
 /**
@@ -147,7 +147,7 @@ export async function newFormToken(context: PlatformContext, session: CheckoutSe
  * consumed first (one submission of a form wins; a double click's second request is told the
  * form was used), then it is an ordinary SALE/AUTH through the same code as S2S CARD: same
  * payments row, test cards, callbacks, and 3-D Secure returning to Kassa's result page. The
- * session's recurring_init and req_token go through recurringExtras as an S2S SALE's do, so the
+ * session's recurring_init and req_token go through recurringAdditions as an S2S SALE's do, so the
  * merchant gets the recurring_token and card_token in the callback and status queries.
  *
  * Payer fields the page does not collect (address, city, zip, country, phone) stay absent:
@@ -156,7 +156,7 @@ export async function newFormToken(context: PlatformContext, session: CheckoutSe
  */
 export async function payOnCheckout(
   context: PlatformContext, view: CheckoutView, formToken: string, card: CardEntry, payerIp: string,
-): Promise<Record<string, unknown>> {
+): Promise<SaleOutcome> {
   const { session, merchant } = view;
   if (isExpired(context, session)) throw new CheckoutError('sessionExpired');
   if (!(await claimFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs()))) {
@@ -185,23 +185,24 @@ export async function payOnCheckout(
     isAuth: Number(session.is_auth) === 1,
     recurringInit: Number(session.recurring_init) === 1,
   };
-  let answer: Record<string, unknown>;
+  let outcome: SaleOutcome;
   try {
     // What recurring_init=Y and req_token=Y add to an S2S SALE (a recurring token for an eligible
     // card, a card token), added here by the same function.
-    const extras = await recurringExtras(context, merchant, command, { reqToken: Number(session.request_token) === 1, scheduleId: null });
+    const recurring = await recurringAdditions(context, merchant, command, { reqToken: Number(session.request_token) === 1, scheduleId: null });
     // The consumed token names this attempt: even if two requests got past the claim, the
     // payments table's unique fingerprint would refuse the second as a replay.
-    answer = await performSale(context, merchant, command, context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`), extras);
+    const fingerprint = context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`);
+    outcome = await performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring });
   } catch (error) {
     // Nothing was charged (an open S2S payment for the same order, say): the page may be used again.
     await settleCheckoutSession(context.storage.db, session.session_id, null, false, context.clock.nowMs());
     throw error;
   }
-  const transId = String(answer.trans_id);
+  const { transId, status } = outcome;
   await recordCheckoutPayment(context.storage.db, session.session_id, transId, context.clock.nowMs());
-  if (answer.status === 'SETTLED' || answer.status === 'PENDING' || answer.status === 'DECLINED') {
-    await settleCheckoutSession(context.storage.db, session.session_id, transId, answer.status !== 'DECLINED', context.clock.nowMs());
+  if (status === 'SETTLED' || status === 'PENDING' || status === 'DECLINED') {
+    await settleCheckoutSession(context.storage.db, session.session_id, transId, status !== 'DECLINED', context.clock.nowMs());
   }
-  return answer;
+  return outcome;
 }

@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
 import { parseAmount } from '../domain/money.ts';
-import { Secret } from '../domain/secret.ts';
 import { recurringSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { hashesMatch, saleHash } from '../protocol/hash.ts';
@@ -9,8 +8,9 @@ import { findPayment } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { approvedStatuses } from './payment-facts.ts';
-import { bindToSchedule, storedCard, usableSchedule } from './recurring.ts';
-import { performSale, requestFingerprint, type SaleCommand } from './sale.ts';
+import { chargeStoredCard } from './charge-stored-card.ts';
+import { usableSchedule } from './recurring.ts';
+import { requestFingerprint } from './sale.ts';
 
 function sameText(left: string, right: string): boolean {
   const a = Buffer.from(left.toLowerCase());
@@ -43,25 +43,16 @@ export async function recurringSale(context: PlatformContext, merchant: Authenti
     ]);
   }
   const schedule = values.schedule_id ? await usableSchedule(context, merchant.merchantId, values.schedule_id) : undefined;
-  const command: SaleCommand = {
+  const outcome = await chargeStoredCard(context, merchant, {
+    source: first,
     orderId: values.order_id!,
     amountMinor: amount.amountMinor,
     currency: first.currency,
     description: values.order_description!,
-    ...storedCard(context, first),
-    cvv: new Secret(''),
-    payerEmail: first.payer_email,
-    payer: JSON.parse(first.payer_json) as Record<string, string>,
-    termUrl: first.term_url_3ds,
-    termUrlTarget: first.term_url_target,
-    channelId: first.channel_id,
-    parameters: first.parameters_json ? JSON.parse(first.parameters_json) as Record<string, string> : {},
     isAuth: values.auth === 'Y',
-    recurringInit: false,
-  };
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
-    payment: { action: 'RECURRING_SALE', source_trans_id: first.trans_id, schedule_id: schedule?.schedule_id ?? null },
-    merchantInitiated: true,
-    alsoInTransaction: schedule ? bindToSchedule(context, schedule, first.trans_id) : undefined,
+    scheduleId: schedule?.schedule_id,
+    fingerprint: requestFingerprint(context, merchant.merchantId, fields),
+    alsoWrite: schedule ? [{ kind: 'schedule-binding', schedule, sourceTransId: first.trans_id }] : [],
   });
+  return outcome.body;
 }

@@ -1,17 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
 import { financialDay } from '../domain/dates.ts';
 import { newId } from '../domain/ids.ts';
 import { nextDueDate, type IntervalUnit } from '../domain/schedule-dates.ts';
 import { Secret } from '../domain/secret.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { findCardToken, insertCardToken } from '../storage/card-tokens.ts';
+import { findCardToken } from '../storage/card-tokens.ts';
+import type { PaymentCompanion } from '../storage/payment-companions.ts';
 import type { PaymentRow } from '../storage/payments.ts';
-import { findSchedule, insertBinding, type ScheduleRow } from '../storage/schedules.ts';
-import type { Database } from '../storage/schema.ts';
+import { findSchedule, type ScheduleRow } from '../storage/schedules.ts';
 import type { PlatformContext } from './context.ts';
 import { approvedStatuses } from './payment-facts.ts';
-import type { SaleCommand, SaleExtras, SaleMerchant } from './sale.ts';
+import type { PaymentPlan, SaleCommand, SaleMerchant } from './sale.ts';
 
 /** How long a card token stays usable unless KASSA_CARD_TOKEN_TTL_DAYS says otherwise. */
 export const defaultCardTokenTtlMs = 365 * 24 * 60 * 60 * 1000;
@@ -63,32 +62,66 @@ export function ruleOf(schedule: Pick<ScheduleRow, 'interval_unit' | 'interval_l
   };
 }
 
-/** Binds the card of `sourceTransId` to the schedule, in the transaction of the payment that
- * carried schedule_id: that payment's day anchors the dates and its amount is charged. */
-export function bindToSchedule(context: PlatformContext, schedule: ScheduleRow, sourceTransId: string | null) {
-  return async (transaction: Transaction<Database>, payment: PaymentRow) => {
-    const nowMs = Number(payment.created_at_ms);
-    const anchorOn = financialDay(nowMs, context.timeZone);
-    await insertBinding(transaction, {
-      binding_id: newId(nowMs), schedule_id: schedule.schedule_id, merchant_id: payment.merchant_id,
-      initiating_trans_id: payment.trans_id, source_trans_id: sourceTransId ?? payment.trans_id, anchor_on: anchorOn,
-      amount_minor: Number(payment.amount_minor), currency: payment.currency, order_id: payment.order_id, status: 'active',
-      charges_made: 0, last_index: 0, next_due_on: nextDueDate(ruleOf(schedule), anchorOn, 0).dueOn,
-      created_at_ms: nowMs, updated_at_ms: nowMs,
-    });
+/** What a payment writes besides itself, in its own transaction (PaymentPlan.alsoWrite): if any
+ * of it fails — a second runner's charge colliding on its UNIQUE key — the payment is not made. */
+export type AlsoWrite =
+  /** req_token=Y: the look-up row of the card token issued to this payment. */
+  | { kind: 'card-token'; token: string }
+  /** schedule_id: binds the card of `sourceTransId` (null: this payment's own card) to the
+   * schedule; this payment's day anchors the dates and its amount is charged. */
+  | { kind: 'schedule-binding'; schedule: ScheduleRow; sourceTransId: string | null }
+  /** A scheduled charge: its row (one per binding and due date) and the binding's progress. */
+  | {
+    kind: 'schedule-charge'; bindingId: string; scheduleId: string; dueOn: string; seriesIndex: number;
+    nextDueOn: string; completed: boolean;
   };
+
+/** The storage rows of a plan's alsoWrite, given the payment as it was built. */
+export function companionWrites(context: PlatformContext, records: readonly AlsoWrite[], payment: PaymentRow): PaymentCompanion[] {
+  return records.map((record) => companionOf(context, record, payment));
 }
 
-/** Runs several in-transaction writes in order. */
-export function allOf(
-  ...writes: (SaleExtras['alsoInTransaction'] | undefined)[]
-): SaleExtras['alsoInTransaction'] | undefined {
-  const present = writes.filter((write): write is NonNullable<typeof write> => write !== undefined);
-  if (present.length === 0) return undefined;
-  return async (transaction, payment) => {
-    for (const write of present) await write(transaction, payment);
-  };
+function companionOf(context: PlatformContext, record: AlsoWrite, payment: PaymentRow): PaymentCompanion {
+  const nowMs = Number(payment.created_at_ms);
+  switch (record.kind) {
+    case 'card-token':
+      return {
+        kind: 'card-token',
+        row: {
+          token_fingerprint: cardTokenFingerprint(context, record.token), merchant_id: payment.merchant_id,
+          source_trans_id: payment.trans_id, expires_at_ms: nowMs + (context.cardTokenTtlMs ?? defaultCardTokenTtlMs),
+          created_at_ms: nowMs,
+        },
+      };
+    case 'schedule-binding': {
+      const anchorOn = financialDay(nowMs, context.timeZone);
+      return {
+        kind: 'schedule-binding',
+        row: {
+          binding_id: newId(nowMs), schedule_id: record.schedule.schedule_id, merchant_id: payment.merchant_id,
+          initiating_trans_id: payment.trans_id, source_trans_id: record.sourceTransId ?? payment.trans_id, anchor_on: anchorOn,
+          amount_minor: Number(payment.amount_minor), currency: payment.currency, order_id: payment.order_id, status: 'active',
+          charges_made: 0, last_index: 0, next_due_on: nextDueDate(ruleOf(record.schedule), anchorOn, 0).dueOn,
+          created_at_ms: nowMs, updated_at_ms: nowMs,
+        },
+      };
+    }
+    case 'schedule-charge':
+      return {
+        kind: 'schedule-charge',
+        row: {
+          charge_id: newId(nowMs), binding_id: record.bindingId, schedule_id: record.scheduleId, due_on: record.dueOn,
+          series_index: record.seriesIndex, trans_id: payment.trans_id, created_at_ms: nowMs,
+        },
+        progress: { nextDueOn: record.nextDueOn, completed: record.completed, nowMs },
+      };
+  }
 }
+
+/** What recurring_init, schedule_id and req_token add to a payment's plan. */
+export type RecurringAdditions = Pick<PaymentPlan, 'recurringToken' | 'cardTokenCiphertext' | 'scheduleId' | 'alsoWrite'>;
+
+const nothingAdded: RecurringAdditions = { alsoWrite: [] };
 
 /**
  * What recurring_init, schedule_id and req_token add to a SALE. recurring_init=Y gets a
@@ -96,34 +129,30 @@ export function allOf(
  * engine: the spec's card 01/2025 only); the SALE itself goes ahead either way. A schedule is
  * checked whenever named, and bound only when a recurring token is issued.
  */
-export async function recurringExtras(
+export async function recurringAdditions(
   context: PlatformContext, merchant: SaleMerchant, command: SaleCommand, options: { reqToken: boolean; scheduleId: string | null },
-): Promise<SaleExtras> {
+): Promise<RecurringAdditions> {
   const schedule = options.scheduleId ? await usableSchedule(context, merchant.merchantId, options.scheduleId) : undefined;
+  // The hot path: a plain SALE adds nothing, and allocates nothing for it.
+  if (!command.recurringInit && !options.reqToken) return nothingAdded;
   const pan = command.cardNumber.reveal();
   const eligible = command.recurringInit && (context.acquirer.canInitiateRecurring?.({
     bin: pan.slice(0, 6), lastFour: pan.slice(-4), expiryMonth: command.expiryMonth, expiryYear: command.expiryYear,
   }) ?? true);
-  const payment: Partial<PaymentRow> = {};
-  let bind: SaleExtras['alsoInTransaction'];
-  if (eligible) {
-    payment.recurring_token = randomUUID();
-    if (schedule) {
-      payment.schedule_id = schedule.schedule_id;
-      bind = bindToSchedule(context, schedule, null);
-    }
-  }
-  let issueToken: SaleExtras['alsoInTransaction'];
+  const additions: RecurringAdditions = { alsoWrite: [] };
+  const alsoWrite: AlsoWrite[] = [];
   if (options.reqToken) {
     const token = newCardToken();
-    payment.card_token_ciphertext = context.vault.encrypt(token);
-    issueToken = async (transaction, row) => {
-      const nowMs = Number(row.created_at_ms);
-      await insertCardToken(transaction, {
-        token_fingerprint: cardTokenFingerprint(context, token), merchant_id: row.merchant_id, source_trans_id: row.trans_id,
-        expires_at_ms: nowMs + (context.cardTokenTtlMs ?? defaultCardTokenTtlMs), created_at_ms: nowMs,
-      });
-    };
+    additions.cardTokenCiphertext = context.vault.encrypt(token);
+    alsoWrite.push({ kind: 'card-token', token });
   }
-  return { payment, alsoInTransaction: allOf(issueToken, bind) };
+  if (eligible) {
+    additions.recurringToken = randomUUID();
+    if (schedule) {
+      additions.scheduleId = schedule.schedule_id;
+      alsoWrite.push({ kind: 'schedule-binding', schedule, sourceTransId: null });
+    }
+  }
+  additions.alsoWrite = alsoWrite;
+  return additions;
 }

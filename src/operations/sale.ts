@@ -1,20 +1,21 @@
-import { cardBrand } from '../domain/card.ts';
+import { cardBrand, maskFromParts } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
-import type { Transaction } from 'kysely';
 import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import { payerFieldNames, saleFields, tokenSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
-import { saleCallback, saleResponse } from '../protocol/responses.ts';
+import {
+  creditToCardCallback, creditToCardResponse, debitCallback, saleCallback, saleResponse, type PaymentFacts,
+} from '../protocol/responses.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
+import { recordChallenge } from '../storage/challenges.ts';
+import type { PaymentCompanion } from '../storage/payment-companions.ts';
 import { completeOperation, findReplay, insertPayment, type OperationRow, type PaymentRow } from '../storage/payments.ts';
-import { recordChallenge, saveChallenge } from '../storage/challenges.ts';
-import type { Database } from '../storage/schema.ts';
 import { missingParameterErrors } from './acquirer-parameters.ts';
-import { recurringExtras, tokenCard } from './recurring.ts';
-import { challengeRedirect } from './challenge-links.ts';
+import { companionWrites, recurringAdditions, tokenCard, type AlsoWrite } from './recurring.ts';
+import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { callbackRow, paymentFacts } from './payment-facts.ts';
@@ -39,23 +40,54 @@ export interface SaleCommand {
   recurringInit: boolean;
 }
 
-/** What a payment made through performSale adds to or changes in a plain SALE: RECURRING_SALE,
- * scheduled charges, tokens, DEBIT and CARD2CARD use the same path. */
-export interface SaleExtras {
-  /** Payment columns to set or override (action, recurring_token, source_trans_id, …). */
-  payment?: Partial<PaymentRow>;
-  /** Writes committed with the payment (a card token, a schedule binding or charge). */
-  alsoInTransaction?: (transaction: Transaction<Database>, payment: PaymentRow) => Promise<void>;
-  /** RECURRING_SALE, scheduled charges: no cardholder, so no CVV and no 3-D Secure. */
-  merchantInitiated?: boolean;
-  /** Sub-transaction type when not SALE/AUTH (DEBIT, TRANSFER). */
-  operationType?: string;
-  /** Instead of 400 Duplicate request / Previous payment not completed (the scheduler). */
-  onConflict?: () => Promise<never>;
-  /** CARD2CARD: the receiving card, handed to the acquirer with the payer's. */
-  payeeCardNumber?: Secret<string>;
-  /** Response and callback bodies when not SALE's (CREDIT2CARD). */
-  render?: { response: typeof saleResponse; callback: typeof saleCallback };
+/** The kinds of payment made through performSale. The kind alone decides the sub-transaction
+ * type, whether a cardholder takes part (CVV, 3-D Secure) and the bodies: see `paymentKinds`. */
+export type PaymentAction = 'SALE' | 'RECURRING_SALE' | 'DEBIT' | 'CREDIT2CARD' | 'CARD2CARD';
+
+/**
+ * What an entry point asks performSale to make (S2S SALE/AUTH, the hosted page, RECURRING_SALE,
+ * a scheduled charge, DEBIT, CREDIT2CARD, CARD2CARD): the payment, described as data. Each
+ * entry point builds its plan; nothing of performSale is overridden by callbacks.
+ */
+export interface PaymentPlan {
+  action: PaymentAction;
+  command: SaleCommand;
+  /** Identifies the request: a second payment with the same fingerprint is refused as a replay. */
+  fingerprint: string;
+  /** recurring_init=Y on an eligible card: the token shown once the payment succeeded. */
+  recurringToken?: string;
+  /** req_token=Y: the card token issued, encrypted (its look-up row is a `card-token` record). */
+  cardTokenCiphertext?: string;
+  /** The schedule this payment binds to or is charged for. */
+  scheduleId?: string;
+  /** RECURRING_SALE, a scheduled charge: the earlier payment whose card is charged. */
+  sourceTransId?: string;
+  /** CREDIT2CARD, CARD2CARD: the payee_* fields; CARD2CARD also the receiving card. */
+  payee?: { fields: Record<string, string>; cardNumber?: Secret<string> };
+  /** Rows written in the payment's own transaction (recurring.ts turns them into storage rows). */
+  alsoWrite: readonly AlsoWrite[];
+}
+
+/** How each kind of payment differs. `cardholderPresent: false`: no CVV, no 3-D Secure. */
+const paymentKinds: Record<PaymentAction, {
+  operationType?: string; cardholderPresent: boolean; response: RenderBody; callback: RenderBody;
+}> = {
+  SALE: { cardholderPresent: true, response: saleResponse, callback: saleCallback },
+  RECURRING_SALE: { cardholderPresent: false, response: saleResponse, callback: saleCallback },
+  DEBIT: { operationType: 'DEBIT', cardholderPresent: true, response: saleResponse, callback: debitCallback },
+  CREDIT2CARD: { operationType: 'CREDIT', cardholderPresent: false, response: creditToCardResponse, callback: creditToCardCallback },
+  CARD2CARD: { operationType: 'TRANSFER', cardholderPresent: true, response: saleResponse, callback: saleCallback },
+};
+
+type RenderBody = (facts: PaymentFacts, redirect?: Redirect) => Record<string, unknown>;
+
+/** What became of a payment made through performSale: the merchant's answer (`body`) and, for
+ * callers that act on it (the hosted page, the scheduler), its status and challenge redirect. */
+export interface SaleOutcome {
+  transId: string;
+  status: string;
+  redirect?: Redirect;
+  body: Record<string, unknown>;
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
@@ -161,29 +193,63 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
     const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(command.cardNumber.reveal()) });
     if (!hashesMatch(expectedHash, hash)) throw new ProtocolError('hashInvalid');
   }
-  const extras = await recurringExtras(context, merchant, command, { reqToken, scheduleId });
+  const recurring = await recurringAdditions(context, merchant, command, { reqToken, scheduleId });
 
   // No look-up for replays here: the unique key on the fingerprint refuses one at insert time
   // (before any bank is asked, since a real connector's PREPARE row is inserted first).
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), extras);
+  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  return (await performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring })).body;
 }
 
 /**
- * The SALE itself, after validation and authentication, for every entry point. `fingerprint`
- * identifies the request: a second payment with the same fingerprint is refused as a replay
- * (400 Duplicate request), which is also how a double-submitted hosted form charges once.
+ * The payment itself, after validation and authentication, for every entry point. A second
+ * payment with the plan's fingerprint is refused as a replay (400 Duplicate request), which is
+ * also how a double-submitted hosted form charges once; one while the order has an unfinished
+ * payment gets 400 Previous payment not completed. Both are ProtocolErrors.
  */
-export async function performSale(
-  context: PlatformContext, merchant: SaleMerchant, command: SaleCommand, fingerprint: string, extras: SaleExtras = {},
-) {
-  const pan = command.cardNumber.reveal();
+export async function performSale(context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan): Promise<SaleOutcome> {
+  const { command } = plan;
   const nowMs = context.clock.nowMs();
-  const transId = newTransactionId(nowMs);
-  const payment: PaymentRow = {
-    trans_id: transId,
+  const payment = newPaymentRow(context, merchant, plan, nowMs);
+  const transId = payment.trans_id;
+  const kind = paymentKinds[plan.action];
+  const run: SaleRun = { context, merchant, plan, kind, payment, nowMs, companions: noCompanions };
+  if (plan.alsoWrite.length > 0) run.companions = companionWrites(context, plan.alsoWrite, payment);
+  const operation = saleOperation(transId, command, nowMs, kind.operationType);
+
+  if (context.acquirer.sideEffectFree) {
+    const answer = await authorizeSale(run);
+    return answerSale(run, answer, operation, false);
+  }
+
+  if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
+    await throwConflict(run);
+  }
+  let answer: AuthorizationAnswer;
+  try {
+    answer = await authorizeSale(run);
+  } catch (error) {
+    // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
+    // "final status will be sent in callback". The merchant is told exactly that.
+    context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
+    return { transId, status: payment.status, body: kind.response(paymentFacts(context, payment)) };
+  }
+  return answerSale(run, answer, operation, true);
+}
+
+const noCompanions: readonly PaymentCompanion[] = [];
+
+/** The payment as it starts (PREPARE), from the plan. Properties left undefined are not
+ * columns of the insert (the payment's recurring and payee columns then start NULL). */
+function newPaymentRow(context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, nowMs: number): PaymentRow {
+  const { command, payee } = plan;
+  const pan = command.cardNumber.reveal();
+  const payeeCard = payee?.cardNumber?.reveal();
+  return {
+    trans_id: newTransactionId(nowMs),
     merchant_id: merchant.merchantId,
     order_id: command.orderId,
-    action: 'SALE',
+    action: plan.action,
     is_auth: command.isAuth ? 1 : 0,
     status: 'PREPARE',
     amount_minor: command.amountMinor,
@@ -196,7 +262,8 @@ export async function performSale(
     card_bin: pan.slice(0, 6),
     card_last_four: pan.slice(-4),
     card_length: pan.length,
-    card_expiry: `${String(command.expiryMonth).padStart(2, '0')}/${command.expiryYear}`,
+    // CREDIT2CARD may name a card without its expiry: store none rather than a made-up `00/0`.
+    card_expiry: command.expiryMonth > 0 ? `${String(command.expiryMonth).padStart(2, '0')}/${command.expiryYear}` : '',
     card_brand: cardBrand(pan),
     card_ciphertext: context.vault.encrypt(pan),
     card_fingerprint: context.vault.fingerprint(pan),
@@ -207,37 +274,20 @@ export async function performSale(
     recurring_init: command.recurringInit ? 1 : 0,
     descriptor: merchant.descriptor,
     decline_reason: null,
-    request_fingerprint: fingerprint,
+    request_fingerprint: plan.fingerprint,
     operation_lock: null,
     settled_at_ms: null,
     created_at_ms: nowMs,
     updated_at_ms: nowMs,
-    ...extras.payment,
+    recurring_token: plan.recurringToken,
+    card_token_ciphertext: plan.cardTokenCiphertext,
+    schedule_id: plan.scheduleId,
+    source_trans_id: plan.sourceTransId,
+    payee_json: payee ? JSON.stringify(payee.fields) : undefined,
+    payee_card_mask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : undefined,
+    payee_card_ciphertext: payeeCard ? context.vault.encrypt(payeeCard) : undefined,
   };
-  const run: SaleRun = { context, merchant, command, fingerprint, extras, payment, nowMs, render: extras.render ?? saleRender };
-
-  if (context.acquirer.sideEffectFree) {
-    const answer = await authorizeSale(run);
-    return answerSale(run, answer, [saleOperation(transId, command, nowMs, extras.operationType)], false);
-  }
-
-  const operation = saleOperation(transId, command, nowMs, extras.operationType);
-  if ((await insertPayment(context.storage, payment, [operation], [], alsoInTransactionOf(run))) === 'conflict') {
-    await conflict(run);
-  }
-  let answer: AuthorizationAnswer;
-  try {
-    answer = await authorizeSale(run);
-  } catch (error) {
-    // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
-    // "final status will be sent in callback". The merchant is told exactly that.
-    context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
-    return run.render.response(paymentFacts(context, payment));
-  }
-  return answerSale(run, answer, [operation], true);
 }
-
-const saleRender: NonNullable<SaleExtras['render']> = { response: saleResponse, callback: saleCallback };
 
 /** One performSale call's inputs, passed to the steps below. They are module functions rather
  * than closures made per SALE: tsx (esbuild keepNames) wraps every named closure in a
@@ -245,63 +295,52 @@ const saleRender: NonNullable<SaleExtras['render']> = { response: saleResponse, 
 interface SaleRun {
   context: PlatformContext;
   merchant: SaleMerchant;
-  command: SaleCommand;
-  fingerprint: string;
-  extras: SaleExtras;
+  plan: PaymentPlan;
+  kind: (typeof paymentKinds)[PaymentAction];
   payment: PaymentRow;
   nowMs: number;
-  render: NonNullable<SaleExtras['render']>;
+  /** The plan's alsoWrite as storage rows. */
+  companions: readonly PaymentCompanion[];
 }
 
-function authorizeSale({ context, merchant, command, extras, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+function authorizeSale({ context, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+  const { command } = plan;
   return context.acquirer.authorize({
     transId: payment.trans_id,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,
     capture: !command.isAuth,
-    threeDsEnabled: merchant.threeDsEnabled && !extras.merchantInitiated,
+    threeDsEnabled: merchant.threeDsEnabled && kind.cardholderPresent,
     parameters: command.parameters,
     nowMs,
-    merchantInitiated: extras.merchantInitiated,
-    action: payment.action,
-    payeeCardNumber: extras.payeeCardNumber,
+    merchantInitiated: kind.cardholderPresent ? undefined : true,
+    action: plan.action,
+    payeeCardNumber: plan.payee?.cardNumber,
   });
 }
 
-/** The caller's extra writes, given the payment as it was built (before any outcome). */
-function alsoInTransactionOf(run: SaleRun): ((transaction: Transaction<Database>) => Promise<void>) | undefined {
-  const also = run.extras.alsoInTransaction;
-  return also ? (transaction: Transaction<Database>) => also(transaction, run.payment) : undefined;
-}
-
-/** Instead of a second payment: the caller's answer (the scheduler), or 400 Duplicate request /
- * Previous payment not completed. */
-function conflict(run: SaleRun): Promise<never> {
-  return run.extras.onConflict ? run.extras.onConflict() : throwConflict(run.context, run.merchant.merchantId, run.fingerprint);
-}
-
-async function answerSale(run: SaleRun, answer: AuthorizationAnswer, operations: OperationRow[], alreadyInserted: boolean) {
-  const { context, merchant, command, payment, nowMs, render } = run;
+async function answerSale(run: SaleRun, answer: AuthorizationAnswer, operation: OperationRow, alreadyInserted: boolean): Promise<SaleOutcome> {
+  const { context, merchant, plan, kind, payment, nowMs } = run;
   if (answer.outcome === 'challenge') {
-    return beginChallenge(run, answer.kind, operations, alreadyInserted);
+    return beginChallenge(run, answer.kind, operation, alreadyInserted);
   }
-  const change = outcomeChange(command, answer, merchant.descriptor, nowMs);
+  const change = outcomeChange(plan.command, answer, merchant.descriptor, nowMs);
   const finalPayment: PaymentRow = { ...payment, ...change };
   const facts = paymentFacts(context, finalPayment);
-  const callbacks = [callbackRow(finalPayment, render.callback(facts), nowMs, merchant.callbackUrl)];
+  const callbacks = [callbackRow(finalPayment, kind.callback(facts), nowMs, merchant.callbackUrl)];
   const operationStatus = answer.outcome === 'approved' ? 'success' : 'fail';
   if (alreadyInserted) {
     await completeOperation(context.storage.db, payment.trans_id, change,
-      { operationId: operations[0].operation_id, status: operationStatus, declineReason: change.decline_reason },
+      { operationId: operation.operation_id, status: operationStatus, declineReason: change.decline_reason },
       callbacks, context.clock.nowMs());
   } else {
-    const finalOperations = operations.map((operation) => ({ ...operation, status: operationStatus, decline_reason: change.decline_reason }));
-    if ((await insertPayment(context.storage, finalPayment, finalOperations, callbacks, alsoInTransactionOf(run))) === 'conflict') {
-      await conflict(run);
+    const finalOperation = { ...operation, status: operationStatus, decline_reason: change.decline_reason };
+    if ((await insertPayment(context.storage, finalPayment, [finalOperation], callbacks, run.companions)) === 'conflict') {
+      await throwConflict(run);
     }
   }
-  return render.response(facts);
+  return { transId: payment.trans_id, status: change.status, body: kind.response(facts) };
 }
 
 function saleOperation(transId: string, command: SaleCommand, nowMs: number, type?: string): OperationRow {
@@ -317,39 +356,38 @@ function saleOperation(transId: string, command: SaleCommand, nowMs: number, typ
  * deadline, and the merchant gets the redirect (and the spec's REDIRECT callback). A 3DS
  * sub-transaction comes before the SALE/AUTH one in the history, as the spec's example shows.
  */
-async function beginChallenge(run: SaleRun, kind: '3DS' | 'REDIRECT', operations: OperationRow[], alreadyInserted: boolean) {
-  const { context, merchant, payment, command, render } = run;
-  const alsoInTransaction = alsoInTransactionOf(run);
+async function beginChallenge(
+  run: SaleRun, challengeKind: '3DS' | 'REDIRECT', operation: OperationRow, alreadyInserted: boolean,
+): Promise<SaleOutcome> {
+  const { context, merchant, payment, plan, kind } = run;
   const nowMs = payment.created_at_ms;
-  const challenged: PaymentRow = { ...payment, status: kind };
-  const redirect = challengeRedirect(context, challenged, kind);
+  const challenged: PaymentRow = { ...payment, status: challengeKind };
+  const redirect = challengeRedirect(context, challenged, challengeKind);
   const facts = paymentFacts(context, challenged);
-  const callbacks = [callbackRow(challenged, render.callback(facts, redirect), nowMs, merchant.callbackUrl)];
+  const callbacks = [callbackRow(challenged, kind.callback(facts, redirect), nowMs, merchant.callbackUrl)];
   const challenge = {
-    transId: payment.trans_id, kind, nowMs,
+    transId: payment.trans_id, kind: challengeKind, nowMs,
     expiresAtMs: nowMs + context.challengeTimeoutMs,
-    cvvCiphertext: context.vault.encrypt(command.cvv.reveal()),
+    cvvCiphertext: context.vault.encrypt(plan.command.cvv.reveal()),
   };
+  const threeDs = challengeKind === '3DS' ? [saleOperation(payment.trans_id, plan.command, nowMs, '3DS')] : [];
   if (alreadyInserted) {
-    const threeDs = kind === '3DS' ? [saleOperation(payment.trans_id, command, nowMs, '3DS')] : [];
-    await recordChallenge(context.storage.db, challenge, { status: kind }, threeDs, callbacks);
+    await recordChallenge(context.storage.db, challenge, { status: challengeKind }, threeDs, callbacks);
   } else {
-    const threeDs = kind === '3DS' ? [saleOperation(payment.trans_id, command, nowMs, '3DS')] : [];
     // The 3DS row is made after the SALE row but must sort before it: give it the SALE row's id
     // and the SALE row a fresh, later one.
     const ordered = threeDs.length > 0
-      ? [{ ...threeDs[0], operation_id: operations[0].operation_id }, { ...operations[0], operation_id: threeDs[0].operation_id }]
-      : operations;
-    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks, async (transaction) => {
-      await saveChallenge(transaction, challenge);
-      if (alsoInTransaction) await alsoInTransaction(transaction);
-    });
-    if (inserted === 'conflict') await conflict(run);
+      ? [{ ...threeDs[0], operation_id: operation.operation_id }, { ...operation, operation_id: threeDs[0].operation_id }]
+      : [operation];
+    const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...run.companions];
+    if ((await insertPayment(context.storage, challenged, ordered, callbacks, companions)) === 'conflict') await throwConflict(run);
   }
-  return render.response(facts, redirect);
+  return { transId: payment.trans_id, status: challengeKind, redirect, body: kind.response(facts, redirect) };
 }
 
-async function throwConflict(context: PlatformContext, merchantId: string, fingerprint: string): Promise<never> {
-  const replay = await findReplay(context.storage.db, merchantId, fingerprint);
+/** Instead of a second payment: 400 Duplicate request when this very request made one, else
+ * 400 Previous payment not completed (the order has an unfinished payment). */
+async function throwConflict({ context, merchant, plan }: SaleRun): Promise<never> {
+  const replay = await findReplay(context.storage.db, merchant.merchantId, plan.fingerprint);
   throw new ProtocolError(replay ? 'duplicateRequest' : 'previousPaymentNotCompleted');
 }

@@ -1,10 +1,8 @@
-import { maskFromParts } from '../domain/card.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
 import { cardToCardFields, creditToCardFields, debitFields, payeeFieldNames, payerFieldNames, tokenCreditToCardFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, creditToCardHash, hashesMatch, saleHash } from '../protocol/hash.ts';
-import { creditToCardResponse, paymentCallback, saleResponse } from '../protocol/responses.ts';
 import { messages, validateFields, validateParameters, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import { missingParameterErrors } from './acquirer-parameters.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
@@ -16,7 +14,8 @@ import { orderAmountAndChannel, performSale, requestFingerprint, type SaleComman
  * The transfer actions — DEBIT, CREDIT2CARD, CARD2CARD — are payments on one card made through
  * the SALE path (performSale), so replays, PREPARE-first connectors, 3-D Secure and callbacks
  * behave exactly as for SALE. What differs is the field table, the hash formula, the
- * sub-transaction type in GET_TRANS_DETAILS (DEBIT, CREDIT, TRANSFER) and the bodies.
+ * sub-transaction type in GET_TRANS_DETAILS (DEBIT, CREDIT, TRANSFER) and the bodies, which
+ * performSale derives from the plan's action.
  */
 
 type Values = Record<string, string | undefined>;
@@ -71,11 +70,8 @@ export async function debit(context: PlatformContext, merchant: AuthenticatedMer
   };
   const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.card_number!) });
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
-    payment: { action: 'DEBIT' },
-    operationType: 'DEBIT',
-    render: { response: saleResponse, callback: paymentCallback },
-  });
+  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  return (await performSale(context, merchant, { action: 'DEBIT', command, fingerprint, alsoWrite: [] })).body;
 }
 
 /** Appendix C set 2 (PWD) sends the payee card's expiry as parameters; use it when it is a
@@ -114,17 +110,11 @@ export async function creditToCard(context: PlatformContext, merchant: Authentic
     cvv: new Secret(''),
     termUrl: '',
   };
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
-    payment: {
-      action: 'CREDIT2CARD',
-      payee_json: JSON.stringify(pick(values, payeeFieldNames)),
-      // No expiry was sent: store none rather than a made-up `00/0`.
-      ...(command.expiryMonth > 0 ? {} : { card_expiry: '' }),
-    },
-    merchantInitiated: true,
-    operationType: 'CREDIT',
-    render: { response: creditToCardResponse, callback: paymentCallback },
-  });
+  // No expiry sent (expiryMonth 0): performSale stores none rather than a made-up `00/0`.
+  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  return (await performSale(context, merchant, {
+    action: 'CREDIT2CARD', command, fingerprint, payee: { fields: pick(values, payeeFieldNames) }, alsoWrite: [],
+  })).body;
 }
 
 /**
@@ -143,16 +133,8 @@ export async function cardToCard(context: PlatformContext, merchant: Authenticat
   };
   const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.payer_card_number!) });
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
-  const payeeCard = values.payee_card_number!;
-  return performSale(context, merchant, command, requestFingerprint(context, merchant.merchantId, fields), {
-    payment: {
-      action: 'CARD2CARD',
-      payee_json: JSON.stringify(pick(values, payeeFieldNames)),
-      payee_card_mask: maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length),
-      payee_card_ciphertext: context.vault.encrypt(payeeCard),
-    },
-    operationType: 'TRANSFER',
-    payeeCardNumber: new Secret(payeeCard),
-    render: { response: saleResponse, callback: paymentCallback },
-  });
+  // The payee card goes to the connector with the payer's, and is stored masked and encrypted.
+  const payee = { fields: pick(values, payeeFieldNames), cardNumber: new Secret(values.payee_card_number!) };
+  const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
+  return (await performSale(context, merchant, { action: 'CARD2CARD', command, fingerprint, payee, alsoWrite: [] })).body;
 }

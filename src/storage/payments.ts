@@ -6,6 +6,7 @@ import type { Storage } from './database.ts';
 import type {
   OperationStatus, Payment, PaymentOperation, PaymentStatus,
 } from '../domain/payment.ts';
+import { writeCompanions, type PaymentCompanion } from './payment-companions.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -99,7 +100,8 @@ function insertInto(
 }
 
 /**
- * Inserts a new payment with its sub-transactions and outbox rows, atomically. Returns
+ * Inserts a new payment with its sub-transactions, outbox rows and companions (storage/
+ * payment-companions.ts), atomically. Returns
  * 'conflict' when the database refuses it: the order already has an unfinished payment (the
  * insert trigger and the partial unique index), or the same request was already made (the
  * fingerprint key). Two racing requests cannot both get through.
@@ -110,10 +112,10 @@ function insertInto(
  */
 export async function insertPayment(
   storage: Storage, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
-  alsoInTransaction?: (transaction: Transaction<Database>) => Promise<void>,
+  companions: readonly PaymentCompanion[] = [],
 ): Promise<'inserted' | 'conflict'> {
   try {
-    if (storage.dialect === 'postgres' && !alsoInTransaction && outbox.length > 0) {
+    if (storage.dialect === 'postgres' && companions.length === 0 && outbox.length > 0) {
       await storage.db.executeQuery(paymentInOneStatement(payment, operations, outbox));
       callbacksCommitted(outbox);
       return 'inserted';
@@ -125,7 +127,7 @@ export async function insertPayment(
         if (statement) await transaction.executeQuery(CompiledQuery.raw(statement.text, statement.parameters));
         else await transaction.insertInto(table).values(rows as never).execute();
       }
-      if (alsoInTransaction) await alsoInTransaction(transaction);
+      if (companions.length > 0) await writeCompanions(transaction, companions);
     });
     callbacksCommitted(outbox);
     return 'inserted';

@@ -1,14 +1,13 @@
 import { financialDay } from '../domain/dates.ts';
-import { newId } from '../domain/ids.ts';
 import { nextDueDate } from '../domain/schedule-dates.ts';
-import { Secret } from '../domain/secret.ts';
+import { chargeStoredCard } from '../operations/charge-stored-card.ts';
 import type { PlatformContext } from '../operations/context.ts';
 import { approvedStatuses } from '../operations/payment-facts.ts';
-import { ruleOf, storedCard } from '../operations/recurring.ts';
-import { performSale, type SaleCommand } from '../operations/sale.ts';
+import { ruleOf } from '../operations/recurring.ts';
+import { ProtocolError } from '../protocol/errors.ts';
 import { findMerchantById } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant, findReplay } from '../storage/payments.ts';
-import { dueBindings, endBinding, moveNextDue, recordCharge, type BindingRow, type ScheduleRow } from '../storage/schedules.ts';
+import { findPaymentAnyMerchant } from '../storage/payments.ts';
+import { dueBindings, endBinding, moveNextDue, type BindingRow, type ScheduleRow } from '../storage/schedules.ts';
 
 /**
  * Charges the cards bound to schedules on their due dates: a RECURRING_SALE payment per due
@@ -45,12 +44,6 @@ export interface ScheduleRunnerOptions {
   batchSize?: number;
   /** Batches per runOnce: a bound on one run, also when years of dates are caught up. */
   batchesPerRunMax?: number;
-}
-
-class ChargeCollision extends Error {
-  constructor(readonly kind: 'collided' | 'held') {
-    super(kind);
-  }
 }
 
 export class ScheduleRunner {
@@ -115,40 +108,29 @@ export class ScheduleRunner {
       await endBinding(db, binding.binding_id, 'ended', nowMs);
       return 'ended';
     }
-    const command: SaleCommand = {
-      orderId: binding.order_id,
-      amountMinor: Number(binding.amount_minor),
-      currency: binding.currency,
-      description: initiating.order_description,
-      ...storedCard(this.#context, source),
-      cvv: new Secret(''),
-      payerEmail: source.payer_email,
-      payer: JSON.parse(source.payer_json) as Record<string, string>,
-      termUrl: source.term_url_3ds,
-      termUrlTarget: source.term_url_target,
-      channelId: source.channel_id,
-      parameters: source.parameters_json ? JSON.parse(source.parameters_json) as Record<string, string> : {},
-      isAuth: false,
-      recurringInit: false,
-    };
     const completed = Number(binding.charges_made) + 1 >= Number(schedule.payments_count);
     const following = nextDueDate(rule, binding.anchor_on, next.index);
-    const fingerprint = this.#context.vault.fingerprint(`schedule-charge\n${binding.binding_id}\n${next.dueOn}`);
     try {
-      const body = await performSale(this.#context, merchant, command, fingerprint, {
-          payment: { action: 'RECURRING_SALE', source_trans_id: source.trans_id, schedule_id: schedule.schedule_id },
-          merchantInitiated: true,
-          alsoInTransaction: (transaction, payment) => recordCharge(transaction, {
-            charge_id: newId(nowMs), binding_id: binding.binding_id, schedule_id: schedule.schedule_id, due_on: next.dueOn,
-            series_index: next.index, trans_id: payment.trans_id, created_at_ms: nowMs,
-          }, { nextDueOn: following.dueOn, completed, nowMs }),
-          onConflict: async () => {
-            throw new ChargeCollision((await findReplay(db, merchant.merchantId, fingerprint)) ? 'collided' : 'held');
-          },
-        });
-      return body.status === 'DECLINED' ? 'declined' : 'charged';
+      const outcome = await chargeStoredCard(this.#context, merchant, {
+        source,
+        orderId: binding.order_id,
+        amountMinor: Number(binding.amount_minor),
+        currency: binding.currency,
+        description: initiating.order_description,
+        isAuth: false,
+        scheduleId: schedule.schedule_id,
+        fingerprint: this.#context.vault.fingerprint(`schedule-charge\n${binding.binding_id}\n${next.dueOn}`),
+        alsoWrite: [{
+          kind: 'schedule-charge', bindingId: binding.binding_id, scheduleId: schedule.schedule_id, dueOn: next.dueOn,
+          seriesIndex: next.index, nextDueOn: following.dueOn, completed,
+        }],
+      });
+      return outcome.status === 'DECLINED' ? 'declined' : 'charged';
     } catch (error) {
-      if (error instanceof ChargeCollision) return error.kind;
+      // This very charge was made (by another runner: its fingerprint is taken), or the order
+      // has an unfinished payment: nothing was charged here.
+      if (error instanceof ProtocolError && error.name === 'duplicateRequest') return 'collided';
+      if (error instanceof ProtocolError && error.name === 'previousPaymentNotCompleted') return 'held';
       throw error;
     }
   }

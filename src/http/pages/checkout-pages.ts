@@ -1,22 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { declineReasons } from '../../acquirers/test-engine.ts';
-import { maskFromParts } from '../../domain/card.ts';
 import { brandNames, checkCardEntry, type CardEntryField, type CardEntryProblem } from '../../domain/card-entry.ts';
 import { formatTransDate } from '../../domain/dates.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { challengeRedirect } from '../../operations/challenge-links.ts';
 import {
-  CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView,
-} from '../../operations/checkout.ts';
+  CheckoutError, newCheckoutFormToken, openCheckoutPage, payOnCheckoutPage,
+  type CheckoutPageView, type CheckoutPaymentView, type DeclineExplanation, type Redirect,
+} from '../../operations/checkout-page.ts';
 import type { PlatformContext } from '../../operations/context.ts';
-import { defaultRefundDays } from '../../operations/manage-merchants.ts';
 import {
-  fileRefundApplication, refundableMinor, refundApplicationPath, type ApplicationInput, type ApplicationProblem,
-} from '../../operations/refund-applications.ts';
-import { ProtocolError } from '../../protocol/errors.ts';
-import { findMerchantById, type MerchantRecord } from '../../storage/merchants.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../../storage/payments.ts';
-import { applicationsOfPayment } from '../../storage/refund-applications.ts';
+  fileRefundApplicationOnPage, openRefundApplication,
+  type ApplicationInput, type ApplicationProblems, type RefundApplicationPageView,
+} from '../../operations/refund-application-page.ts';
 import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { autoPostPage } from './challenge-pages.ts';
 import { checkoutText, type CheckoutMessageKey } from './checkout-i18n.ts';
@@ -97,14 +91,13 @@ function amountText(amountMinor: number, currency: string): string {
   return `${formatAmount(amountMinor, currency)} ${currency}`;
 }
 
-function orderSummary(language: Language, view: CheckoutView, payment?: PaymentRow): SafeHtml {
-  const { session, merchant } = view;
+function orderSummary(language: Language, view: CheckoutPageView, payment?: CheckoutPaymentView): SafeHtml {
   return html`<dl>
-<dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
-<dt>${checkoutText(language, 'order')}</dt><dd>${session.order_description}</dd>
-<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(session.amount_minor), session.currency)}</dd>
-${payment ? html`<dt>${checkoutText(language, 'card')}</dt><dd>${maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length)}</dd>
-<dt>${checkoutText(language, 'transaction')}</dt><dd>${payment.trans_id}</dd>` : ''}
+<dt>${checkoutText(language, 'merchant')}</dt><dd>${view.merchant.descriptor}</dd>
+<dt>${checkoutText(language, 'order')}</dt><dd>${view.orderDescription}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(view.amountMinor, view.currency)}</dd>
+${payment ? html`<dt>${checkoutText(language, 'card')}</dt><dd>${payment.cardMask}</dd>
+<dt>${checkoutText(language, 'transaction')}</dt><dd>${payment.transId}</dd>` : ''}
 </dl>`;
 }
 
@@ -120,14 +113,14 @@ const fieldOrder: { field: CardEntryField; id: string }[] = [
   { field: 'expiry', id: 'expiry' }, { field: 'cvv', id: 'cvv' },
 ];
 
-function pageFrame(view: CheckoutView | undefined) {
+function pageFrame(view: CheckoutPageView | undefined) {
   return view?.merchant.frameOrigins ?? [];
 }
 
 /** The payment form. Every field has a label, a hint and an error slot tied to it with
  * aria-describedby; the first field in error gets the focus, so keyboard users land on it. */
-function paymentForm(reply: FastifyReply, language: Language, view: CheckoutView, formToken: string, state: FormState, statusCode = 200) {
-  const path = `/pay/${view.session.session_id}`;
+function paymentForm(reply: FastifyReply, language: Language, view: CheckoutPageView, formToken: string, state: FormState, statusCode = 200) {
+  const path = `/pay/${view.sessionId}`;
   const firstInvalid = fieldOrder.find(({ field }) => state.problems[field])?.field;
   const field = (name: CardEntryField, id: string, label: string, options: {
     autocomplete: string; inputmode?: string; hint?: string; value?: string; maxlength: number; extra?: SafeHtml;
@@ -177,7 +170,7 @@ ${field('cvv', 'cvv', checkoutText(language, 'cvvLabel'), {
     autocomplete: 'cc-csc', inputmode: 'numeric', hint: checkoutText(language, 'cvvHint'), maxlength: 4,
   })}
 </div>
-<button type="submit" class="primary">${checkoutText(language, 'payButton', { amount: amountText(Number(view.session.amount_minor), view.session.currency) })}</button>
+<button type="submit" class="primary">${checkoutText(language, 'payButton', { amount: amountText(view.amountMinor, view.currency) })}</button>
 </form>
 <p class="note">${checkoutText(language, 'threeDsNote')}</p>
 </main>`,
@@ -185,7 +178,7 @@ ${field('cvv', 'cvv', checkoutText(language, 'cvvLabel'), {
 }
 
 function messagePage(
-  reply: FastifyReply, statusCode: number, language: Language, view: CheckoutView | undefined,
+  reply: FastifyReply, statusCode: number, language: Language, view: CheckoutPageView | undefined,
   title: CheckoutMessageKey, message: CheckoutMessageKey, link?: { href: string; label: string },
 ) {
   return sendPage(reply, statusCode, {
@@ -198,25 +191,26 @@ ${link ? html`<p><a class="button" href="${link.href}" target="_top">${link.labe
   });
 }
 
-/** Which of the seeds' refusal cases a decline is, by the acquirer's reason. */
-export function refusalMessage(declineReason: string | null): CheckoutMessageKey {
-  switch (declineReason) {
-    case declineReasons.notEnabledOnline: return 'refusalNotOnline';
-    case declineReasons.insufficientFunds: return 'refusalInsufficientFunds';
-    case declineReasons.incorrectDetails: return 'refusalIncorrectDetails';
-    case declineReasons.expired: return 'refusalExpired';
-    case declineReasons.threeDsFailed:
-    case declineReasons.threeDsExpired:
-    case declineReasons.redirectCancelled: return 'refusalThreeDs';
-    default: return 'refusalOther';
-  }
+/** The words for each kind of refusal; which kind a decline is, the connector says. */
+const refusalMessages: Record<DeclineExplanation, CheckoutMessageKey> = {
+  notEnabledOnline: 'refusalNotOnline',
+  insufficientFunds: 'refusalInsufficientFunds',
+  incorrectDetails: 'refusalIncorrectDetails',
+  expired: 'refusalExpired',
+  cardholderStep: 'refusalThreeDs',
+  other: 'refusalOther',
+};
+
+/** Which of the seeds' refusal cases a decline is, in the cardholder's words. */
+export function refusalMessage(explanation: DeclineExplanation): CheckoutMessageKey {
+  return refusalMessages[explanation];
 }
 
 /** Automatic reloads of the processing page before it waits for a click instead. */
 const processingReloadsMax = 60;
 
-function processingPage(reply: FastifyReply, language: Language, view: CheckoutView, reloads: number) {
-  const resultPath = `/pay/${view.session.session_id}/result`;
+function processingPage(reply: FastifyReply, language: Language, view: CheckoutPageView, reloads: number) {
+  const resultPath = `/pay/${view.sessionId}/result`;
   const nextUrl = `${resultPath}?lang=${language}&reload=${reloads + 1}`;
   return sendPage(reply, 200, {
     title: checkoutText(language, 'processingTitle'),
@@ -232,51 +226,50 @@ ${orderSummary(language, view)}
 }
 
 /** The payment waits for the cardholder at the issuer (3-D Secure) or the provider page. */
-function toIssuer(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, payment: PaymentRow) {
-  const redirect = challengeRedirect(context, payment, payment.status === '3DS' ? '3DS' : 'REDIRECT');
+function toIssuer(reply: FastifyReply, language: Language, redirect: Redirect) {
   if (redirect.method === 'GET') return reply.code(303).header('location', `${redirect.url}?lang=${language}`).send();
   return autoPostPage(reply, language, checkoutText(language, 'toBankTitle'), redirect.url, { ...redirect.params, lang: language },
     new URL(redirect.url).origin);
 }
 
-function resultPage(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, payment: PaymentRow) {
-  const { session, merchant } = view;
-  const approved = isApproved(payment);
-  const amount = amountText(Number(payment.amount_minor), payment.currency);
-  const canRetry = !approved && session.status === 'OPEN' && !isExpired(context, session);
-  const returnUrl = approved ? session.success_url : session.decline_url;
+function resultPage(reply: FastifyReply, language: Language, view: CheckoutPageView, payment: CheckoutPaymentView) {
+  const { merchant, sessionId } = view;
+  const approved = payment.approved;
+  const amount = amountText(payment.amountMinor, payment.currency);
+  const canRetry = !approved && view.status === 'OPEN' && !view.expired;
+  const returnUrl = approved ? view.successUrl : view.declineUrl;
   const headline = approved ? 'resultApprovedTitle' : 'resultDeclinedTitle';
   const explanation = approved
-    ? checkoutText(language, payment.is_auth === 1 ? 'resultAuthorizedText' : 'resultApprovedText', { amount, merchant: merchant.descriptor })
-    : checkoutText(language, refusalMessage(payment.decline_reason));
+    ? checkoutText(language, payment.isAuth ? 'resultAuthorizedText' : 'resultApprovedText', { amount, merchant: merchant.descriptor })
+    : checkoutText(language, refusalMessage(payment.declineExplanation));
   return sendPage(reply, 200, {
     title: checkoutText(language, headline),
     lang: language,
     frameAncestors: pageFrame(view),
     extraStyles: styles,
     body: html`<main>
-<header><span class="bank">${merchant.descriptor}</span>${languageSwitcher(language, `/pay/${session.session_id}/result`)}</header>
+<header><span class="bank">${merchant.descriptor}</span>${languageSwitcher(language, `/pay/${sessionId}/result`)}</header>
 <h1 class="${approved ? 'ok' : 'declined'}">${checkoutText(language, headline)}</h1>
 <p role="status">${explanation}</p>
 ${orderSummary(language, view, payment)}
 <div class="links">
-${canRetry ? html`<a class="button" href="/pay/${session.session_id}?lang=${language}">${checkoutText(language, 'tryAgain')}</a>` : ''}
+${canRetry ? html`<a class="button" href="/pay/${sessionId}?lang=${language}">${checkoutText(language, 'tryAgain')}</a>` : ''}
 <a class="button" id="return" href="${returnUrl}" target="_top">${checkoutText(language, 'returnToMerchant', { merchant: merchant.descriptor })}</a>
 </div>
-${approved ? html`<p class="note">${checkoutText(language, 'refundLinkNote')} <a href="${refundApplicationPath(context, payment.trans_id)}?lang=${language}">${checkoutText(language, 'applyForRefund')}</a></p>` : ''}
+${payment.refundApplicationPath ? html`<p class="note">${checkoutText(language, 'refundLinkNote')} <a href="${payment.refundApplicationPath}?lang=${language}">${checkoutText(language, 'applyForRefund')}</a></p>` : ''}
 </main>`,
   });
 }
 
-async function showResult(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutView, reloads = 0) {
-  const { session, payment } = view;
+function showResult(reply: FastifyReply, language: Language, view: CheckoutPageView, reloads = 0) {
+  const { payment } = view;
   if (!payment) {
-    if (session.status === 'PAYING') return processingPage(reply, language, view, reloads);
-    return reply.code(303).header('location', `/pay/${session.session_id}?lang=${language}`).send();
+    if (view.status === 'PAYING') return processingPage(reply, language, view, reloads);
+    return reply.code(303).header('location', `/pay/${view.sessionId}?lang=${language}`).send();
   }
-  if (payment.status === '3DS' || payment.status === 'REDIRECT') return toIssuer(context, reply, language, view, payment);
+  if (payment.redirect) return toIssuer(reply, language, payment.redirect);
   if (payment.status === 'PREPARE') return processingPage(reply, language, view, reloads);
-  return resultPage(context, reply, language, view, payment);
+  return resultPage(reply, language, view, payment);
 }
 
 const emptyForm: FormState = { values: { cardNumber: '', cardholderName: '', expiry: '' }, problems: {}, brand: '' };
@@ -296,94 +289,74 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
     });
 
     pages.get('/pay/:sessionId', async (request, reply) => {
-      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
-      const language = languageOf(request, {}, view.session.language);
-      if (view.session.status !== 'OPEN') return showResult(context, reply, language, view);
-      if (isExpired(context, view.session)) {
-        return messagePage(reply, 410, language, view, 'expiredTitle', 'expiredText',
-          { href: view.session.decline_url, label: checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor }) });
-      }
-      const formToken = await newFormToken(context, view.session);
-      if (!formToken) return reply.code(303).header('location', `/pay/${view.session.session_id}/result?lang=${language}`).send();
+      const view = await openCheckoutPage(context, (request.params as { sessionId: string }).sessionId);
+      const language = languageOf(request, {}, view.language);
+      if (view.status !== 'OPEN') return showResult(reply, language, view);
+      if (view.expired) return expiredPage(reply, language, view);
+      const formToken = await newCheckoutFormToken(context, view.sessionId);
+      if (!formToken) return reply.code(303).header('location', `/pay/${view.sessionId}/result?lang=${language}`).send();
       return paymentForm(reply, language, view, formToken, emptyForm);
     });
 
     pages.post('/pay/:sessionId', async (request, reply) => {
       const fields = fieldsOf(request);
-      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
-      const language = languageOf(request, fields, view.session.language);
-      const resultPath = `/pay/${view.session.session_id}/result?lang=${language}`;
+      const view = await openCheckoutPage(context, (request.params as { sessionId: string }).sessionId);
+      const language = languageOf(request, fields, view.language);
+      const resultPath = `/pay/${view.sessionId}/result?lang=${language}`;
       // A second submission of a form already used (a double click) shows what the first did.
-      if (view.session.status !== 'OPEN') return reply.code(303).header('location', resultPath).send();
-      if (isExpired(context, view.session)) {
-        return messagePage(reply, 410, language, view, 'expiredTitle', 'expiredText',
-          { href: view.session.decline_url, label: checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor }) });
-      }
+      if (view.status !== 'OPEN') return reply.code(303).header('location', resultPath).send();
+      if (view.expired) return expiredPage(reply, language, view);
       const values = { cardNumber: text(fields, 'card_number'), cardholderName: text(fields, 'cardholder_name'), expiry: text(fields, 'expiry') };
       const formToken = text(fields, 'form_token');
-      if (formToken === '' || formToken !== view.session.form_token) {
-        const fresh = await newFormToken(context, view.session);
-        if (!fresh) return reply.code(303).header('location', resultPath).send();
-        return paymentForm(reply, language, view, fresh, { ...emptyForm, values, banner: 'formStale' }, 409);
+      if (formToken === '' || formToken !== view.formToken) {
+        return freshForm(context, reply, language, view, { ...emptyForm, values, banner: 'formStale' });
       }
       const check = checkCardEntry({ ...values, cvv: text(fields, 'cvv') });
       if (!check.ok) {
         // The card number is shown again so a typo can be fixed; the CVV never is.
         return paymentForm(reply, language, view, formToken, { values, problems: check.problems, brand: brandNames[check.brand] }, 422);
       }
-      let answer: Record<string, unknown>;
-      try {
-        answer = await payOnCheckout(context, view, formToken, check.entry, request.ip);
-      } catch (error) {
-        if (error instanceof CheckoutError && error.problem === 'formUsed') return reply.code(303).header('location', resultPath).send();
-        if (error instanceof ProtocolError && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest')) {
-          const fresh = await newFormToken(context, view.session);
-          if (!fresh) return reply.code(303).header('location', resultPath).send();
-          return paymentForm(reply, language, view, fresh, { ...emptyForm, values, banner: 'orderBusy' }, 409);
-        }
-        throw error;
-      }
-      if (answer.result === 'REDIRECT') {
-        const payment = (await findPaymentAnyMerchant(context.storage.db, String(answer.trans_id)))!;
-        return toIssuer(context, reply, language, view, payment);
-      }
+      const paid = await payOnCheckoutPage(context, view.sessionId, formToken, check.entry, request.ip);
+      if (paid.outcome === 'order-busy') return freshForm(context, reply, language, view, { ...emptyForm, values, banner: 'orderBusy' });
+      if (paid.outcome === 'to-issuer') return toIssuer(reply, language, paid.redirect);
       return reply.code(303).header('location', resultPath).send();
     });
 
     /** Where the issuer's step returns (the payment's term_url_3ds) and where the form leads. */
     pages.get('/pay/:sessionId/result', async (request, reply) => {
-      const view = await loadCheckout(context, (request.params as { sessionId: string }).sessionId);
+      const view = await openCheckoutPage(context, (request.params as { sessionId: string }).sessionId);
       const reloads = Number((request.query as Record<string, unknown>).reload);
-      return showResult(context, reply, languageOf(request, {}, view.session.language), view, Number.isInteger(reloads) && reloads > 0 ? reloads : 0);
+      return showResult(reply, languageOf(request, {}, view.language), view, Number.isInteger(reloads) && reloads > 0 ? reloads : 0);
     });
 
     pages.get('/refund-application/:transId/:signature', async (request, reply) => {
-      const { payment, merchant } = await applicationTarget(context, request);
-      return applicationForm(context, reply, languageOf(request, {}), payment, merchant, undefined, {});
+      const { transId, signature } = request.params as { transId: string; signature: string };
+      const view = await openRefundApplication(context, transId, signature);
+      return applicationForm(reply, languageOf(request, {}), view, undefined, {});
     });
 
     pages.post('/refund-application/:transId/:signature', async (request, reply) => {
+      const { transId, signature } = request.params as { transId: string; signature: string };
       const fields = fieldsOf(request);
       const language = languageOf(request, fields);
-      const { payment, merchant } = await applicationTarget(context, request);
       const input: ApplicationInput = {
         kind: text(fields, 'kind'), reason: text(fields, 'reason'), amountText: text(fields, 'amount'), contactEmail: text(fields, 'contact_email'),
       };
-      const filed = await fileRefundApplication(context, payment, input);
-      if (!filed.ok) return applicationForm(context, reply, language, payment, merchant, input, filed.problems, 422);
-      const application = filed.application;
+      const filed = await fileRefundApplicationOnPage(context, transId, signature, input);
+      if (!filed.ok) return applicationForm(reply, language, filed.view, input, filed.problems, 422);
+      const { application, view } = filed;
       return sendPage(reply, 200, {
         title: checkoutText(language, 'applicationReceivedTitle'),
         lang: language,
-        frameAncestors: merchant.frameOrigins ?? [],
+        frameAncestors: view.merchant.frameOrigins,
         extraStyles: styles,
         body: html`<main><h1 class="ok">${checkoutText(language, 'applicationReceivedTitle')}</h1>
 <p role="status">${checkoutText(language, 'applicationReceivedText', {
-    id: application.application_id, date: formatTransDate(application.received_at_ms, context.timeZone),
-    deadline: application.deadline_date, card: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+    id: application.applicationId, date: formatTransDate(application.receivedAtMs, context.timeZone),
+    deadline: application.deadlineDate, card: view.cardMask,
   })}</p>
-<dl><dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
-<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(application.amount_minor), application.currency)}</dd>
+<dl><dt>${checkoutText(language, 'merchant')}</dt><dd>${view.merchant.descriptor}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(application.amountMinor, application.currency)}</dd>
 <dt>${checkoutText(language, 'reasonLabel')}</dt><dd>${application.reason}</dd></dl>
 <p class="note">${checkoutText(language, 'documentsNote')}</p></main>`,
       });
@@ -391,51 +364,50 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
   });
 }
 
-class ApplicationLinkError extends CheckoutError {}
+function expiredPage(reply: FastifyReply, language: Language, view: CheckoutPageView) {
+  return messagePage(reply, 410, language, view, 'expiredTitle', 'expiredText',
+    { href: view.declineUrl, label: checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor }) });
+}
 
-async function applicationTarget(context: PlatformContext, request: FastifyRequest): Promise<{ payment: PaymentRow; merchant: MerchantRecord }> {
-  const { transId, signature } = request.params as { transId: string; signature: string };
-  if (!context.vault.verify('refund-application', transId, signature)) throw new ApplicationLinkError('sessionNotFound');
-  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
-  const merchant = payment ? await findMerchantById(context.storage.db, payment.merchant_id) : undefined;
-  if (!payment || !merchant) throw new ApplicationLinkError('sessionNotFound');
-  return { payment, merchant };
+/** The form again with a new one-time token (409), or the result page if it may not pay now. */
+async function freshForm(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutPageView, state: FormState) {
+  const fresh = await newCheckoutFormToken(context, view.sessionId);
+  if (!fresh) return reply.code(303).header('location', `/pay/${view.sessionId}/result?lang=${language}`).send();
+  return paymentForm(reply, language, view, fresh, state, 409);
 }
 
 const applicationFieldIds: Record<keyof ApplicationInput, string> = { kind: 'kind-return', reason: 'reason', amountText: 'amount', contactEmail: 'contact_email' };
 
-async function applicationForm(
-  context: PlatformContext, reply: FastifyReply, language: Language, payment: PaymentRow, merchant: MerchantRecord,
-  input: ApplicationInput | undefined, problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>>, statusCode = 200,
+function applicationForm(
+  reply: FastifyReply, language: Language, view: RefundApplicationPageView,
+  input: ApplicationInput | undefined, problems: ApplicationProblems, statusCode = 200,
 ) {
-  const refundable = await refundableMinor(context, payment);
-  const refundableText = amountText(refundable, payment.currency);
-  const existing = await applicationsOfPayment(context.storage.db, payment.trans_id);
+  const { merchant, refundableMinor: refundable, applications: existing, path } = view;
+  const refundableText = amountText(refundable, view.currency);
   const problemText = (name: keyof ApplicationInput) => problems[name] ? checkoutText(language, problems[name]!, { amount: refundableText }) : '';
   const invalid = (name: keyof ApplicationInput) => (problems[name] ? html`aria-invalid="true"` : '');
   const firstInvalid = (['kind', 'reason', 'amountText', 'contactEmail'] as const).find((name) => problems[name]);
   const focus = (name: keyof ApplicationInput) => (firstInvalid === name ? html`autofocus` : '');
   const kind = input?.kind ?? '';
-  const path = refundApplicationPath(context, payment.trans_id);
   const problemNames = (Object.keys(problems) as (keyof ApplicationInput)[]);
   return sendPage(reply, statusCode, {
     title: checkoutText(language, 'refundTitle'),
     lang: language,
-    frameAncestors: merchant.frameOrigins ?? [],
+    frameAncestors: merchant.frameOrigins,
     extraStyles: styles,
     body: html`<main>
 <header><span class="bank">${merchant.descriptor}</span>${languageSwitcher(language, path)}</header>
 <h1>${checkoutText(language, 'refundTitle')}</h1>
-<p>${checkoutText(language, 'refundIntro', { days: merchant.refundDays ?? defaultRefundDays })}</p>
+<p>${checkoutText(language, 'refundIntro', { days: merchant.refundDays })}</p>
 <dl>
 <dt>${checkoutText(language, 'merchant')}</dt><dd>${merchant.descriptor}</dd>
-<dt>${checkoutText(language, 'order')}</dt><dd>${payment.order_description}</dd>
-<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(Number(payment.amount_minor), payment.currency)}</dd>
-<dt>${checkoutText(language, 'card')}</dt><dd>${maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length)}</dd>
-<dt>${checkoutText(language, 'transaction')}</dt><dd>${payment.trans_id}</dd>
+<dt>${checkoutText(language, 'order')}</dt><dd>${view.orderDescription}</dd>
+<dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(view.amountMinor, view.currency)}</dd>
+<dt>${checkoutText(language, 'card')}</dt><dd>${view.cardMask}</dd>
+<dt>${checkoutText(language, 'transaction')}</dt><dd>${view.transId}</dd>
 </dl>
 ${existing.length > 0 ? html`<h2>${checkoutText(language, 'existingApplications')}</h2><ul>${existing.map((row) =>
-    html`<li>${row.application_id}: ${amountText(Number(row.amount_minor), row.currency)}, ${checkoutText(language, `status${row.status}` as CheckoutMessageKey)}, ${checkoutText(language, 'answerBy', { deadline: row.deadline_date })}</li>`)}</ul>` : ''}
+    html`<li>${row.applicationId}: ${amountText(row.amountMinor, row.currency)}, ${checkoutText(language, `status${row.status}` as CheckoutMessageKey)}, ${checkoutText(language, 'answerBy', { deadline: row.deadlineDate })}</li>`)}</ul>` : ''}
 ${problemNames.length > 0 ? html`<div class="summary" role="alert"><p>${checkoutText(language, 'errorSummary')}</p><ul>${problemNames.map((name) =>
     html`<li><a href="#${applicationFieldIds[name]}">${problemText(name)}</a></li>`)}</ul></div>` : ''}
 ${refundable <= 0 ? html`<p role="status">${checkoutText(language, 'nothingToRefund')}</p>` : html`<form class="card" method="post" action="${path}" novalidate>
@@ -449,13 +421,13 @@ ${refundable <= 0 ? html`<p role="status">${checkoutText(language, 'nothingToRef
 <label for="reason">${checkoutText(language, 'reasonLabel')}</label>
 <textarea id="reason" name="reason" maxlength="2000" aria-describedby="reason-error" ${invalid('reason')} ${focus('reason')}>${input?.reason ?? ''}</textarea>
 <p class="error" id="reason-error">${problemText('reason')}</p>
-<label for="amount">${checkoutText(language, 'amountLabel', { currency: payment.currency })}</label>
-<input type="text" id="amount" name="amount" inputmode="decimal" value="${input?.amountText ?? formatAmount(refundable, payment.currency)}"
+<label for="amount">${checkoutText(language, 'amountLabel', { currency: view.currency })}</label>
+<input type="text" id="amount" name="amount" inputmode="decimal" value="${input?.amountText ?? formatAmount(refundable, view.currency)}"
  aria-describedby="amount-hint amount-error" ${invalid('amountText')} ${focus('amountText')}>
 <p class="hint" id="amount-hint">${checkoutText(language, 'amountHint', { amount: refundableText })}</p>
 <p class="error" id="amount-error">${problemText('amountText')}</p>
 <label for="contact_email">${checkoutText(language, 'emailLabel')}</label>
-<input type="email" id="contact_email" name="contact_email" autocomplete="email" value="${input?.contactEmail ?? payment.payer_email}"
+<input type="email" id="contact_email" name="contact_email" autocomplete="email" value="${input?.contactEmail ?? view.payerEmail}"
  aria-describedby="contact_email-error" ${invalid('contactEmail')} ${focus('contactEmail')}>
 <p class="error" id="contact_email-error">${problemText('contactEmail')}</p>
 <p class="note">${checkoutText(language, 'documentsNote')}</p>

@@ -1,0 +1,131 @@
+import type { DeclineExplanation } from '../acquirers/connector.ts';
+import { maskFromParts } from '../domain/card.ts';
+import type { CardEntry } from '../domain/card-entry.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import type { PaymentRow } from '../storage/payments.ts';
+import { challengeRedirect, type Redirect } from './challenge-links.ts';
+import { CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView } from './checkout.ts';
+import type { PlatformContext } from './context.ts';
+import { refundApplicationPath } from './refund-applications.ts';
+
+export type { DeclineExplanation } from '../acquirers/connector.ts';
+export type { Redirect } from './challenge-links.ts';
+export { CheckoutError } from './checkout.ts';
+
+/**
+ * What the hosted payment page (`/pay/:sessionId`) reads and does, as typed views, so the page
+ * only draws: the session, its latest payment, a form token, the outcome of Pay.
+ */
+
+/** The latest payment made on the page, as the cardholder may see it: masks only. */
+export interface CheckoutPaymentView {
+  transId: string;
+  status: string;
+  approved: boolean;
+  isAuth: boolean;
+  amountMinor: number;
+  currency: string;
+  cardMask: string;
+  /** A declined payment's kind of refusal, from the connector (`explainDecline`). */
+  declineExplanation: DeclineExplanation;
+  /** 3DS or REDIRECT: where the cardholder goes next. */
+  redirect?: Redirect;
+  /** An approved payment's refund application form. */
+  refundApplicationPath?: string;
+}
+
+export interface CheckoutPageView {
+  sessionId: string;
+  /** OPEN (may pay), PAYING (a payment is under way) or PAID. */
+  status: string;
+  /** The merchant's choice of language for the session, if any. */
+  language: string | null;
+  /** The one-time token of the form last shown, if it is still unused. */
+  formToken: string | null;
+  expired: boolean;
+  orderDescription: string;
+  amountMinor: number;
+  currency: string;
+  successUrl: string;
+  declineUrl: string;
+  merchant: { descriptor: string; frameOrigins: string[] };
+  payment?: CheckoutPaymentView;
+}
+
+function pageViewOf(context: PlatformContext, { session, merchant, payment }: CheckoutView): CheckoutPageView {
+  return {
+    sessionId: session.session_id,
+    status: session.status,
+    language: session.language,
+    formToken: session.form_token,
+    expired: isExpired(context, session),
+    orderDescription: session.order_description,
+    amountMinor: Number(session.amount_minor),
+    currency: session.currency,
+    successUrl: session.success_url,
+    declineUrl: session.decline_url,
+    merchant: { descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [] },
+    payment: payment ? paymentViewOf(context, payment) : undefined,
+  };
+}
+
+function paymentViewOf(context: PlatformContext, payment: PaymentRow): CheckoutPaymentView {
+  const approved = isApproved(payment);
+  const waiting = payment.status === '3DS' || payment.status === 'REDIRECT';
+  return {
+    transId: payment.trans_id,
+    status: payment.status,
+    approved,
+    isAuth: Number(payment.is_auth) === 1,
+    amountMinor: Number(payment.amount_minor),
+    currency: payment.currency,
+    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+    declineExplanation: explainDecline(context, payment.decline_reason),
+    redirect: waiting ? challengeRedirect(context, payment, payment.status === '3DS' ? '3DS' : 'REDIRECT') : undefined,
+    refundApplicationPath: approved ? refundApplicationPath(context, payment.trans_id) : undefined,
+  };
+}
+
+/** The connector's word on its own decline text; 'other' when it has none. */
+export function explainDecline(context: PlatformContext, declineReason: string | null): DeclineExplanation {
+  if (declineReason === null) return 'other';
+  return context.acquirer.explainDecline?.(declineReason) ?? 'other';
+}
+
+/** The session and what became of its latest payment (CheckoutError 'sessionNotFound'). */
+export async function openCheckoutPage(context: PlatformContext, sessionId: string): Promise<CheckoutPageView> {
+  return pageViewOf(context, await loadCheckout(context, sessionId));
+}
+
+/** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
+export function newCheckoutFormToken(context: PlatformContext, sessionId: string): Promise<string | undefined> {
+  return newFormToken(context, sessionId);
+}
+
+/** What pressing Pay led to. */
+export type CheckoutPayResult =
+  /** 3-D Secure or a payment provider page: send the cardholder there. */
+  | { outcome: 'to-issuer'; redirect: Redirect }
+  /** Approved, declined or under way: the result page says which. */
+  | { outcome: 'done' }
+  /** The form was already used (a double click): the result page shows what the first did. */
+  | { outcome: 'form-used' }
+  /** Nothing was charged: the order has an unfinished payment, or this attempt was made. */
+  | { outcome: 'order-busy' };
+
+/** Pay with a card that passed the page's checks (checkout.ts payOnCheckout). */
+export async function payOnCheckoutPage(
+  context: PlatformContext, sessionId: string, formToken: string, card: CardEntry, payerIp: string,
+): Promise<CheckoutPayResult> {
+  const view = await loadCheckout(context, sessionId);
+  try {
+    const outcome = await payOnCheckout(context, view, formToken, card, payerIp);
+    return outcome.redirect ? { outcome: 'to-issuer', redirect: outcome.redirect } : { outcome: 'done' };
+  } catch (error) {
+    if (error instanceof CheckoutError && error.problem === 'formUsed') return { outcome: 'form-used' };
+    if (error instanceof ProtocolError && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest')) {
+      return { outcome: 'order-busy' };
+    }
+    throw error;
+  }
+}

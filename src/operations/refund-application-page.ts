@@ -1,0 +1,107 @@
+import { maskFromParts } from '../domain/card.ts';
+import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import { applicationsOfPayment } from '../storage/refund-applications.ts';
+import { CheckoutError } from './checkout.ts';
+import type { PlatformContext } from './context.ts';
+import { defaultRefundDays } from './manage-merchants.ts';
+import {
+  fileRefundApplication, refundableMinor, refundApplicationPath, type ApplicationInput, type ApplicationProblem,
+} from './refund-applications.ts';
+
+export type { ApplicationInput, ApplicationProblem } from './refund-applications.ts';
+
+/**
+ * What the cardholder's "Application for refund" page (`/refund-application/:transId/:signature`)
+ * reads and does, as typed views: the payment and its earlier applications, and the filing.
+ */
+
+export interface RefundApplicationPageView {
+  /** The form's own signed path. */
+  path: string;
+  transId: string;
+  orderDescription: string;
+  amountMinor: number;
+  currency: string;
+  cardMask: string;
+  payerEmail: string;
+  merchant: { descriptor: string; frameOrigins: string[]; refundDays: number };
+  /** What can still be asked back (captured less refunds and open applications). */
+  refundableMinor: number;
+  applications: { applicationId: string; amountMinor: number; currency: string; status: string; deadlineDate: string }[];
+}
+
+/** A filed application, as its receipt shows it. */
+export interface FiledApplicationView {
+  applicationId: string;
+  receivedAtMs: number;
+  deadlineDate: string;
+  amountMinor: number;
+  currency: string;
+  reason: string;
+}
+
+export type ApplicationProblems = Partial<Record<keyof ApplicationInput, ApplicationProblem>>;
+
+/** The payment behind a signed link, or CheckoutError 'sessionNotFound' (a readable 404). */
+async function linkTarget(
+  context: PlatformContext, transId: string, signature: string,
+): Promise<{ payment: PaymentRow; merchant: MerchantRecord }> {
+  if (!context.vault.verify('refund-application', transId, signature)) throw new CheckoutError('sessionNotFound');
+  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
+  const merchant = payment ? await findMerchantById(context.storage.db, payment.merchant_id) : undefined;
+  if (!payment || !merchant) throw new CheckoutError('sessionNotFound');
+  return { payment, merchant };
+}
+
+async function pageView(context: PlatformContext, payment: PaymentRow, merchant: MerchantRecord): Promise<RefundApplicationPageView> {
+  const applications = await applicationsOfPayment(context.storage.db, payment.trans_id);
+  return {
+    path: refundApplicationPath(context, payment.trans_id),
+    transId: payment.trans_id,
+    orderDescription: payment.order_description,
+    amountMinor: Number(payment.amount_minor),
+    currency: payment.currency,
+    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+    payerEmail: payment.payer_email,
+    merchant: {
+      descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [], refundDays: merchant.refundDays ?? defaultRefundDays,
+    },
+    refundableMinor: await refundableMinor(context, payment),
+    applications: applications.map((row) => ({
+      applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency, status: row.status,
+      deadlineDate: row.deadline_date,
+    })),
+  };
+}
+
+export async function openRefundApplication(context: PlatformContext, transId: string, signature: string): Promise<RefundApplicationPageView> {
+  const { payment, merchant } = await linkTarget(context, transId, signature);
+  return pageView(context, payment, merchant);
+}
+
+/** Files the cardholder's application; on problems, the form's view to show them on. */
+export async function fileRefundApplicationOnPage(
+  context: PlatformContext, transId: string, signature: string, input: ApplicationInput,
+): Promise<
+  | { ok: true; application: FiledApplicationView; view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant'> }
+  | { ok: false; problems: ApplicationProblems; view: RefundApplicationPageView }
+> {
+  const { payment, merchant } = await linkTarget(context, transId, signature);
+  const filed = await fileRefundApplication(context, payment, input);
+  if (!filed.ok) return { ok: false, problems: filed.problems, view: await pageView(context, payment, merchant) };
+  const row = filed.application;
+  return {
+    ok: true,
+    application: {
+      applicationId: row.application_id, receivedAtMs: Number(row.received_at_ms), deadlineDate: row.deadline_date,
+      amountMinor: Number(row.amount_minor), currency: row.currency, reason: row.reason,
+    },
+    view: {
+      cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+      merchant: {
+        descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [], refundDays: merchant.refundDays ?? defaultRefundDays,
+      },
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import type { Transaction } from 'kysely';
+import { insertCardToken } from './card-tokens.ts';
+import { saveChallenge, type NewChallenge } from './challenges.ts';
+import { insertBinding, recordCharge } from './schedules.ts';
+import type { CardTokenTable, Database, ScheduleBindingTable, ScheduleChargeTable } from './schema.ts';
+
+/**
+ * Rows written in the transaction that inserts a new payment, as data rather than a callback
+ * given the transaction: the operations say what goes with the payment (a card token, a schedule
+ * binding, a scheduled charge, the 3-D Secure challenge), storage says how it is written. A
+ * failure of any of them (a second runner's charge colliding on its UNIQUE key) rolls the
+ * payment back with it.
+ */
+export type PaymentCompanion =
+  | { kind: 'card-token'; row: CardTokenTable }
+  | { kind: 'schedule-binding'; row: ScheduleBindingTable }
+  | { kind: 'schedule-charge'; row: ScheduleChargeTable; progress: { nextDueOn: string; completed: boolean; nowMs: number } }
+  | { kind: 'challenge'; challenge: NewChallenge };
+
+export async function writeCompanions(transaction: Transaction<Database>, companions: readonly PaymentCompanion[]): Promise<void> {
+  for (const companion of companions) {
+    switch (companion.kind) {
+      case 'card-token': await insertCardToken(transaction, companion.row); break;
+      case 'schedule-binding': await insertBinding(transaction, companion.row); break;
+      case 'schedule-charge': await recordCharge(transaction, companion.row, companion.progress); break;
+      case 'challenge': await saveChallenge(transaction, companion.challenge); break;
+    }
+  }
+}
