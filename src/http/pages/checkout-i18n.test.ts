@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { declineReasons } from '../../acquirers/test-engine.ts';
 import { checkoutCatalogue } from './checkout-i18n.ts';
 import { refusalMessage } from './checkout-pages.ts';
 import { languages } from './i18n.ts';
@@ -21,9 +20,9 @@ test('every language has every checkout message, translated, with the same place
   assert.notEqual(checkoutCatalogue.uz.refusalExpired, checkoutCatalogue.kk.refusalExpired);
 });
 
-test('each refusal case of the terms pages has its own message', () => {
-  const cases = [declineReasons.notEnabledOnline, declineReasons.insufficientFunds, declineReasons.incorrectDetails, declineReasons.expired];
-  assert.equal(new Set(cases.map(refusalMessage)).size, 4);
-  assert.equal(refusalMessage('Declined by processing'), 'refusalOther');
-  assert.equal(refusalMessage(declineReasons.threeDsFailed), 'refusalThreeDs');
+test('each kind of refusal the connector names has its own message', () => {
+  const kinds = ['notEnabledOnline', 'insufficientFunds', 'incorrectDetails', 'expired', 'cardholderStep', 'other'] as const;
+  assert.equal(new Set(kinds.map(refusalMessage)).size, kinds.length);
+  assert.equal(refusalMessage('other'), 'refusalOther');
+  assert.equal(refusalMessage('cardholderStep'), 'refusalThreeDs');
 });
