@@ -24,10 +24,13 @@ export type CodeVerdict =
   /** The last allowed wrong code: the authentication failed. */
   | { outcome: 'failed' };
 
-export async function judgeOneTimeCode(transId: string, typed: string, countWrongCode: WrongCodeCounter): Promise<CodeVerdict> {
+export async function judgeOneTimeCode(
+  transId: string, typed: string, countWrongCode: WrongCodeCounter,
+): Promise<CodeVerdict> {
   const code = typed.replace(/\s/g, '');
   if (!/^\d{6}$/.test(code)) return { outcome: 'malformed' };
   if (code === sandboxOneTimeCode) return { outcome: 'passed' };
   const wrongCodes = await countWrongCode(transId);
-  return wrongCodes < wrongCodesMax ? { outcome: 'wrong', attemptsLeft: wrongCodesMax - wrongCodes } : { outcome: 'failed' };
+  if (wrongCodes >= wrongCodesMax) return { outcome: 'failed' };
+  return { outcome: 'wrong', attemptsLeft: wrongCodesMax - wrongCodes };
 }

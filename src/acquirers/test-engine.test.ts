@@ -159,7 +159,10 @@ test('explainDecline names the kind of each refusal text the engine gives, and n
   assert.equal(engine.explainDecline(declineReasons.notEnabledOnline), 'notEnabledOnline');
   assert.equal(engine.explainDecline(declineReasons.incorrectDetails), 'incorrectDetails');
   assert.equal(engine.explainDecline(declineReasons.expired), 'expired');
-  for (const reason of [declineReasons.threeDsFailed, declineReasons.threeDsExpired, declineReasons.redirectCancelled]) {
+  const cardholderSteps = [
+    declineReasons.threeDsFailed, declineReasons.threeDsExpired, declineReasons.redirectCancelled,
+  ];
+  for (const reason of cardholderSteps) {
     assert.equal(engine.explainDecline(reason), 'cardholderStep', reason);
   }
   assert.equal(engine.explainDecline(declineReasons.declinedByProcessing), undefined);

@@ -1,6 +1,7 @@
 import { isCardExpired } from '../domain/card.ts';
 import type {
-  AcquirerConnector, AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, Decision, DeclineExplanation, FollowUpRequest,
+  AcquirerConnector, AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, Decision, DeclineExplanation,
+  FollowUpRequest,
 } from './connector.ts';
 
 /** Decline texts a merchant can show a cardholder as they are; the README's table repeats them. */

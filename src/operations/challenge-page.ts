@@ -44,7 +44,9 @@ export async function waitingPayment(
   const payment = await findPaymentAnyMerchant(context.storage.db, transId);
   if (!payment) throw new ChallengePageError('notFound');
   if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new ChallengePageError('notWaiting');
-  if (options.requireChallenge && !(await findChallenge(context.storage.db, transId))) throw new ChallengePageError('notWaiting');
+  if (options.requireChallenge && !(await findChallenge(context.storage.db, transId))) {
+    throw new ChallengePageError('notWaiting');
+  }
   const merchant = await findMerchantById(context.storage.db, payment.merchant_id);
   const payer = JSON.parse(payment.payer_json) as Record<string, string>;
   return {
@@ -74,7 +76,9 @@ export interface ChallengeEndView {
 }
 
 /** The cardholder's step is over (passed or not): finish the payment, once. */
-export async function endChallenge(context: PlatformContext, transId: string, cardholderPassed: boolean): Promise<ChallengeEndView> {
+export async function endChallenge(
+  context: PlatformContext, transId: string, cardholderPassed: boolean,
+): Promise<ChallengeEndView> {
   try {
     const payment = await completeChallenge(context, transId, cardholderPassed);
     return {

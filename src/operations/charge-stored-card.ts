@@ -26,7 +26,9 @@ export interface StoredCardCharge {
  * A RECURRING_SALE payment on the source payment's card and payer, with no cardholder present
  * (no CVV, no 3-D Secure), its callback like any payment's.
  */
-export function chargeStoredCard(context: PlatformContext, merchant: SaleMerchant, charge: StoredCardCharge): Promise<SaleOutcome> {
+export function chargeStoredCard(
+  context: PlatformContext, merchant: SaleMerchant, charge: StoredCardCharge,
+): Promise<SaleOutcome> {
   const { source } = charge;
   const command: SaleCommand = {
     orderId: charge.orderId,

@@ -4,7 +4,9 @@ import type { CardEntry } from '../domain/card-entry.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { PaymentRow } from '../storage/payments.ts';
 import { challengeRedirect, type Redirect } from './challenge-links.ts';
-import { CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView } from './checkout.ts';
+import {
+  CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView,
+} from './checkout.ts';
 import type { PlatformContext } from './context.ts';
 import { refundApplicationPath } from './refund-applications.ts';
 
@@ -123,9 +125,9 @@ export async function payOnCheckoutPage(
     return outcome.redirect ? { outcome: 'to-issuer', redirect: outcome.redirect } : { outcome: 'done' };
   } catch (error) {
     if (error instanceof CheckoutError && error.problem === 'formUsed') return { outcome: 'form-used' };
-    if (error instanceof ProtocolError && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest')) {
-      return { outcome: 'order-busy' };
-    }
+    const busy = error instanceof ProtocolError
+      && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest');
+    if (busy) return { outcome: 'order-busy' };
     throw error;
   }
 }

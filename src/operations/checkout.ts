@@ -139,7 +139,8 @@ export function isExpired(context: PlatformContext, session: CheckoutSessionRow)
 /** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
 export async function newFormToken(context: PlatformContext, sessionId: string): Promise<string | undefined> {
   const formToken = randomBytes(16).toString('base64url');
-  return (await issueFormToken(context.storage.db, sessionId, formToken, context.clock.nowMs())) ? formToken : undefined;
+  const issued = await issueFormToken(context.storage.db, sessionId, formToken, context.clock.nowMs());
+  return issued ? formToken : undefined;
 }
 
 /**
@@ -189,7 +190,8 @@ export async function payOnCheckout(
   try {
     // What recurring_init=Y and req_token=Y add to an S2S SALE (a recurring token for an eligible
     // card, a card token), added here by the same function.
-    const recurring = await recurringAdditions(context, merchant, command, { reqToken: Number(session.request_token) === 1, scheduleId: null });
+    const reqToken = Number(session.request_token) === 1;
+    const recurring = await recurringAdditions(context, merchant, command, { reqToken, scheduleId: null });
     // The consumed token names this attempt: even if two requests got past the claim, the
     // payments table's unique fingerprint would refuse the second as a replay.
     const fingerprint = context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`);
@@ -202,7 +204,8 @@ export async function payOnCheckout(
   const { transId, status } = outcome;
   await recordCheckoutPayment(context.storage.db, session.session_id, transId, context.clock.nowMs());
   if (status === 'SETTLED' || status === 'PENDING' || status === 'DECLINED') {
-    await settleCheckoutSession(context.storage.db, session.session_id, transId, status !== 'DECLINED', context.clock.nowMs());
+    const approved = status !== 'DECLINED';
+    await settleCheckoutSession(context.storage.db, session.session_id, transId, approved, context.clock.nowMs());
   }
   return outcome;
 }

@@ -77,7 +77,9 @@ export type AlsoWrite =
   };
 
 /** The storage rows of a plan's alsoWrite, given the payment as it was built. */
-export function companionWrites(context: PlatformContext, records: readonly AlsoWrite[], payment: PaymentRow): PaymentCompanion[] {
+export function companionWrites(
+  context: PlatformContext, records: readonly AlsoWrite[], payment: PaymentRow,
+): PaymentCompanion[] {
   return records.map((record) => companionOf(context, record, payment));
 }
 
@@ -99,10 +101,10 @@ function companionOf(context: PlatformContext, record: AlsoWrite, payment: Payme
         kind: 'schedule-binding',
         row: {
           binding_id: newId(nowMs), schedule_id: record.schedule.schedule_id, merchant_id: payment.merchant_id,
-          initiating_trans_id: payment.trans_id, source_trans_id: record.sourceTransId ?? payment.trans_id, anchor_on: anchorOn,
-          amount_minor: Number(payment.amount_minor), currency: payment.currency, order_id: payment.order_id, status: 'active',
-          charges_made: 0, last_index: 0, next_due_on: nextDueDate(ruleOf(record.schedule), anchorOn, 0).dueOn,
-          created_at_ms: nowMs, updated_at_ms: nowMs,
+          initiating_trans_id: payment.trans_id, source_trans_id: record.sourceTransId ?? payment.trans_id,
+          anchor_on: anchorOn, amount_minor: Number(payment.amount_minor), currency: payment.currency,
+          order_id: payment.order_id, status: 'active', charges_made: 0, last_index: 0,
+          next_due_on: nextDueDate(ruleOf(record.schedule), anchorOn, 0).dueOn, created_at_ms: nowMs, updated_at_ms: nowMs,
         },
       };
     }
@@ -119,7 +121,9 @@ function companionOf(context: PlatformContext, record: AlsoWrite, payment: Payme
 }
 
 /** What recurring_init, schedule_id and req_token add to a payment's plan. */
-export type RecurringAdditions = Pick<PaymentPlan, 'recurringToken' | 'cardTokenCiphertext' | 'scheduleId' | 'alsoWrite'>;
+export type RecurringAdditions = Pick<
+  PaymentPlan, 'recurringToken' | 'cardTokenCiphertext' | 'scheduleId' | 'alsoWrite'
+>;
 
 const nothingAdded: RecurringAdditions = { alsoWrite: [] };
 

@@ -28,7 +28,9 @@ export interface RefundApplicationPageView {
   merchant: { descriptor: string; frameOrigins: string[]; refundDays: number };
   /** What can still be asked back (captured less refunds and open applications). */
   refundableMinor: number;
-  applications: { applicationId: string; amountMinor: number; currency: string; status: string; deadlineDate: string }[];
+  applications: {
+    applicationId: string; amountMinor: number; currency: string; status: string; deadlineDate: string;
+  }[];
 }
 
 /** A filed application, as its receipt shows it. */
@@ -54,7 +56,9 @@ async function linkTarget(
   return { payment, merchant };
 }
 
-async function pageView(context: PlatformContext, payment: PaymentRow, merchant: MerchantRecord): Promise<RefundApplicationPageView> {
+async function pageView(
+  context: PlatformContext, payment: PaymentRow, merchant: MerchantRecord,
+): Promise<RefundApplicationPageView> {
   const applications = await applicationsOfPayment(context.storage.db, payment.trans_id);
   return {
     path: refundApplicationPath(context, payment.trans_id),
@@ -64,18 +68,26 @@ async function pageView(context: PlatformContext, payment: PaymentRow, merchant:
     currency: payment.currency,
     cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
     payerEmail: payment.payer_email,
-    merchant: {
-      descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [], refundDays: merchant.refundDays ?? defaultRefundDays,
-    },
+    merchant: merchantView(merchant),
     refundableMinor: await refundableMinor(context, payment),
     applications: applications.map((row) => ({
-      applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency, status: row.status,
-      deadlineDate: row.deadline_date,
+      applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency,
+      status: row.status, deadlineDate: row.deadline_date,
     })),
   };
 }
 
-export async function openRefundApplication(context: PlatformContext, transId: string, signature: string): Promise<RefundApplicationPageView> {
+function merchantView(merchant: MerchantRecord): RefundApplicationPageView['merchant'] {
+  return {
+    descriptor: merchant.descriptor,
+    frameOrigins: merchant.frameOrigins ?? [],
+    refundDays: merchant.refundDays ?? defaultRefundDays,
+  };
+}
+
+export async function openRefundApplication(
+  context: PlatformContext, transId: string, signature: string,
+): Promise<RefundApplicationPageView> {
   const { payment, merchant } = await linkTarget(context, transId, signature);
   return pageView(context, payment, merchant);
 }
@@ -99,9 +111,7 @@ export async function fileRefundApplicationOnPage(
     },
     view: {
       cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
-      merchant: {
-        descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [], refundDays: merchant.refundDays ?? defaultRefundDays,
-      },
+      merchant: merchantView(merchant),
     },
   };
 }

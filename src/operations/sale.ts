@@ -75,7 +75,9 @@ const paymentKinds: Record<PaymentAction, {
   SALE: { cardholderPresent: true, response: saleResponse, callback: saleCallback },
   RECURRING_SALE: { cardholderPresent: false, response: saleResponse, callback: saleCallback },
   DEBIT: { operationType: 'DEBIT', cardholderPresent: true, response: saleResponse, callback: debitCallback },
-  CREDIT2CARD: { operationType: 'CREDIT', cardholderPresent: false, response: creditToCardResponse, callback: creditToCardCallback },
+  CREDIT2CARD: {
+    operationType: 'CREDIT', cardholderPresent: false, response: creditToCardResponse, callback: creditToCardCallback,
+  },
   CARD2CARD: { operationType: 'TRANSFER', cardholderPresent: true, response: saleResponse, callback: saleCallback },
 };
 
@@ -207,7 +209,9 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
  * also how a double-submitted hosted form charges once; one while the order has an unfinished
  * payment gets 400 Previous payment not completed. Both are ProtocolErrors.
  */
-export async function performSale(context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan): Promise<SaleOutcome> {
+export async function performSale(
+  context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan,
+): Promise<SaleOutcome> {
   const { command } = plan;
   const nowMs = context.clock.nowMs();
   const payment = newPaymentRow(context, merchant, plan, nowMs);
@@ -231,7 +235,8 @@ export async function performSale(context: PlatformContext, merchant: SaleMercha
   } catch (error) {
     // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
     // "final status will be sent in callback". The merchant is told exactly that.
-    context.logger.error({ transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
+    context.logger.error(
+      { transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
     return { transId, status: payment.status, body: kind.response(paymentFacts(context, payment)) };
   }
   return answerSale(run, answer, operation, true);
@@ -284,7 +289,8 @@ function newPaymentRow(context: PlatformContext, merchant: SaleMerchant, plan: P
     schedule_id: plan.scheduleId,
     source_trans_id: plan.sourceTransId,
     payee_json: payee ? JSON.stringify(payee.fields) : undefined,
-    payee_card_mask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : undefined,
+    payee_card_mask: payeeCard
+      ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : undefined,
     payee_card_ciphertext: payeeCard ? context.vault.encrypt(payeeCard) : undefined,
   };
 }
@@ -320,7 +326,9 @@ function authorizeSale({ context, merchant, plan, kind, payment, nowMs }: SaleRu
   });
 }
 
-async function answerSale(run: SaleRun, answer: AuthorizationAnswer, operation: OperationRow, alreadyInserted: boolean): Promise<SaleOutcome> {
+async function answerSale(
+  run: SaleRun, answer: AuthorizationAnswer, operation: OperationRow, alreadyInserted: boolean,
+): Promise<SaleOutcome> {
   const { context, merchant, plan, kind, payment, nowMs } = run;
   if (answer.outcome === 'challenge') {
     return beginChallenge(run, answer.kind, operation, alreadyInserted);
@@ -336,9 +344,8 @@ async function answerSale(run: SaleRun, answer: AuthorizationAnswer, operation: 
       callbacks, context.clock.nowMs());
   } else {
     const finalOperation = { ...operation, status: operationStatus, decline_reason: change.decline_reason };
-    if ((await insertPayment(context.storage, finalPayment, [finalOperation], callbacks, run.companions)) === 'conflict') {
-      await throwConflict(run);
-    }
+    const inserted = await insertPayment(context.storage, finalPayment, [finalOperation], callbacks, run.companions);
+    if (inserted === 'conflict') await throwConflict(run);
   }
   return { transId: payment.trans_id, status: change.status, body: kind.response(facts) };
 }
@@ -377,10 +384,14 @@ async function beginChallenge(
     // The 3DS row is made after the SALE row but must sort before it: give it the SALE row's id
     // and the SALE row a fresh, later one.
     const ordered = threeDs.length > 0
-      ? [{ ...threeDs[0], operation_id: operation.operation_id }, { ...operation, operation_id: threeDs[0].operation_id }]
+      ? [
+        { ...threeDs[0], operation_id: operation.operation_id },
+        { ...operation, operation_id: threeDs[0].operation_id },
+      ]
       : [operation];
     const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...run.companions];
-    if ((await insertPayment(context.storage, challenged, ordered, callbacks, companions)) === 'conflict') await throwConflict(run);
+    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks, companions);
+    if (inserted === 'conflict') await throwConflict(run);
   }
   return { transId: payment.trans_id, status: challengeKind, redirect, body: kind.response(facts, redirect) };
 }

@@ -136,5 +136,6 @@ export async function cardToCard(context: PlatformContext, merchant: Authenticat
   // The payee card goes to the connector with the payer's, and is stored masked and encrypted.
   const payee = { fields: pick(values, payeeFieldNames), cardNumber: new Secret(values.payee_card_number!) };
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
-  return (await performSale(context, merchant, { action: 'CARD2CARD', command, fingerprint, payee, alsoWrite: [] })).body;
+  const plan = { action: 'CARD2CARD', command, fingerprint, payee, alsoWrite: [] } as const;
+  return (await performSale(context, merchant, plan)).body;
 }

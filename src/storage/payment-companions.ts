@@ -14,10 +14,15 @@ import type { CardTokenTable, Database, ScheduleBindingTable, ScheduleChargeTabl
 export type PaymentCompanion =
   | { kind: 'card-token'; row: CardTokenTable }
   | { kind: 'schedule-binding'; row: ScheduleBindingTable }
-  | { kind: 'schedule-charge'; row: ScheduleChargeTable; progress: { nextDueOn: string; completed: boolean; nowMs: number } }
+  | {
+    kind: 'schedule-charge'; row: ScheduleChargeTable;
+    progress: { nextDueOn: string; completed: boolean; nowMs: number };
+  }
   | { kind: 'challenge'; challenge: NewChallenge };
 
-export async function writeCompanions(transaction: Transaction<Database>, companions: readonly PaymentCompanion[]): Promise<void> {
+export async function writeCompanions(
+  transaction: Transaction<Database>, companions: readonly PaymentCompanion[],
+): Promise<void> {
   for (const companion of companions) {
     switch (companion.kind) {
       case 'card-token': await insertCardToken(transaction, companion.row); break;

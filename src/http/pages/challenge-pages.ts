@@ -51,7 +51,9 @@ interface PaymentView {
 }
 
 /** The operation's view, or the readable error page for a link that leads nowhere. */
-async function paymentView(context: PlatformContext, transId: string, options: { requireChallenge?: boolean } = {}): Promise<PaymentView> {
+async function paymentView(
+  context: PlatformContext, transId: string, options: { requireChallenge?: boolean } = {},
+): Promise<PaymentView> {
   let waiting: WaitingPaymentView;
   try {
     waiting = await waitingPayment(context, transId, options);
@@ -68,7 +70,8 @@ async function paymentView(context: PlatformContext, transId: string, options: {
 /** An operation's "no such payment" or "no longer waiting" as the page that says so. */
 function pageErrorOf(error: unknown): unknown {
   if (!(error instanceof ChallengePageError)) return error;
-  return error.problem === 'notFound' ? new PageError('badLink', 404) : new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+  if (error.problem === 'notFound') return new PageError('badLink', 404);
+  return new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
 }
 
 function summary(language: Language, view: PaymentView): SafeHtml {
@@ -139,7 +142,9 @@ export function autoPostPage(reply: FastifyReply, language: Language, title: str
  */
 function returnPage(reply: FastifyReply, language: Language, end: ChallengeEndView) {
   const target = end.returnTarget || '_top';
-  const heading = end.approved ? translate(language, 'paymentSucceeded') : translate(language, 'paymentDeclined', { reason: end.declineReason ?? '' });
+  const heading = end.approved
+    ? translate(language, 'paymentSucceeded')
+    : translate(language, 'paymentDeclined', { reason: end.declineReason ?? '' });
   return sendPage(reply, 200, {
     title: heading,
     lang: language,
@@ -191,7 +196,9 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       if (text(fields, 'decision') !== 'cancel') {
         const verdict = await checkOneTimeCode(context, transId, text(fields, 'code'));
         if (verdict.outcome === 'malformed') return challengePage(reply, language, view, carried, { key: 'codeFormat' });
-        if (verdict.outcome === 'wrong') return challengePage(reply, language, view, carried, { key: 'wrongCode', count: verdict.attemptsLeft });
+        if (verdict.outcome === 'wrong') {
+          return challengePage(reply, language, view, carried, { key: 'wrongCode', count: verdict.attemptsLeft });
+        }
         passed = verdict.outcome === 'passed';
       }
       const title = passed ? translate(language, 'codeAccepted') : translate(language, 'authenticationFailed');

@@ -21,7 +21,9 @@ test('every language has every checkout message, translated, with the same place
 });
 
 test('each kind of refusal the connector names has its own message', () => {
-  const kinds = ['notEnabledOnline', 'insufficientFunds', 'incorrectDetails', 'expired', 'cardholderStep', 'other'] as const;
+  const kinds = [
+    'notEnabledOnline', 'insufficientFunds', 'incorrectDetails', 'expired', 'cardholderStep', 'other',
+  ] as const;
   assert.equal(new Set(kinds.map(refusalMessage)).size, kinds.length);
   assert.equal(refusalMessage('other'), 'refusalOther');
   assert.equal(refusalMessage('cardholderStep'), 'refusalThreeDs');
