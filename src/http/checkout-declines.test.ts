@@ -14,9 +14,10 @@ const bankText = 'Fonds insuffisants (51)';
 const approved: Decision = { outcome: 'approved' };
 
 function bank(explains: boolean): AcquirerConnector {
+  const explainDecline = (reason: string) => (reason === bankText ? 'insufficientFunds' as const : undefined);
   return {
     name: 'bank', sideEffectFree: true, requiredParameters: [],
-    ...(explains ? { explainDecline: (reason: string) => (reason === bankText ? 'insufficientFunds' as const : undefined) } : {}),
+    ...(explains ? { explainDecline } : {}),
     authorize: async () => ({ outcome: 'declined', declineReason: bankText }),
     completeChallenge: async () => approved,
     capture: async () => approved,
