@@ -68,7 +68,8 @@ export function checkOneTimeCode(context: PlatformContext, transId: string, code
 
 /** Where the cardholder goes after the step, and what to tell them on the way. */
 export interface ChallengeEndView {
-  approved: boolean;
+  /** `pending`: the acquirer's answer is not known yet (PREPARE); the merchant gets it later. */
+  outcome: 'approved' | 'declined' | 'pending';
   declineReason: string | null;
   /** The merchant's term_url_3ds, exactly, and the browsing context it opens in. */
   returnUrl: string;
@@ -81,8 +82,9 @@ export async function endChallenge(
 ): Promise<ChallengeEndView> {
   try {
     const payment = await completeChallenge(context, transId, cardholderPassed);
+    const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
     return {
-      approved: payment.status === 'SETTLED' || payment.status === 'PENDING',
+      outcome: approved ? 'approved' : payment.status === 'DECLINED' ? 'declined' : 'pending',
       declineReason: payment.decline_reason,
       returnUrl: payment.term_url_3ds,
       returnTarget: payment.term_url_target,

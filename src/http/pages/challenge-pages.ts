@@ -142,8 +142,9 @@ export function autoPostPage(reply: FastifyReply, language: Language, title: str
  */
 function returnPage(reply: FastifyReply, language: Language, end: ChallengeEndView) {
   const target = end.returnTarget || '_top';
-  const heading = end.approved
-    ? translate(language, 'paymentSucceeded')
+  // Pending: the acquirer's answer is not known yet; never say declined.
+  const heading = end.outcome === 'approved' ? translate(language, 'paymentSucceeded')
+    : end.outcome === 'pending' ? translate(language, 'paymentPending')
     : translate(language, 'paymentDeclined', { reason: end.declineReason ?? '' });
   return sendPage(reply, 200, {
     title: heading,
