@@ -252,6 +252,9 @@ function runCli(args: string[], environment: NodeJS.ProcessEnv): Promise<string>
 
 interface MerchantCredentials { clientKey: string; password: string }
 
+/** --init: on SQLite the CLI refuses a data directory without a database unless told to create one. */
+const merchantCreateArguments = ['merchant', 'create', '--init', '--email', 'bench@kassa.test', '--three-ds', 'off', '--json'];
+
 const runTag = randomBytes(3).toString('hex');
 let orderCounter = 0;
 const nextOrderId = () => {
@@ -674,7 +677,7 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
     KASSA_SECRET_KEY: randomBytes(32).toString('hex'),
   };
   progress(`${storage}: creating a merchant with the CLI (3-D Secure off)`);
-  const cliOutput = await runCli(['merchant', 'create', '--email', 'bench@kassa.test', '--three-ds', 'off', '--json'], environment);
+  const cliOutput = await runCli(merchantCreateArguments, environment);
   const created = JSON.parse(cliOutput.trim().split('\n').at(-1) ?? '{}') as { client_key?: string; password?: string };
   if (!created.client_key || !created.password) throw new Error(`unexpected CLI output: ${cliOutput}`);
   const merchant = { clientKey: created.client_key, password: created.password };
