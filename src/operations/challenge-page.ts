@@ -85,9 +85,9 @@ export async function endChallenge(
     const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
     return {
       outcome: approved ? 'approved' : payment.status === 'DECLINED' ? 'declined' : 'pending',
-      declineReason: payment.decline_reason,
-      returnUrl: payment.term_url_3ds,
-      returnTarget: payment.term_url_target,
+      declineReason: payment.declineReason,
+      returnUrl: payment.termUrl3ds,
+      returnTarget: payment.termUrlTarget,
     };
   } catch (error) {
     if (error instanceof ProtocolError && error.name === 'notInThreeDs') throw new ChallengePageError('notWaiting');
