@@ -11,7 +11,7 @@ import {
 } from './operations/refund-applications.ts';
 import type { CliIo } from './cli.ts';
 import type { Storage } from './storage/database.ts';
-import { findMerchantByClientKey } from './storage/merchants.ts';
+import { loadMerchantByClientKey } from './storage/merchants.ts';
 
 export const refundApplicationsUsage = `  kassa refund-applications list [--status received|approved|rejected] [--overdue] [--client-key KEY] [--limit N] [--json]
   kassa refund-applications approve --application-id ID [--note TEXT]   refund the amount asked (CREDITVOID)
@@ -66,7 +66,7 @@ async function decide(
   if (verb === 'list') {
     let merchantId: string | undefined;
     if (values['client-key']) {
-      merchantId = (await findMerchantByClientKey(context.storage.db, values['client-key']))?.merchantId;
+      merchantId = (await loadMerchantByClientKey(context.storage, values['client-key']))?.merchantId;
       if (!merchantId) throw new RefundApplicationError(`no merchant with client_key ${values['client-key']}`);
     }
     const rows = await findApplications(context, {

@@ -5,7 +5,7 @@ import {
   countWrongHash, deleteHashLockout, findHashLockouts, pairLockedUntilMs,
   type HashLockoutPolicy, type HashLockoutRecord,
 } from '../storage/hash-lockouts.ts';
-import { findMerchantByClientKey, findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { loadMerchantByClientKey, loadMerchantById, type MerchantRecord } from '../storage/merchants.ts';
 import { normalizeIp } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 
@@ -28,7 +28,7 @@ export const hashLockoutPolicy: HashLockoutPolicy = {
 export async function refuseLockedPair(context: PlatformContext, merchant: MerchantRecord, ip: string): Promise<void> {
   const nowMs = context.clock.nowMs();
   if ((merchant.hashLockedUntilMs ?? 0) <= nowMs) return;
-  if ((await pairLockedUntilMs(context.storage.db, merchant.merchantId, ip)) > nowMs) {
+  if ((await pairLockedUntilMs(context.storage, merchant.merchantId, ip)) > nowMs) {
     throw new ProtocolError('hashLockedOut');
   }
 }
@@ -69,7 +69,7 @@ export async function listLockouts(
 ): Promise<LockoutView[]> {
   const merchantId = filter.clientKey === undefined
     ? undefined : (await merchantOf(storage, filter.clientKey)).merchantId;
-  const records = await findHashLockouts(storage.db, { merchantId, limit: filter.limit ?? 1_000 });
+  const records = await findHashLockouts(storage, { merchantId, limit: filter.limit ?? 1_000 });
   const clientKeys = new Map<string, string>();
   const views: LockoutView[] = [];
   for (const record of records) views.push(await viewOf(storage, record, clientKeys));
@@ -81,7 +81,7 @@ async function viewOf(
 ): Promise<LockoutView> {
   let clientKey = clientKeys.get(record.merchantId);
   if (clientKey === undefined) {
-    clientKey = (await findMerchantById(storage.db, record.merchantId))?.clientKey ?? record.merchantId;
+    clientKey = (await loadMerchantById(storage, record.merchantId))?.clientKey ?? record.merchantId;
     clientKeys.set(record.merchantId, clientKey);
   }
   const { ip, wrongHashes, windowStartedAtMs, lockedUntilMs } = record;
@@ -97,7 +97,7 @@ export async function liftLockout(storage: Storage, clientKey: string, ip: strin
 }
 
 async function merchantOf(storage: Storage, clientKey: string): Promise<MerchantRecord> {
-  const merchant = await findMerchantByClientKey(storage.db, clientKey.trim().toLowerCase());
+  const merchant = await loadMerchantByClientKey(storage, clientKey.trim().toLowerCase());
   if (!merchant) throw new LockoutInputError(`no merchant with client_key ${clientKey}`);
   return merchant;
 }

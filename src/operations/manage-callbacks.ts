@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.ts';
 import type { Storage } from '../storage/database.ts';
 import {
-  liftUrlBlocks, listBlockedUrls, listCallbacks, requeueCallback, type CallbackRecord, type CallbackState,
+  listBlockedUrls, listCallbacks, requeueCallback, unblockUrls, type CallbackRecord, type CallbackState,
 } from '../storage/callbacks.ts';
 
 /** Operator use cases behind `kassa callbacks …`: see deliveries, re-send, unblock URLs. */
@@ -57,30 +57,29 @@ export async function findCallbacks(
   }
   const limit = filter.limit ?? listLimitDefault;
   if (!Number.isInteger(limit) || limit < 1 || limit > listLimitMax) throw new CallbackInputError(`--limit is 1–${listLimitMax}`);
-  const records = await listCallbacks(storage.db, { transId: filter.transId, state: filter.state as CallbackState | undefined, limit });
+  const state = filter.state as CallbackState | undefined;
+  const records = await listCallbacks(storage, { transId: filter.transId, state, limit });
   return records.map(describeCallback);
 }
 
 /** Queues a callback again now (delivered or failed alike) with a fresh retry schedule. */
 export async function resendCallback(dependencies: { storage: Storage; clock: Clock }, outboxId: string): Promise<DescribedCallback> {
-  if (!(await requeueCallback(dependencies.storage.db, outboxId, dependencies.clock.nowMs()))) {
+  if (!(await requeueCallback(dependencies.storage, outboxId, dependencies.clock.nowMs()))) {
     throw new CallbackInputError(`no callback with outbox id ${outboxId}`);
   }
-  const [record] = await listCallbacks(dependencies.storage.db, { limit: 1, outboxId });
+  const [record] = await listCallbacks(dependencies.storage, { limit: 1, outboxId });
   return describeCallback(record);
 }
 
 /** Lifts a URL's block at once, as editing the merchant's callback URL does. */
 export async function unblockUrl(dependencies: { storage: Storage; clock: Clock }, url: string) {
   const nowMs = dependencies.clock.nowMs();
-  const wasBlocked = await dependencies.storage.db.transaction().execute(
-    async (transaction) => (await liftUrlBlocks(transaction, [url], nowMs)).length > 0,
-  );
+  const wasBlocked = (await unblockUrls(dependencies.storage, [url], nowMs)).length > 0;
   return { url, was_blocked: wasBlocked };
 }
 
 export async function blockedUrls(dependencies: { storage: Storage; clock: Clock }, limit = listLimitMax) {
-  const rows = await listBlockedUrls(dependencies.storage.db, dependencies.clock.nowMs(), limit);
+  const rows = await listBlockedUrls(dependencies.storage, dependencies.clock.nowMs(), limit);
   return rows.map((row) => ({
     url: row.url,
     consecutive_failures: row.consecutiveFailures,

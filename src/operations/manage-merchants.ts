@@ -5,7 +5,10 @@ import type { Clock } from '../domain/clock.ts';
 import { newId } from '../domain/ids.ts';
 import type { Vault } from '../security/vault.ts';
 import type { Storage } from '../storage/database.ts';
-import { insertMerchant, listMerchants, findMerchantByClientKey, updateMerchantSettings, type MerchantRecord, type MerchantSettings } from '../storage/merchants.ts';
+import {
+  insertMerchant, listMerchants, loadMerchantByClientKey, updateMerchantSettings,
+  type MerchantRecord, type MerchantSettings,
+} from '../storage/merchants.ts';
 
 /** The middle of the seeds' 10, 14 and 21 business days. */
 export const defaultRefundDays = 14;
@@ -91,7 +94,7 @@ export async function createMerchant(
     passwordCiphertext: dependencies.vault.encrypt(password),
     createdAtMs: nowMs,
   };
-  await insertMerchant(dependencies.storage.db, merchant);
+  await insertMerchant(dependencies.storage, merchant);
   return { merchant, password };
 }
 
@@ -99,14 +102,14 @@ export async function updateMerchant(
   dependencies: { storage: Storage; clock: Clock }, clientKey: string, settings: Partial<MerchantSettings>,
 ): Promise<MerchantRecord> {
   checkSettings(settings);
-  const merchant = await findMerchantByClientKey(dependencies.storage.db, clientKey);
+  const merchant = await loadMerchantByClientKey(dependencies.storage, clientKey);
   if (!merchant) throw new MerchantInputError(`no merchant with client_key ${clientKey}`);
-  await updateMerchantSettings(dependencies.storage.db, merchant.merchantId, settings, dependencies.clock.nowMs());
-  return (await findMerchantByClientKey(dependencies.storage.db, clientKey))!;
+  await updateMerchantSettings(dependencies.storage, merchant.merchantId, settings, dependencies.clock.nowMs());
+  return (await loadMerchantByClientKey(dependencies.storage, clientKey))!;
 }
 
 export async function allMerchants(storage: Storage, limit = 10_000): Promise<MerchantRecord[]> {
-  return listMerchants(storage.db, limit);
+  return listMerchants(storage, limit);
 }
 
 /** What the CLI shows of a merchant: everything but secrets. */

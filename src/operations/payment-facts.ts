@@ -45,7 +45,9 @@ export function cardSummaryOf(payment: Payment) {
   return { bin, lastFour, expiryMonth: Number(month), expiryYear: Number(year) };
 }
 
-/** What responses and callbacks may say about a payment: masks only, never card data. */
+/** What responses and callbacks may say about a payment: masks only, never card data. The row
+ * form of factsOf, for SALE's hot path only, which builds the row it inserts and need not map
+ * it to a Payment (docs/adr/0011-payment-domain.md). */
 export function paymentFacts(context: PlatformContext, payment: PaymentRow, dateMs = Number(payment.created_at_ms)): PaymentFacts {
   const approved = approvedStatuses.has(payment.status);
   return {
@@ -72,7 +74,7 @@ export function paymentFacts(context: PlatformContext, payment: PaymentRow, date
  * stays re-sendable), which spares the dispatcher a claim and PostgreSQL an update per payment.
  * Left out, the dispatcher finds that out itself. */
 export function callbackRow(
-  payment: Pick<PaymentRow, 'merchant_id' | 'trans_id'>, payload: Record<string, unknown>, nowMs: number,
+  payment: { merchant_id: string; trans_id: string }, payload: Record<string, unknown>, nowMs: number,
   merchantCallbackUrl?: string | null,
 ): OutboxRow {
   const row: OutboxRow = {

@@ -3,8 +3,9 @@ import { financialDay, formatTransDate } from '../domain/dates.ts';
 import { newId } from '../domain/ids.ts';
 import { formatAmount, parseAmount } from '../domain/money.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
-import { findMerchantById } from '../storage/merchants.ts';
-import { loadPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import type { Payment } from '../domain/payment.ts';
+import { loadMerchantById } from '../storage/merchants.ts';
+import { loadPaymentAnyMerchant, paymentFromRow, type PaymentRow } from '../storage/payments.ts';
 import {
   findRefundApplication, insertRefundApplication, listRefundApplications, moveRefundApplication, pendingApplicationsOfPayment,
   type RefundApplicationRow,
@@ -31,12 +32,28 @@ export type ApplicationProblem = 'kindMissing' | 'reasonMissing' | 'reasonTooLon
 
 /** How much can still be asked back: what was captured (or held, for an AUTH) less refunds and
  * less what other open applications already ask for. */
-export async function refundableMinor(context: PlatformContext, payment: PaymentRow): Promise<number> {
-  const base = payment.status === 'PENDING' ? Number(payment.amount_minor)
-    : payment.status === 'SETTLED' ? Number(payment.captured_minor) - Number(payment.refunded_minor) : 0;
-  const pending = await pendingApplicationsOfPayment(context.storage.db, payment.trans_id);
+export async function applicationRefundableMinor(context: PlatformContext, payment: Payment): Promise<number> {
+  const base = payment.status === 'PENDING' ? payment.amountMinor
+    : payment.status === 'SETTLED' ? payment.capturedMinor - payment.refundedMinor : 0;
+  const pending = await pendingApplicationsOfPayment(context.storage, payment.transId);
   return Math.max(0, base - pending.reduce((sum, application) => sum + Number(application.amount_minor), 0));
 }
+
+// Row-accepting forms of applicationRefundableMinor and fileApplication, for the refund
+// application page, which still reads the payment's row; remove them once it loads a Payment.
+export async function refundableMinor(context: PlatformContext, payment: PaymentRow): Promise<number> {
+  return applicationRefundableMinor(context, paymentFromRow(payment));
+}
+
+export async function fileRefundApplication(
+  context: PlatformContext, payment: PaymentRow, input: ApplicationInput,
+): Promise<FiledApplication> {
+  return fileApplication(context, paymentFromRow(payment), input);
+}
+
+export type FiledApplication =
+  | { ok: true; application: RefundApplicationRow }
+  | { ok: false; problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> };
 
 export interface ApplicationInput {
   kind: string;
@@ -50,9 +67,9 @@ export interface ApplicationInput {
  * merchant's number of business days from the day of receipt (platform time zone), skipping
  * weekends and the merchant's holidays.
  */
-export async function fileRefundApplication(
-  context: PlatformContext, payment: PaymentRow, input: ApplicationInput,
-): Promise<{ ok: true; application: RefundApplicationRow } | { ok: false; problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> }> {
+export async function fileApplication(
+  context: PlatformContext, payment: Payment, input: ApplicationInput,
+): Promise<FiledApplication> {
   const problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> = {};
   if (!(refundApplicationKinds as readonly string[]).includes(input.kind)) problems.kind = 'kindMissing';
   const reason = input.reason.trim();
@@ -60,19 +77,19 @@ export async function fileRefundApplication(
   else if ([...reason].length > reasonLengthMax) problems.reason = 'reasonTooLong';
   const email = input.contactEmail.trim();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 256) problems.contactEmail = 'emailInvalid';
-  const refundable = await refundableMinor(context, payment);
+  const refundable = await applicationRefundableMinor(context, payment);
   const amount = parseAmount(input.amountText.trim().replace(',', '.'), payment.currency);
   if (!amount.ok) problems.amountText = 'amountInvalid';
   else if (amount.amountMinor > refundable) problems.amountText = 'amountTooLarge';
   if (Object.keys(problems).length > 0 || !amount.ok) return { ok: false, problems };
 
-  const merchant = (await findMerchantById(context.storage.db, payment.merchant_id))!;
+  const merchant = (await loadMerchantById(context.storage, payment.merchantId))!;
   const nowMs = context.clock.nowMs();
   const receivedDate = financialDay(nowMs, context.timeZone);
   const application: RefundApplicationRow = {
     application_id: newId(nowMs),
-    trans_id: payment.trans_id,
-    merchant_id: payment.merchant_id,
+    trans_id: payment.transId,
+    merchant_id: payment.merchantId,
     kind: input.kind,
     reason,
     amount_minor: amount.amountMinor,
@@ -85,7 +102,7 @@ export async function fileRefundApplication(
     decided_at_ms: null,
     decision_note: null,
   };
-  await insertRefundApplication(context.storage.db, application);
+  await insertRefundApplication(context.storage, application);
   return { ok: true, application };
 }
 
@@ -118,13 +135,13 @@ export async function findApplications(
   }
   const limit = filter.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new RefundApplicationError('--limit is 1–10000');
-  const rows = await listRefundApplications(context.storage.db, { status, merchantId: filter.merchantId }, limit);
+  const rows = await listRefundApplications(context.storage, { status, merchantId: filter.merchantId }, limit);
   const described = rows.map((row) => describeApplication(context, row));
   return filter.overdueOnly ? described.filter((row) => row.overdue) : described;
 }
 
 async function loadOpenApplication(context: PlatformContext, applicationId: string) {
-  const application = await findRefundApplication(context.storage.db, applicationId);
+  const application = await findRefundApplication(context.storage, applicationId);
   if (!application) throw new RefundApplicationError(`no refund application ${applicationId}`);
   if (application.status !== 'RECEIVED') {
     throw new RefundApplicationError(`application ${applicationId} is ${application.status}, not RECEIVED`);
@@ -139,7 +156,8 @@ async function loadOpenApplication(context: PlatformContext, applicationId: stri
  */
 export async function approveRefundApplication(context: PlatformContext, applicationId: string, note: string | null = null) {
   const application = await loadOpenApplication(context, applicationId);
-  if (!(await moveRefundApplication(context.storage.db, applicationId, 'RECEIVED', 'APPROVING', { decidedAtMs: null, note }))) {
+  const claim = { decidedAtMs: null, note };
+  if (!(await moveRefundApplication(context.storage, applicationId, 'RECEIVED', 'APPROVING', claim))) {
     throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
   }
   const payment = (await loadPaymentAnyMerchant(context.storage, application.trans_id))!;
@@ -155,7 +173,7 @@ export async function approveRefundApplication(context: PlatformContext, applica
   } catch (error) {
     if (error instanceof RefundApplicationError) throw error;
     if (!(error instanceof ProtocolError)) {
-      await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note });
+      await moveRefundApplication(context.storage, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note });
       throw error;
     }
     outcome = { approved: false, why: `${protocolErrors[error.name].code} ${error.message}` };
@@ -163,20 +181,23 @@ export async function approveRefundApplication(context: PlatformContext, applica
   const nowMs = context.clock.nowMs();
   if (!outcome.approved) {
     // Nothing moved: the application waits again, with the reason for the operator.
-    await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'RECEIVED', { decidedAtMs: null, note: `refund failed: ${outcome.why}` });
+    await moveRefundApplication(context.storage, applicationId, 'APPROVING', 'RECEIVED', {
+      decidedAtMs: null, note: `refund failed: ${outcome.why}`,
+    });
     throw new RefundApplicationError(`refund not made: ${outcome.why}`);
   }
-  await moveRefundApplication(context.storage.db, applicationId, 'APPROVING', 'APPROVED', { decidedAtMs: nowMs, note });
-  return describeApplication(context, (await findRefundApplication(context.storage.db, applicationId))!);
+  await moveRefundApplication(context.storage, applicationId, 'APPROVING', 'APPROVED', { decidedAtMs: nowMs, note });
+  return describeApplication(context, (await findRefundApplication(context.storage, applicationId))!);
 }
 
 export async function rejectRefundApplication(context: PlatformContext, applicationId: string, note: string | undefined) {
   if (!note || note.trim() === '') throw new RefundApplicationError('--note is required: the cardholder is owed a reason');
   await loadOpenApplication(context, applicationId);
-  if (!(await moveRefundApplication(context.storage.db, applicationId, 'RECEIVED', 'REJECTED', { decidedAtMs: context.clock.nowMs(), note: note.trim() }))) {
+  const decision = { decidedAtMs: context.clock.nowMs(), note: note.trim() };
+  if (!(await moveRefundApplication(context.storage, applicationId, 'RECEIVED', 'REJECTED', decision))) {
     throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
   }
-  return describeApplication(context, (await findRefundApplication(context.storage.db, applicationId))!);
+  return describeApplication(context, (await findRefundApplication(context.storage, applicationId))!);
 }
 
 /** The CLI's table. */

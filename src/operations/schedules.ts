@@ -5,9 +5,10 @@ import { createScheduleFields, descheduleFields, scheduleFields } from '../proto
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { createScheduleHash, hashesMatch, scheduleHash } from '../protocol/hash.ts';
 import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
-import { findPayment } from '../storage/payments.ts';
+import { loadPayment, merchantHasRecurringToken } from '../storage/payments.ts';
 import {
-  bindingsOfSchedule, deleteSchedule, deschedule as descheduleBindings, findSchedule, insertSchedule, setPaused, type ScheduleRow,
+  bindingsOfSchedule, deleteSchedule, deschedule as descheduleBindings, insertSchedule, loadSchedule, setPaused,
+  type Schedule,
 } from '../storage/schedules.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
@@ -33,10 +34,10 @@ function validated(fields: RequestFields, rules: typeof scheduleFields): Record<
 
 async function signedSchedule(
   context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules = scheduleFields,
-): Promise<{ schedule: ScheduleRow; values: Record<string, string | undefined> }> {
+): Promise<{ schedule: Schedule; values: Record<string, string | undefined> }> {
   const values = validated(fields, rules);
   if (!hashesMatch(scheduleHash(values.schedule_id!, merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
-  const schedule = await findSchedule(context.storage.db, merchant.merchantId, values.schedule_id!.toLowerCase());
+  const schedule = await loadSchedule(context.storage, merchant.merchantId, values.schedule_id!.toLowerCase());
   if (!schedule) throw new ProtocolError('scheduleNotFound');
   return { schedule, values };
 }
@@ -46,19 +47,20 @@ export async function createSchedule(context: PlatformContext, merchant: Authent
   if (!hashesMatch(createScheduleHash(merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
   const nowMs = context.clock.nowMs();
   const scheduleId = newId(nowMs);
-  await insertSchedule(context.storage.db, {
-    schedule_id: scheduleId, merchant_id: merchant.merchantId, name: values.name!, interval_unit: values.interval_unit!,
-    interval_length: Number(values.interval_length), day_of_month: values.day_of_month === undefined ? null : Number(values.day_of_month),
-    payments_count: Number(values.payments_count), delays: values.delays === undefined ? 0 : Number(values.delays), paused: 0,
-    resumed_on: null, deleted_at_ms: null, created_at_ms: nowMs, updated_at_ms: nowMs,
-  });
+  await insertSchedule(context.storage, {
+    scheduleId, merchantId: merchant.merchantId, name: values.name!, intervalUnit: values.interval_unit!,
+    intervalLength: Number(values.interval_length),
+    dayOfMonth: values.day_of_month === undefined ? null : Number(values.day_of_month),
+    paymentsCount: Number(values.payments_count), delays: values.delays === undefined ? 0 : Number(values.delays),
+    paused: false,
+  }, nowMs);
   return { action: 'CREATE_SCHEDULE', result: 'SUCCESS', schedule_id: scheduleId };
 }
 
 /** Paused: no scheduled charge is made, and no new recurring payment may use it. */
 export async function pauseSchedule(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const { schedule } = await signedSchedule(context, merchant, fields);
-  if (!(await setPaused(context.storage.db, schedule.schedule_id, true, context.clock.nowMs(), null))) {
+  if (!(await setPaused(context.storage, schedule.scheduleId, true, context.clock.nowMs(), null))) {
     throw new ProtocolError('schedulePaused');
   }
   return { action: 'PAUSE_SCHEDULE', result: 'SUCCESS' };
@@ -69,7 +71,7 @@ export async function pauseSchedule(context: PlatformContext, merchant: Authenti
 export async function runSchedule(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const { schedule } = await signedSchedule(context, merchant, fields);
   const nowMs = context.clock.nowMs();
-  if (!(await setPaused(context.storage.db, schedule.schedule_id, false, nowMs, financialDay(nowMs, context.timeZone)))) {
+  if (!(await setPaused(context.storage, schedule.scheduleId, false, nowMs, financialDay(nowMs, context.timeZone)))) {
     throw new ProtocolError('scheduleNotPaused');
   }
   return { action: 'RUN_SCHEDULE', result: 'SUCCESS' };
@@ -78,20 +80,22 @@ export async function runSchedule(context: PlatformContext, merchant: Authentica
 /** Deleted: no more charges, no new bindings, and the schedule answers 900101 from now on. */
 export async function removeSchedule(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const { schedule } = await signedSchedule(context, merchant, fields);
-  if (!(await deleteSchedule(context.storage.db, schedule.schedule_id, context.clock.nowMs()))) throw new ProtocolError('scheduleNotFound');
+  if (!(await deleteSchedule(context.storage, schedule.scheduleId, context.clock.nowMs()))) {
+    throw new ProtocolError('scheduleNotFound');
+  }
   return { action: 'DELETE_SCHEDULE', result: 'SUCCESS' };
 }
 
 export async function scheduleInfo(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const { schedule } = await signedSchedule(context, merchant, fields);
   const body: Record<string, unknown> = {
-    action: 'SCHEDULE_INFO', result: 'SUCCESS', name: schedule.name, interval_length: Number(schedule.interval_length),
-    interval_unit: schedule.interval_unit,
+    action: 'SCHEDULE_INFO', result: 'SUCCESS', name: schedule.name, interval_length: schedule.intervalLength,
+    interval_unit: schedule.intervalUnit,
   };
-  if (schedule.interval_unit === 'month' && schedule.day_of_month !== null) body.day_of_month = Number(schedule.day_of_month);
-  body.payments_count = Number(schedule.payments_count);
-  body.delays = Number(schedule.delays);
-  body.paused = schedule.paused === 1 ? 'Y' : 'N';
+  if (schedule.intervalUnit === 'month' && schedule.dayOfMonth !== null) body.day_of_month = schedule.dayOfMonth;
+  body.payments_count = schedule.paymentsCount;
+  body.delays = schedule.delays;
+  body.paused = schedule.paused ? 'Y' : 'N';
   return body;
 }
 
@@ -106,19 +110,19 @@ export async function deschedule(context: PlatformContext, merchant: Authenticat
   const { schedule, values } = await signedSchedule(context, merchant, fields, descheduleFields);
   let sourceTransId: string | undefined;
   let tokenKnown = false;
-  for (const binding of await bindingsOfSchedule(context.storage.db, schedule.schedule_id)) {
-    const source = await findPayment(context.storage.db, merchant.merchantId, binding.source_trans_id);
-    if (source?.recurring_token && sameText(source.recurring_token, values.recurring_token!)) {
+  for (const binding of await bindingsOfSchedule(context.storage, schedule.scheduleId)) {
+    const source = await loadPayment(context.storage, merchant.merchantId, binding.sourceTransId);
+    if (source?.recurringToken && sameText(source.recurringToken, values.recurring_token!)) {
       tokenKnown = true;
-      if (binding.status === 'active') sourceTransId = binding.source_trans_id;
+      if (binding.status === 'active') sourceTransId = binding.sourceTransId;
     }
   }
   if (!tokenKnown) {
-    const elsewhere = await context.storage.db.selectFrom('payments').select('trans_id')
-      .where('merchant_id', '=', merchant.merchantId).where('recurring_token', '=', values.recurring_token!.toLowerCase()).executeTakeFirst();
+    const elsewhere = await merchantHasRecurringToken(context.storage, merchant.merchantId, values.recurring_token!);
     throw new ProtocolError(elsewhere ? 'recurringNotBound' : 'recurringTokenInvalid');
   }
-  if (!sourceTransId || (await descheduleBindings(context.storage.db, schedule.schedule_id, sourceTransId, context.clock.nowMs())) === 0) {
+  const nowMs = context.clock.nowMs();
+  if (!sourceTransId || (await descheduleBindings(context.storage, schedule.scheduleId, sourceTransId, nowMs)) === 0) {
     throw new ProtocolError('recurringNotBound');
   }
   return { action: 'DESCHEDULE', result: 'SUCCESS' };

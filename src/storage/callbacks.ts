@@ -300,8 +300,13 @@ export interface BlockedUrl {
   merchantCount: number;
 }
 
-export async function listBlockedUrls(db: Executor, nowMs: number, limit: number): Promise<BlockedUrl[]> {
-  const rows = await db.selectFrom('callback_url_blocks as b')
+/** Lifts these URLs' blocks in a transaction of its own (liftUrlBlocks): the operator's unblock. */
+export async function unblockUrls(storage: Storage, urls: string[], nowMs: number): Promise<string[]> {
+  return storage.db.transaction().execute((transaction) => liftUrlBlocks(transaction, urls, nowMs));
+}
+
+export async function listBlockedUrls(storage: Storage, nowMs: number, limit: number): Promise<BlockedUrl[]> {
+  const rows = await storage.db.selectFrom('callback_url_blocks as b')
     .select((eb) => [
       'b.url', 'b.consecutive_failures', 'b.blocked_until_ms',
       eb.selectFrom('merchants as m').select(eb.fn.countAll<number>().as('count')).whereRef('m.callback_url', '=', 'b.url').as('merchant_count'),
@@ -337,9 +342,9 @@ export interface CallbackRecord {
 
 /** Callbacks newest first, each with its attempts in order; bounded by `limit`. */
 export async function listCallbacks(
-  db: Executor, filter: { transId?: string; outboxId?: string; state?: CallbackState; limit: number },
+  storage: Storage, filter: { transId?: string; outboxId?: string; state?: CallbackState; limit: number },
 ): Promise<CallbackRecord[]> {
-  let query = db.selectFrom('outbox').selectAll().where('topic', '=', 'callback');
+  let query = storage.db.selectFrom('outbox').selectAll().where('topic', '=', 'callback');
   if (filter.transId !== undefined) query = query.where('trans_id', '=', filter.transId);
   if (filter.outboxId !== undefined) query = query.where('outbox_id', '=', filter.outboxId);
   if (filter.state === 'delivered') query = query.where('delivered_at_ms', 'is not', null);
@@ -347,7 +352,7 @@ export async function listCallbacks(
   if (filter.state === 'pending') query = query.where('delivered_at_ms', 'is', null).where('failed_at_ms', 'is', null);
   const rows = await query.orderBy('outbox_id', 'desc').limit(filter.limit).execute();
   if (rows.length === 0) return [];
-  const attempts = await db.selectFrom('callback_attempts').selectAll()
+  const attempts = await storage.db.selectFrom('callback_attempts').selectAll()
     .where('outbox_id', 'in', rows.map((row) => row.outbox_id))
     .orderBy('attempted_at_ms').orderBy('attempt_id')
     .execute();
@@ -381,8 +386,8 @@ export async function listCallbacks(
  * attempts already made stay on record). A lease still held is dropped: the operator asked for
  * a new send, and an in-flight attempt's result no longer changes the row.
  */
-export async function requeueCallback(db: Executor, outboxId: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('outbox')
+export async function requeueCallback(storage: Storage, outboxId: string, nowMs: number): Promise<boolean> {
+  const result = await storage.db.updateTable('outbox')
     .set({
       delivered_at_ms: null, failed_at_ms: null, next_attempt_at_ms: nowMs, attempt_count: 0,
       claimed_until_ms: null, claim_token: null, last_error: null,

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Storage } from './database.ts';
 import { merchantsChangedHere } from './merchant-cache.ts';
@@ -76,16 +76,16 @@ async function raiseMerchantLock(
 }
 
 /** The end of the pair's lock as stored (0 when it has none): one read by primary key. */
-export async function pairLockedUntilMs(db: Kysely<Database>, merchantId: string, ip: string): Promise<number> {
-  const row = await db.selectFrom('hash_lockouts').select('locked_until_ms')
+export async function pairLockedUntilMs(storage: Storage, merchantId: string, ip: string): Promise<number> {
+  const row = await storage.db.selectFrom('hash_lockouts').select('locked_until_ms')
     .where('merchant_id', '=', merchantId).where('ip', '=', ip).executeTakeFirst();
   return row ? Number(row.locked_until_ms) : 0;
 }
 
 export async function findHashLockouts(
-  db: Kysely<Database>, filter: { merchantId?: string; limit: number },
+  storage: Storage, filter: { merchantId?: string; limit: number },
 ): Promise<HashLockoutRecord[]> {
-  let query = db.selectFrom('hash_lockouts').selectAll();
+  let query = storage.db.selectFrom('hash_lockouts').selectAll();
   if (filter.merchantId !== undefined) query = query.where('merchant_id', '=', filter.merchantId);
   const rows = await query.orderBy('locked_until_ms', 'desc').orderBy('merchant_id').orderBy('ip')
     .limit(filter.limit).execute();

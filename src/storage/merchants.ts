@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { liftUrlBlocks } from './callbacks.ts';
 import { merchantsChangedHere } from './merchant-cache.ts';
 import type { Selectable } from 'kysely';
+import type { Storage } from './database.ts';
 import type { Database, MerchantTable } from './schema.ts';
 
 export interface MerchantSettings {
@@ -49,8 +50,8 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
   };
 }
 
-export async function insertMerchant(db: Kysely<Database>, merchant: MerchantRecord): Promise<void> {
-  await insertMerchantRow(db, merchant);
+export async function insertMerchant(storage: Storage, merchant: MerchantRecord): Promise<void> {
+  await insertMerchantRow(storage.db, merchant);
   merchantsChangedHere();
 }
 
@@ -86,8 +87,19 @@ export async function findMerchantById(db: Kysely<Database>, merchantId: string)
   return row ? fromRow(row) : undefined;
 }
 
-export async function listMerchants(db: Kysely<Database>, limit: number): Promise<MerchantRecord[]> {
-  const rows = await db.selectFrom('merchants').selectAll().orderBy('created_at_ms').limit(limit).execute();
+/** The merchant as stored now, for the operator's use cases (findMerchantByClientKey). */
+export async function loadMerchantByClientKey(
+  storage: Storage, clientKey: string,
+): Promise<MerchantRecord | undefined> {
+  return findMerchantByClientKey(storage.db, clientKey);
+}
+
+export async function loadMerchantById(storage: Storage, merchantId: string): Promise<MerchantRecord | undefined> {
+  return findMerchantById(storage.db, merchantId);
+}
+
+export async function listMerchants(storage: Storage, limit: number): Promise<MerchantRecord[]> {
+  const rows = await storage.db.selectFrom('merchants').selectAll().orderBy('created_at_ms').limit(limit).execute();
   return rows.map(fromRow);
 }
 
@@ -97,10 +109,10 @@ export async function listMerchants(db: Kysely<Database>, limit: number): Promis
  * and the new URL at once, for every merchant using them, in the same transaction.
  */
 export async function updateMerchantSettings(
-  db: Kysely<Database>, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
+  storage: Storage, merchantId: string, settings: Partial<MerchantSettings>, nowMs: number,
 ): Promise<boolean> {
   try {
-    return await updateMerchantSettingsOnce(db, merchantId, settings, nowMs);
+    return await updateMerchantSettingsOnce(storage.db, merchantId, settings, nowMs);
   } finally {
     // After the commit (or its failure): a lookup between the two reads the row as committed.
     merchantsChangedHere();

@@ -532,3 +532,11 @@ export async function recordChargeback(
 export async function findPaymentAnyMerchant(db: Executor, transId: string): Promise<PaymentRow | undefined> {
   return db.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirst();
 }
+
+/** Whether any payment of this merchant carries the recurring token (stored lower-case): tells
+ * DESCHEDULE's "not bound to this schedule" from "no such token". */
+export async function merchantHasRecurringToken(storage: Storage, merchantId: string, token: string): Promise<boolean> {
+  const row = await storage.db.selectFrom('payments').select('trans_id')
+    .where('merchant_id', '=', merchantId).where('recurring_token', '=', token.toLowerCase()).executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,21 +1,25 @@
 import type { Kysely } from 'kysely';
+import type { Storage } from './database.ts';
 import type { Database, RefundApplicationTable } from './schema.ts';
 
 export type RefundApplicationRow = RefundApplicationTable;
 
-export async function insertRefundApplication(db: Kysely<Database>, application: RefundApplicationRow): Promise<void> {
-  await db.insertInto('refund_applications').values(application).execute();
+export async function insertRefundApplication(storage: Storage, application: RefundApplicationRow): Promise<void> {
+  await storage.db.insertInto('refund_applications').values(application).execute();
 }
 
-export async function findRefundApplication(db: Kysely<Database>, applicationId: string): Promise<RefundApplicationRow | undefined> {
-  return db.selectFrom('refund_applications').selectAll().where('application_id', '=', applicationId).executeTakeFirst();
+export async function findRefundApplication(
+  storage: Storage, applicationId: string,
+): Promise<RefundApplicationRow | undefined> {
+  return storage.db.selectFrom('refund_applications').selectAll()
+    .where('application_id', '=', applicationId).executeTakeFirst();
 }
 
 /** Oldest deadline first: what the operator should answer next. At most `limit` rows. */
 export async function listRefundApplications(
-  db: Kysely<Database>, filter: { status?: string; merchantId?: string }, limit: number,
+  storage: Storage, filter: { status?: string; merchantId?: string }, limit: number,
 ): Promise<RefundApplicationRow[]> {
-  let query = db.selectFrom('refund_applications').selectAll();
+  let query = storage.db.selectFrom('refund_applications').selectAll();
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.merchantId) query = query.where('merchant_id', '=', filter.merchantId);
   return query.orderBy('deadline_date').orderBy('application_id').limit(limit).execute();
@@ -26,10 +30,10 @@ export async function listRefundApplications(
  * approving at once cannot both start a refund.
  */
 export async function moveRefundApplication(
-  db: Kysely<Database>, applicationId: string, from: string, to: string,
+  storage: Storage, applicationId: string, from: string, to: string,
   decision: { decidedAtMs: number | null; note: string | null },
 ): Promise<boolean> {
-  const result = await db.updateTable('refund_applications')
+  const result = await storage.db.updateTable('refund_applications')
     .set({ status: to, decided_at_ms: decision.decidedAtMs, decision_note: decision.note })
     .where('application_id', '=', applicationId).where('status', '=', from)
     .executeTakeFirst();
@@ -43,8 +47,8 @@ export async function applicationsOfPayment(db: Kysely<Database>, transId: strin
 }
 
 /** Applications of one payment still waiting or refunding: their amounts are spoken for. */
-export async function pendingApplicationsOfPayment(db: Kysely<Database>, transId: string): Promise<RefundApplicationRow[]> {
-  return db.selectFrom('refund_applications').selectAll()
+export async function pendingApplicationsOfPayment(storage: Storage, transId: string): Promise<RefundApplicationRow[]> {
+  return storage.db.selectFrom('refund_applications').selectAll()
     .where('trans_id', '=', transId).where('status', 'in', ['RECEIVED', 'APPROVING'])
     .limit(100).execute();
 }

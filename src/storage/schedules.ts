@@ -1,4 +1,5 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Storage } from './database.ts';
 import type { Database, ScheduleBindingTable, ScheduleChargeTable, ScheduleTable } from './schema.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -6,8 +7,45 @@ type Executor = Kysely<Database> | Transaction<Database>;
 export type ScheduleRow = ScheduleTable;
 export type BindingRow = ScheduleBindingTable;
 
-export async function insertSchedule(db: Executor, row: ScheduleRow): Promise<void> {
-  await db.insertInto('schedules').values(row).execute();
+/** A schedule as the operations see it: the spec's template, camelCase, paused as a boolean. */
+export interface Schedule {
+  scheduleId: string;
+  merchantId: string;
+  name: string;
+  /** day | month */
+  intervalUnit: string;
+  intervalLength: number;
+  dayOfMonth: number | null;
+  paymentsCount: number;
+  delays: number;
+  paused: boolean;
+}
+
+function scheduleFromRow(row: ScheduleRow): Schedule {
+  return {
+    scheduleId: row.schedule_id, merchantId: row.merchant_id, name: row.name, intervalUnit: row.interval_unit,
+    intervalLength: Number(row.interval_length),
+    dayOfMonth: row.day_of_month === null ? null : Number(row.day_of_month),
+    paymentsCount: Number(row.payments_count), delays: Number(row.delays), paused: Number(row.paused) === 1,
+  };
+}
+
+/** A new schedule (CREATE_SCHEDULE): not paused, never resumed, not deleted. */
+export async function insertSchedule(storage: Storage, schedule: Schedule, nowMs: number): Promise<void> {
+  await storage.db.insertInto('schedules').values({
+    schedule_id: schedule.scheduleId, merchant_id: schedule.merchantId, name: schedule.name,
+    interval_unit: schedule.intervalUnit, interval_length: schedule.intervalLength, day_of_month: schedule.dayOfMonth,
+    payments_count: schedule.paymentsCount, delays: schedule.delays, paused: schedule.paused ? 1 : 0,
+    resumed_on: null, deleted_at_ms: null, created_at_ms: nowMs, updated_at_ms: nowMs,
+  }).execute();
+}
+
+/** A schedule of this merchant that is not deleted (findSchedule, mapped). */
+export async function loadSchedule(
+  storage: Storage, merchantId: string, scheduleId: string,
+): Promise<Schedule | undefined> {
+  const row = await findSchedule(storage.db, merchantId, scheduleId);
+  return row && scheduleFromRow(row);
 }
 
 /** A schedule of this merchant that is not deleted. */
@@ -20,17 +58,17 @@ export async function findSchedule(db: Executor, merchantId: string, scheduleId:
 /** PAUSE (paused 0 → 1) or RUN (1 → 0) as one conditional write: false when it was not in the
  * expected state. RUN records the day from which due dates count again. */
 export async function setPaused(
-  db: Executor, scheduleId: string, paused: boolean, nowMs: number, resumedOn: string | null,
+  storage: Storage, scheduleId: string, paused: boolean, nowMs: number, resumedOn: string | null,
 ): Promise<boolean> {
-  const result = await db.updateTable('schedules')
+  const result = await storage.db.updateTable('schedules')
     .set({ paused: paused ? 1 : 0, updated_at_ms: nowMs, ...(paused ? {} : { resumed_on: resumedOn }) })
     .where('schedule_id', '=', scheduleId).where('paused', '=', paused ? 0 : 1).where('deleted_at_ms', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-export async function deleteSchedule(db: Executor, scheduleId: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('schedules').set({ deleted_at_ms: nowMs, updated_at_ms: nowMs })
+export async function deleteSchedule(storage: Storage, scheduleId: string, nowMs: number): Promise<boolean> {
+  const result = await storage.db.updateTable('schedules').set({ deleted_at_ms: nowMs, updated_at_ms: nowMs })
     .where('schedule_id', '=', scheduleId).where('deleted_at_ms', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
@@ -40,15 +78,22 @@ export async function insertBinding(transaction: Transaction<Database>, row: Bin
 }
 
 /** DESCHEDULE: every active binding of this schedule that charges the card of `sourceTransId`. */
-export async function deschedule(db: Executor, scheduleId: string, sourceTransId: string, nowMs: number): Promise<number> {
-  const result = await db.updateTable('schedule_bindings').set({ status: 'descheduled', updated_at_ms: nowMs })
+export async function deschedule(
+  storage: Storage, scheduleId: string, sourceTransId: string, nowMs: number,
+): Promise<number> {
+  const result = await storage.db.updateTable('schedule_bindings').set({ status: 'descheduled', updated_at_ms: nowMs })
     .where('schedule_id', '=', scheduleId).where('source_trans_id', '=', sourceTransId).where('status', '=', 'active')
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
-export async function bindingsOfSchedule(db: Executor, scheduleId: string): Promise<BindingRow[]> {
-  return db.selectFrom('schedule_bindings').selectAll().where('schedule_id', '=', scheduleId).orderBy('created_at_ms').execute();
+/** The cards bound to a schedule, oldest first: the payment each charges, and the binding's state. */
+export async function bindingsOfSchedule(
+  storage: Storage, scheduleId: string,
+): Promise<{ sourceTransId: string; status: string }[]> {
+  const rows = await storage.db.selectFrom('schedule_bindings').select(['source_trans_id', 'status'])
+    .where('schedule_id', '=', scheduleId).orderBy('created_at_ms').execute();
+  return rows.map((row) => ({ sourceTransId: row.source_trans_id, status: row.status }));
 }
 
 /** Active bindings whose next date has come, of schedules neither paused nor deleted. */

@@ -85,7 +85,7 @@ async function startServer(environment: NodeJS.ProcessEnv): Promise<RunningServe
 async function deliveredCallback(storage: Awaited<ReturnType<typeof openStorage>>, transId: string) {
   const deadlineMs = Date.now() + 30_000;
   while (Date.now() < deadlineMs) {
-    const [callback] = await listCallbacks(storage.db, { transId, limit: 10 });
+    const [callback] = await listCallbacks(storage, { transId, limit: 10 });
     if (callback?.state === 'delivered') return callback;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -147,7 +147,7 @@ test('SIGKILL after the SALE answered and before its callback went out: after a 
   });
   const answer = await response.json() as { result: string; status: string; trans_id: string; order_id: string };
   assert.equal(answer.result, 'SUCCESS', JSON.stringify(answer));
-  const [waiting] = await listCallbacks(storage.db, { transId: answer.trans_id, limit: 10 });
+  const [waiting] = await listCallbacks(storage, { transId: answer.trans_id, limit: 10 });
   assert.equal(waiting.state, 'pending');
   assert.ok(waiting.attempts.every((attempt) => attempt.outcome !== 'delivered'));
   first.child.kill('SIGKILL');

@@ -46,7 +46,7 @@ async function follow(platform: TestPlatform, action: string, transId: string, e
 }
 
 async function callbacksOf(platform: TestPlatform, transId: string) {
-  return listCallbacks(platform.context.storage.db, { transId, limit: 100 });
+  return listCallbacks(platform.context.storage, { transId, limit: 100 });
 }
 
 /** The fields without the hash, after checking the hash with the merchant-side helper. */
@@ -201,7 +201,7 @@ test('retry schedule: 5 quick attempts (0, +10 s, +30 s, +1 min, +2 min), then 1
   for (const waitMs of [10 * secondMs, 30 * secondMs, minuteMs, 2 * minuteMs]) await attemptAt(waitMs);
   assert.deepEqual(attemptTimes.map((time) => time - startMs), [0, 10_000, 40_000, 100_000, 220_000]);
   // Five consecutive failures blocked the URL for exactly as long as the first 15-minute step.
-  const [blocked] = await listBlockedUrls(platform.context.storage.db, platform.clock.nowMs(), 10);
+  const [blocked] = await listBlockedUrls(platform.context.storage, platform.clock.nowMs(), 10);
   assert.equal(blocked.url, receiver.url('/merchant'));
   assert.equal(blocked.blockedUntilMs, platform.clock.nowMs() + 15 * minuteMs);
 
@@ -232,7 +232,7 @@ test('5 consecutive failures block the URL for 15 minutes for a second merchant 
   for (let index = 0; index < 5; index += 1) await sale(platform, first);
   assert.equal((await dispatcher.runOnce()).failed, 5);
   const blockedAtMs = platform.clock.nowMs();
-  assert.deepEqual((await listBlockedUrls(platform.context.storage.db, blockedAtMs, 10)).map((row) => [row.url, row.merchantCount]), [[shared, 2]]);
+  assert.deepEqual((await listBlockedUrls(platform.context.storage, blockedAtMs, 10)).map((row) => [row.url, row.merchantCount]), [[shared, 2]]);
 
   // The URL now works, but it is blocked: the second merchant's callback waits too.
   answer = 'OK';
@@ -244,14 +244,14 @@ test('5 consecutive failures block the URL for 15 minutes for a second merchant 
   platform.clock.advance(1);
   assert.equal((await dispatcher.runOnce()).delivered, 6);
   assert.equal((await callbacksOf(platform, secondPayment.trans_id))[0].state, 'delivered');
-  assert.deepEqual(await listBlockedUrls(platform.context.storage.db, platform.clock.nowMs(), 10), []);
+  assert.deepEqual(await listBlockedUrls(platform.context.storage, platform.clock.nowMs(), 10), []);
 });
 
 test('a success resets the failure count: 4 failures, a success, 4 failures do not block; the 5th in a row does', { timeout: testTimeoutMs }, async (t) => {
   let answer: ReceiverAnswer = 'ERROR';
   const { platform, receiver, dispatcher } = await setup(t, { answer: () => answer });
   const merchant = await platform.addMerchant({ callbackUrl: receiver.url('/counted') });
-  const blockedNow = async () => (await listBlockedUrls(platform.context.storage.db, platform.clock.nowMs(), 10)).length > 0;
+  const blockedNow = async () => (await listBlockedUrls(platform.context.storage, platform.clock.nowMs(), 10)).length > 0;
   for (let index = 0; index < 4; index += 1) await sale(platform, merchant);
   assert.equal((await dispatcher.runOnce()).failed, 4);
   answer = 'OK';
@@ -283,7 +283,7 @@ test('changing the callback URL lifts the block at once, for every merchant on t
   await updateMerchant(platform.context, first.clientKey, { callbackUrl: receiver.url('/new') });
   const counts = await dispatcher.runOnce();
   assert.equal(counts.delivered, 6);
-  assert.deepEqual(await listBlockedUrls(platform.context.storage.db, platform.clock.nowMs(), 10), []);
+  assert.deepEqual(await listBlockedUrls(platform.context.storage, platform.clock.nowMs(), 10), []);
   // The first merchant's waiting callbacks go to its new URL, the second merchant's to the old one.
   const pathsOf = (transId: string) => receiver.received.filter((callback) => callback.fields.trans_id === transId).map((callback) => callback.path);
   for (const payment of firstPayments) assert.deepEqual(pathsOf(payment.trans_id), ['/old', '/new']);
@@ -329,7 +329,7 @@ test('two dispatchers racing on one database never deliver a callback twice, and
     await follow(platform, 'CAPTURE', auth.trans_id);
     transIds.push(auth.trans_id);
   }
-  const expectedIds = (await listCallbacks(platform.context.storage.db, { limit: 1_000 })).map((record) => record.outboxId);
+  const expectedIds = (await listCallbacks(platform.context.storage, { limit: 1_000 })).map((record) => record.outboxId);
   assert.equal(expectedIds.length, 100);
 
   const delivered = { one: 0, two: 0 };
