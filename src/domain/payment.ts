@@ -7,31 +7,13 @@ import { financialDay } from './dates.ts';
  * `paymentFromRow`); nothing here knows about SQL. Pure: no clock, no I/O.
  */
 
-/** The spec's status table (S2S CARD 5.2.0, "List of possible transaction results and statuses"). */
-export type PaymentStatus =
-  | 'PREPARE'
-  | '3DS'
-  | 'REDIRECT'
-  | 'PENDING'
-  | 'SETTLED'
-  | 'REFUND'
-  | 'REVERSAL'
-  | 'VOID'
-  | 'CHARGEBACK'
-  | 'DECLINED';
+/** The spec's status table (S2S CARD 5.2.0, "List of possible transaction results and statuses"),
+ * written once: the union is derived from it. */
+export const paymentStatuses = [
+  'PREPARE', '3DS', 'REDIRECT', 'PENDING', 'SETTLED', 'REFUND', 'REVERSAL', 'VOID', 'CHARGEBACK', 'DECLINED',
+] as const;
 
-export const paymentStatuses: readonly PaymentStatus[] = [
-  'PREPARE',
-  '3DS',
-  'REDIRECT',
-  'PENDING',
-  'SETTLED',
-  'REFUND',
-  'REVERSAL',
-  'VOID',
-  'CHARGEBACK',
-  'DECLINED',
-];
+export type PaymentStatus = (typeof paymentStatuses)[number];
 
 /** Waiting for the acquirer or the cardholder: an order has at most one payment in these. */
 export const openStatuses: ReadonlySet<PaymentStatus> = new Set(['PREPARE', '3DS', 'REDIRECT']);
