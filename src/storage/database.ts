@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrateToLatest } from './migrations.ts';
+import { schemaScopedMigrationDatabase } from './schema-scoped-migrations.ts';
 import { WriteBatcher } from './write-batch.ts';
 import { cachedMerchantLookup, sqliteMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
 
@@ -149,7 +150,7 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
-      await migrateToLatest(db, schema);
+      await migrateToLatest(schemaScopedMigrationDatabase(pool, schema ?? 'public'), schema);
     } catch (error) {
       await db.destroy().catch(() => undefined);
       throw setupProblemOf(error, config.databaseUrl) ?? error;

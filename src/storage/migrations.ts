@@ -411,24 +411,15 @@ class InCodeMigrationProvider implements MigrationProvider {
 }
 
 /** `schema`: the PostgreSQL schema in use. Kysely looks for its bookkeeping table across all
- * schemas unless told which one, and would then skip creating ours. */
-/** Kysely looks for its migration table by introspecting every schema's tables; a schema that
- * another process drops meanwhile (each PostgreSQL test file drops its own) makes that read fail
- * with "schema … does not exist". Such a failure says nothing about this schema: try again, a
- * bounded number of times. */
-const migrationAttemptsMax = 3;
-
+ * schemas unless told which one, and would then skip creating ours. On PostgreSQL `db` must be
+ * schema-scoped (schema-scoped-migrations.ts), so no other schema's tables are read at all. */
 export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    const migrator = new Migrator({
-      db, provider: new InCodeMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}),
-    });
-    const { error, results } = await migrator.migrateToLatest();
-    const failed = results?.find((result) => result.status === 'Error');
-    if (!error && !failed) return;
-    const message = (error as Error | undefined)?.message ?? 'unknown error';
-    const otherSchemaVanished = /^schema "[^"]+" does not exist$/.test(message) && !message.includes(`"${schema}"`);
-    if (otherSchemaVanished && !failed && attempt < migrationAttemptsMax) continue;
-    throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${message}`, { cause: error });
-  }
+  const migrator = new Migrator({
+    db, provider: new InCodeMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((result) => result.status === 'Error');
+  if (!error && !failed) return;
+  const message = (error as Error | undefined)?.message ?? 'unknown error';
+  throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${message}`, { cause: error });
 }
