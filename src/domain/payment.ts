@@ -108,6 +108,8 @@ export interface Payment {
   cardTokenCiphertext: string | null;
   scheduleId: string | null;
   sourceTransId: string | null;
+  /** The MID that processed it (routing); null: the default MID of payments made before. */
+  midId?: string | null;
 }
 
 /** A sub-transaction of a payment (GET_TRANS_DETAILS lists them). */

@@ -1,10 +1,10 @@
-import { cardBrand, maskFromParts } from '../domain/card.ts';
+import { cardBrand, maskFromParts, type CardBrand } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
 import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import { payerFieldNames, saleFields, tokenSaleFields } from '../protocol/action-fields.ts';
-import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { ProtocolError, requestInvalid, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import {
   creditToCardCallback, creditToCardResponse, debitCallback, saleCallback, saleResponse, type PaymentFacts,
@@ -19,6 +19,7 @@ import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { callbackRow, paymentFacts } from './payment-facts.ts';
+import { routePayment, type PaymentRoute } from './routing.ts';
 
 /** A validated SALE/AUTH, whoever entered the card: the S2S request or the hosted payment page. */
 export interface SaleCommand {
@@ -93,7 +94,8 @@ export interface SaleOutcome {
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
-export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>;
+export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>
+  & { routingRevision?: number };
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
@@ -111,7 +113,7 @@ function validateSale(
     // A schedule charges a stored card: only a payment that starts recurring can be bound.
     errors.push({ field: 'schedule_id', message: messages.recurringInitRequired });
   }
-  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  if (errors.length > 0) throw requestInvalid(errors, messages.currency);
   const payer: Record<string, string> = {};
   for (const name of payerFieldNames) if (values[name] !== undefined) payer[name] = values[name]!;
   const command: SaleCommand = {
@@ -217,16 +219,22 @@ export async function performSale(
   const payment = newPaymentRow(context, merchant, plan, nowMs);
   const transId = payment.trans_id;
   const kind = paymentKinds[plan.action];
-  const run: SaleRun = { context, merchant, plan, kind, payment, nowMs, companions: noCompanions };
+  // The seam to routing: the MID, its connector and the limit holds (or the 2040xx refusal).
+  const route = await routePayment(context, merchant, {
+    action: plan.action, isAuth: command.isAuth, brand: payment.card_brand as CardBrand,
+    currency: command.currency, amountMinor: command.amountMinor,
+  }, transId, nowMs);
+  payment.mid_id = route.midId;
+  const run: SaleRun = { context, merchant, plan, kind, payment, nowMs, companions: noCompanions, route };
   if (plan.alsoWrite.length > 0) run.companions = companionWrites(context, plan.alsoWrite, payment);
   const operation = saleOperation(transId, command, nowMs, kind.operationType);
 
-  if (context.acquirer.sideEffectFree) {
+  if (route.connector.sideEffectFree) {
     const answer = await authorizeSale(run);
     return answerSale(run, answer, operation, false);
   }
 
-  if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
+  if ((await insertPayment(context.storage, payment, [operation], [], withLimitHolds(run, 'PREPARE'))) === 'conflict') {
     await throwConflict(run);
   }
   let answer: AuthorizationAnswer;
@@ -307,17 +315,25 @@ interface SaleRun {
   nowMs: number;
   /** The plan's alsoWrite as storage rows. */
   companions: readonly PaymentCompanion[];
+  route: PaymentRoute;
 }
 
-function authorizeSale({ context, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+/** The plan's companions, and the route's limit holds unless the payment is declined at once
+ * (a decline moves no money, so it takes nothing from a limit). */
+function withLimitHolds(run: SaleRun, status: string): readonly PaymentCompanion[] {
+  if (status === 'DECLINED' || run.route.limitHolds.length === 0) return run.companions;
+  return [...run.companions, ...run.route.limitHolds];
+}
+
+function authorizeSale({ plan, kind, payment, nowMs, route }: SaleRun): Promise<AuthorizationAnswer> {
   const { command } = plan;
-  return context.acquirer.authorize({
+  return route.connector.authorize({
     transId: payment.trans_id,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,
     capture: !command.isAuth,
-    threeDsEnabled: merchant.threeDsEnabled && kind.cardholderPresent,
+    threeDsEnabled: route.threeDsEnabled && kind.cardholderPresent,
     parameters: command.parameters,
     nowMs,
     merchantInitiated: kind.cardholderPresent ? undefined : true,
@@ -344,7 +360,8 @@ async function answerSale(
       callbacks, context.clock.nowMs());
   } else {
     const finalOperation = { ...operation, status: operationStatus, decline_reason: change.decline_reason };
-    const inserted = await insertPayment(context.storage, finalPayment, [finalOperation], callbacks, run.companions);
+    const inserted = await insertPayment(
+      context.storage, finalPayment, [finalOperation], callbacks, withLimitHolds(run, change.status));
     if (inserted === 'conflict') await throwConflict(run);
   }
   return { transId: payment.trans_id, status: change.status, body: kind.response(facts) };
@@ -389,7 +406,7 @@ async function beginChallenge(
         { ...operation, operation_id: threeDs[0].operation_id },
       ]
       : [operation];
-    const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...run.companions];
+    const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...withLimitHolds(run, challengeKind)];
     const inserted = await insertPayment(context.storage, challenged, ordered, callbacks, companions);
     if (inserted === 'conflict') await throwConflict(run);
   }

@@ -6,6 +6,7 @@ import type { Storage } from './database.ts';
 import type {
   OperationStatus, Payment, PaymentOperation, PaymentStatus,
 } from '../domain/payment.ts';
+import { releaseLimitHolds } from './routing-limits.ts';
 import { writeCompanions, type PaymentCompanion } from './payment-companions.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -204,6 +205,8 @@ export async function completeOperation(
   await db.transaction().execute(async (transaction) => {
     await transaction.updateTable('payments').set({ ...change, updated_at_ms: nowMs })
       .where('trans_id', '=', transId).execute();
+    // A declined payment gives back the limits it held since PREPARE.
+    if (change.status === 'DECLINED') await releaseLimitHolds(transaction, transId);
     await transaction.updateTable('payment_operations')
       .set({ status: operation.status, decline_reason: operation.declineReason, updated_at_ms: nowMs })
       .where('operation_id', '=', operation.operationId).execute();
@@ -230,7 +233,7 @@ export function paymentFromRow(row: PaymentRow): Payment {
     settledAtMs: row.settled_at_ms === null ? null : Number(row.settled_at_ms),
     createdAtMs: Number(row.created_at_ms), updatedAtMs: Number(row.updated_at_ms),
     recurringToken: row.recurring_token ?? null, cardTokenCiphertext: row.card_token_ciphertext ?? null,
-    scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null,
+    scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null, midId: row.mid_id ?? null,
   };
 }
 
@@ -384,6 +387,8 @@ export interface ChallengeStepResult {
   declineReason: string | null;
 }
 
+const limitReleasingStatuses: ReadonlySet<PaymentStatus> = new Set(['DECLINED', 'VOID', 'REVERSAL']);
+
 /** A final write that found its claim gone: something else finished the operation. */
 export class ClaimLostError extends Error {
   constructor(readonly operationId: string, what: string) {
@@ -427,6 +432,11 @@ export async function finishClaimedOperation(storage: Storage, finish: Operation
       throw new ClaimLostError(operation.operationId, 'the payment is not held by it');
     }
     if (finish.challenge) await finishChallengeStep(transaction, operation.transId, finish.challenge, nowMs);
+    // Declined after 3-D Secure, voided or reversed: the money never moved, the limits get it
+    // back (ADR 0051). A refund gives nothing back: limits count turnover.
+    if (finish.change.status !== undefined && limitReleasingStatuses.has(finish.change.status)) {
+      await releaseLimitHolds(transaction, operation.transId);
+    }
     const row = await transaction.selectFrom('payments').selectAll()
       .where('trans_id', '=', operation.transId).executeTakeFirstOrThrow();
     const payment = paymentFromRow(row);
