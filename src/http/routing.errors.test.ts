@@ -329,3 +329,26 @@ test('MID secrets are encrypted at rest and never printed', async () => {
   assert.ok(!listed.includes('sk_live_very_secret_value'));
   assert.match(listed, /"hasSecretSettings": true/);
 });
+
+test('limits count approved money: a void or a reversal gives it back, a refund does not', async () => {
+  const merchant = await merchantOnOwnMid('mid-give-back');
+  await kassa('routing', 'limit', 'set', '--mid', 'mid-give-back', '--window', 'day', '--currency', 'USD', '--amount', '10.00');
+  const used = async () => {
+    const { stdout } = await kassa('routing', 'explain', '--client-key', merchant.clientKey, '--brand', 'VISA',
+      '--currency', 'USD', '--amount', '0.01');
+    return /used ([\d.]+) USD/.exec(stdout)![1];
+  };
+  const voided = await sale(merchant, { order_amount: '1.00' });
+  const reversed = await sale(merchant, { order_amount: '2.00', auth: 'Y' });
+  const refunded = await sale(merchant, { order_amount: '3.00' });
+  assert.equal((await sale(merchant, { order_amount: '4.00', card_exp_month: '02' })).status, 'DECLINED');
+  assert.equal(await used(), '6.00');
+  assert.equal((await platform.post(transactionFields(merchant, 'VOID', voided.trans_id))).body.status, 'VOID');
+  assert.equal(await used(), '5.00');
+  const reversal = await platform.post(transactionFields(merchant, 'CREDITVOID', reversed.trans_id));
+  assert.equal(reversal.body.result, 'ACCEPTED');
+  assert.equal(await used(), '3.00');
+  const refund = await platform.post(transactionFields(merchant, 'CREDITVOID', refunded.trans_id));
+  assert.equal(refund.body.result, 'ACCEPTED');
+  assert.equal(await used(), '3.00');
+});
