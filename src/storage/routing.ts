@@ -2,6 +2,7 @@ import { type Kysely, type Transaction, sql } from 'kysely';
 import type { LimitWindow, MappingConfig, MidConfig, RoutingLimit, ThreeDsMode } from '../domain/routing.ts';
 import type { Storage } from './database.ts';
 import { merchantsChangedHere } from './merchant-cache.ts';
+import { rawStatement } from './routing-limits.ts';
 import type { Database, MerchantMappingTable, MidTable, RoutingLimitTable } from './schema.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -140,21 +141,20 @@ export async function loadLimitUse(
 ): Promise<LimitUseRead> {
   const read: LimitUseRead = { use: new Map(), shardsUsed: new Map() };
   if (keys.length === 0) return read;
-  const rows = await storage.db
-    .selectFrom('limit_counters')
-    .select(['limit_id', 'window_key', 'shard', 'used_minor'])
-    .where((where) =>
-      where.or(
-        keys.map((key) => where.and([where('limit_id', '=', key.limitId), where('window_key', '=', key.windowKey)])),
-      ),
-    )
-    .orderBy('shard')
-    .execute();
+  const conditions = keys.map(() => '(limit_id = ? AND window_key = ?)').join(' OR ');
+  const text = `SELECT limit_id, window_key, shard, used_minor FROM limit_counters WHERE ${conditions}`;
+  const parameters = keys.flatMap((key) => [key.limitId, key.windowKey]);
+  const { rows } = await storage.db.executeQuery<{
+    limit_id: string;
+    window_key: string;
+    shard: number;
+    used_minor: number;
+  }>(rawStatement(storage.db, text, parameters));
   for (const row of rows) {
     const key = `${row.limit_id}|${row.window_key}`;
     read.use.set(key, (read.use.get(key) ?? 0) + Number(row.used_minor));
     const shards = read.shardsUsed.get(key) ?? [];
-    shards[row.shard] = Number(row.used_minor);
+    shards[Number(row.shard)] = Number(row.used_minor);
     read.shardsUsed.set(key, shards);
   }
   return read;
