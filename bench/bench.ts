@@ -606,7 +606,6 @@ interface StorageReport {
   ratio: number;
   /** SALE peak again once the merchant is routed to a MID with day, week and month limits. */
   saleWithLimits: LoadResult;
-  limitsRatio: number;
   statusIdsUsed: number;
   serverLog: ServerLog;
   baselineStderr: string;
@@ -735,11 +734,9 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
     name: 'Kassa GET_TRANS_STATUS peak', url: kassaUrl, body: statusBody, tally: new Tally(), seconds: durationSeconds,
     serverPid: kassa.child.pid,
   });
-  await sleep(settleMs);
+  // autocannon drops its connections at the deadline with requests still in flight; the last
+  // load ends with a pause so the server finishes them before SIGTERM (a quiet shutdown).
   const saleWithLimits = await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
-  // autocannon drops its connections at the deadline with requests still in flight; let the
-  // server finish them before SIGTERM so shutdown is measured on a quiet server.
-  await sleep(settleMs);
 
   await stopChild(kassa);
   removeDirectory(dataDirectory);
@@ -748,13 +745,11 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   return {
     storage,
     baseline,
-    salePeak,
+    salePeak, saleWithLimits,
     saleHalfAutocannon,
     saleHalfPaced,
     statusPeak,
     ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
-    saleWithLimits,
-    limitsRatio: round(saleWithLimits.requestsPerSecond / salePeak.requestsPerSecond, 3),
     statusIdsUsed: bodies.length,
     serverLog: kassa.log,
     baselineStderr: baselineServer.stderrTail.slice(-1_000),
@@ -769,23 +764,27 @@ async function limitedSalePeak(
   storage: StorageName, environment: NodeJS.ProcessEnv, merchant: MerchantCredentials, kassaUrl: string,
   saleBody: (orderId: string) => string, serverPid: number | undefined,
 ): Promise<LoadResult> {
+  await sleep(settleMs);
   progress(`${storage}: routing the merchant to a MID with limits (CLI)`);
   const huge = '1000000000.00';
-  await runCli(['routing', 'mid', 'create', '--name', 'bench-limited'], environment);
+  const cli = (...args: string[]) => runCli(['routing', ...args], environment);
+  await cli('mid', 'create', '--name', 'bench-limited');
   for (const window of ['day', 'week', 'month']) {
-    await runCli(['routing', 'limit', 'set', '--mid', 'bench-limited', '--window', window, '--currency', 'USD', '--amount', huge],
-      environment);
+    await cli('limit', 'set', '--mid', 'bench-limited', '--window', window, '--currency', 'USD', '--amount', huge);
   }
-  await runCli(['routing', 'mapping', 'set', '--client-key', merchant.clientKey, '--mids', 'bench-limited'], environment);
-  await runCli(['routing', 'limit', 'set', '--client-key', merchant.clientKey, '--window', 'day', '--currency', 'USD',
-    '--amount', huge], environment);
-  await autocannonLoad({ name: 'warm-up', url: kassaUrl, body: () => saleBody(nextOrderId()), tally: new Tally(), seconds: warmupSeconds });
+  await cli('mapping', 'set', '--client-key', merchant.clientKey, '--mids', 'bench-limited');
+  const dayLimit = ['--window', 'day', '--currency', 'USD', '--amount', huge];
+  await cli('limit', 'set', '--client-key', merchant.clientKey, ...dayLimit);
+  const body = () => saleBody(nextOrderId());
+  await autocannonLoad({ name: 'warm-up', url: kassaUrl, body, tally: new Tally(), seconds: warmupSeconds });
   await sleep(settleMs);
   progress(`${storage}: Kassa SALE with limits peak, ${connections} connections, ${durationSeconds} s`);
-  return autocannonLoad({
-    name: 'Kassa SALE with limits peak', url: kassaUrl, body: () => saleBody(nextOrderId()), tally: new Tally(),
+  const load = await autocannonLoad({
+    name: 'Kassa SALE with limits peak', url: kassaUrl, body, tally: new Tally(),
     seconds: durationSeconds, serverPid,
   });
+  await sleep(settleMs);
+  return load;
 }
 
 async function postgresReachable(): Promise<boolean> {
@@ -817,6 +816,7 @@ function tableRows(report: StorageReport): string[][] {
     cpu(load) + ((load.cpu?.other ?? 0) > busyOtherCores ? ' BUSY' : ''), verdict,
   ];
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  const limitsRatio = round(report.saleWithLimits.requestsPerSecond / report.salePeak.requestsPerSecond, 3);
   return [
     row(report.baseline, `baseline peak (${connections} conn)`),
     row(report.salePeak, `Kassa SALE peak (${connections} conn)`),
@@ -827,8 +827,8 @@ function tableRows(report: StorageReport): string[][] {
     row(report.statusPeak, `GET_TRANS_STATUS peak (${report.statusIdsUsed} ids)`),
     [report.storage, 'ratio SALE ÷ baseline', report.ratio.toFixed(3), '', '', '', '', '', `≥${targets.ratio}: ${pass(report.ratio >= targets.ratio)}`],
     row(report.saleWithLimits, `SALE with limits peak (${connections} conn)`),
-    [report.storage, 'ratio SALE with limits ÷ SALE', report.limitsRatio.toFixed(3), '', '', '', '', '',
-      `≥${targets.limitsRatio}: ${pass(report.limitsRatio >= targets.limitsRatio)}`],
+    [report.storage, 'ratio SALE with limits ÷ SALE', limitsRatio.toFixed(3), '', '', '', '', '',
+      `≥${targets.limitsRatio}: ${pass(limitsRatio >= targets.limitsRatio)}`],
   ];
 }
 

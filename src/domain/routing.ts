@@ -97,6 +97,16 @@ export type RoutingRefusal =
   | 'midWeekLimit'
   | 'mappingMonthLimit';
 
+const routingRefusals: ReadonlySet<string> = new Set<RoutingRefusal>([
+  'mappingNotFound', 'paymentTypeNotSupported', 'paymentMethodNotSupported', 'actionNotSupported', 'brandNotSupported',
+  'midDayLimit', 'mappingDayLimit', 'paymentTypeNotFound', 'paymentMethodNotFound', 'brandNotFound', 'currencyNotFound',
+  'actionNotFound', 'midMonthLimit', 'mappingWeekLimit', 'midWeekLimit', 'mappingMonthLimit',
+]);
+
+export function isRoutingRefusal(name: string): name is RoutingRefusal {
+  return routingRefusals.has(name);
+}
+
 /** One limit as it stands for this payment: its window and what is left in it. */
 export interface LimitHeadroom {
   owner: 'mid' | 'mapping';

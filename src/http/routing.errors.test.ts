@@ -1,6 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { protocolErrors } from '../protocol/errors.ts';
+import { cardHashPart, creditToCardHash, saleHash } from '../protocol/hash.ts';
+import { checkoutRequestFields, hiddenInputsOf } from '../testing/checkout.ts';
 import { runKassa, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 
 // Each of the spec's 204002–204015 (and Kassa's own week-MID and month-mapping codes), from a
@@ -332,10 +335,32 @@ test('MID secrets are encrypted at rest and never printed', async () => {
 
 test('limits count approved money: a void or a reversal gives it back, a refund does not', async () => {
   const merchant = await merchantOnOwnMid('mid-give-back');
-  await kassa('routing', 'limit', 'set', '--mid', 'mid-give-back', '--window', 'day', '--currency', 'USD', '--amount', '10.00');
+  await kassa(
+    'routing',
+    'limit',
+    'set',
+    '--mid',
+    'mid-give-back',
+    '--window',
+    'day',
+    '--currency',
+    'USD',
+    '--amount',
+    '10.00',
+  );
   const used = async () => {
-    const { stdout } = await kassa('routing', 'explain', '--client-key', merchant.clientKey, '--brand', 'VISA',
-      '--currency', 'USD', '--amount', '0.01');
+    const { stdout } = await kassa(
+      'routing',
+      'explain',
+      '--client-key',
+      merchant.clientKey,
+      '--brand',
+      'VISA',
+      '--currency',
+      'USD',
+      '--amount',
+      '0.01',
+    );
     return /used ([\d.]+) USD/.exec(stdout)![1];
   };
   const voided = await sale(merchant, { order_amount: '1.00' });
@@ -351,4 +376,88 @@ test('limits count approved money: a void or a reversal gives it back, a refund 
   const refund = await platform.post(transactionFields(merchant, 'CREDITVOID', refunded.trans_id));
   assert.equal(refund.body.result, 'ACCEPTED');
   assert.equal(await used(), '3.00');
+});
+
+test('the hosted page routes too: a card no MID accepts is refused on the page, nothing charged', async () => {
+  const merchant = await merchantOnOwnMid('mid-checkout-visa', ['--brands', 'VISA']);
+  const created = await platform.post(checkoutRequestFields(merchant));
+  const path = new URL(created.body.redirect_url).pathname;
+  const pay = async (cardNumber: string) => {
+    const form = await platform.app.inject({ method: 'GET', url: `${path}?lang=en` });
+    const fields = {
+      form_token: hiddenInputsOf(form.body).form_token,
+      lang: 'en',
+      card_number: cardNumber,
+      cardholder_name: 'JOHN DOE',
+      expiry: '12/30',
+      cvv: '123',
+    };
+    return platform.app.inject({
+      method: 'POST',
+      url: path,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(fields).toString(),
+    });
+  };
+  const refused = await pay('5555 5555 5555 4444');
+  assert.equal(refused.statusCode, 409); // the form again, as for any attempt that charged nothing
+  assert.match(refused.body, /This card cannot be used for this payment here/);
+  const paid = await pay('4242 4242 4242 4242');
+  assert.equal(paid.statusCode, 303);
+});
+
+function recurringSaleFields(merchant: { clientKey: string; password: string }, transId: string, token: string) {
+  return {
+    action: 'RECURRING_SALE',
+    client_key: merchant.clientKey,
+    order_id: `REC-${randomUUID()}`,
+    order_amount: '4.99',
+    order_description: 'Monthly plan',
+    recurring_first_trans_id: transId,
+    recurring_token: token,
+    hash: saleHash({
+      email: 'doe@example.com',
+      password: merchant.password,
+      cardDigits: cardHashPart('4111111111111111'),
+    }),
+  };
+}
+
+function creditToCardFields(merchant: { clientKey: string; password: string }) {
+  return {
+    action: 'CREDIT2CARD',
+    client_key: merchant.clientKey,
+    order_id: `C2C-${randomUUID()}`,
+    order_amount: '1.03',
+    order_currency: 'USD',
+    order_description: 'wine',
+    card_number: '4111111111111111',
+    hash: creditToCardHash(merchant.password, cardHashPart('4111111111111111')),
+  };
+}
+
+test('RECURRING_SALE and CREDIT2CARD are routed by their action and payment type', async () => {
+  const merchant = await merchantOnOwnMid('mid-sale-only', ['--actions', 'SALE', '--payment-types', 'purchase']);
+  const first = await sale(merchant, { recurring_init: 'Y' });
+  assert.equal(first.status, 'SETTLED');
+  const recurring = await platform.post(recurringSaleFields(merchant, first.trans_id, first.recurring_token));
+  assertError(recurring.body, 'actionNotSupported');
+  await kassa('routing', 'mid', 'set', '--name', 'mid-sale-only', '--actions', 'SALE,RECURRING_SALE');
+  assert.equal(
+    (await platform.post(recurringSaleFields(merchant, first.trans_id, first.recurring_token))).body.status,
+    'SETTLED',
+  );
+  assertError((await platform.post(creditToCardFields(merchant))).body, 'paymentTypeNotSupported');
+  await kassa(
+    'routing',
+    'mid',
+    'set',
+    '--name',
+    'mid-sale-only',
+    '--actions',
+    '*',
+    '--payment-types',
+    'purchase,payout',
+  );
+  assert.equal((await platform.post(creditToCardFields(merchant))).body.result, 'SUCCESS');
 });

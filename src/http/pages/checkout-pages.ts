@@ -318,6 +318,9 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
       }
       const paid = await payOnCheckoutPage(context, view.sessionId, formToken, check.entry, request.ip);
       if (paid.outcome === 'order-busy') return freshForm(context, reply, language, view, { ...emptyForm, values, banner: 'orderBusy' });
+      if (paid.outcome === 'not-accepted') {
+        return freshForm(context, reply, language, view, { ...emptyForm, values, banner: 'cardNotAccepted' });
+      }
       if (paid.outcome === 'to-issuer') return toIssuer(reply, language, paid.redirect);
       return reply.code(303).header('location', resultPath).send();
     });
