@@ -461,3 +461,56 @@ test('RECURRING_SALE and CREDIT2CARD are routed by their action and payment type
   );
   assert.equal((await platform.post(creditToCardFields(merchant))).body.result, 'SUCCESS');
 });
+
+test('a MID with 3-D Secure always asks for it; a payment waiting in 3-D Secure holds its limit, a decline gives it back', async () => {
+  // The platform's merchant has 3-D Secure off; the MID turns it on for its payments.
+  const merchant = await merchantOnOwnMid('mid-three-ds', ['--three-ds', 'always']);
+  await kassa(
+    'routing',
+    'limit',
+    'set',
+    '--mid',
+    'mid-three-ds',
+    '--window',
+    'day',
+    '--currency',
+    'USD',
+    '--amount',
+    '10.00',
+  );
+  const used = async () => {
+    const { stdout } = await kassa(
+      'routing',
+      'explain',
+      '--client-key',
+      merchant.clientKey,
+      '--brand',
+      'VISA',
+      '--currency',
+      'USD',
+      '--amount',
+      '0.01',
+    );
+    return /used ([\d.]+) USD/.exec(stdout)![1];
+  };
+  const waiting = await sale(merchant, { card_exp_month: '06', order_amount: '4.00' });
+  assert.equal(waiting.status, '3DS');
+  assert.equal(await used(), '4.00');
+  const form = (url: string, fields: Record<string, string>) =>
+    platform.app.inject({
+      method: 'POST',
+      url: new URL(url, 'http://kassa.test').pathname,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(fields).toString(),
+    });
+  const acs = await form(waiting.redirect_url, waiting.redirect_params);
+  const verified = await form('/emulator/acs/verify', {
+    ...hiddenInputsOf(acs.body),
+    code: '123456',
+    decision: 'confirm',
+  });
+  await form(waiting.redirect_params.TermUrl, hiddenInputsOf(verified.body));
+  const final = await platform.post(transactionFields(merchant, 'GET_TRANS_STATUS', waiting.trans_id));
+  assert.equal(final.body.status, 'DECLINED'); // card 06/2025 is declined after 3-D Secure
+  assert.equal(await used(), '0.00');
+});
