@@ -462,7 +462,7 @@ test('RECURRING_SALE and CREDIT2CARD are routed by their action and payment type
   assert.equal((await platform.post(creditToCardFields(merchant))).body.result, 'SUCCESS');
 });
 
-test('a MID with 3-D Secure always asks for it; a waiting payment holds its limit, its decline gives it back', async () => {
+test('a MID with 3-D Secure always asks for it; a waiting payment holds its limit, a decline frees it', async () => {
   // The platform's merchant has 3-D Secure off; the MID turns it on for its payments.
   const merchant = await merchantOnOwnMid('mid-three-ds', ['--three-ds', 'always']);
   await kassa(
