@@ -11,6 +11,7 @@ import {
   routingHistory,
   RoutingInputError,
   type LimitSpec,
+  type MappingSpec,
   type MidSpec,
   type RoutingDependencies,
   type RoutingDocument,
@@ -262,6 +263,52 @@ function explanationAsText(explanation: RouteExplanation): string {
   return `${lines.join('\n')}\n`;
 }
 
+const limitsText = (limits: LimitSpec[]) =>
+  limits.length === 0
+    ? 'no limits'
+    : limits.map((limit) => `${limit.window} ${limit.amount} ${limit.currency}`).join(', ');
+const listText = (values: string[]) => (values.length === 0 ? '(none)' : values.join(','));
+
+/** One line per MID, for people (`--json` for programs); secrets show only as `secrets: set`. */
+function midsAsText(mids: MidSpec[]): string {
+  return mids
+    .map((mid) =>
+      [
+        mid.name,
+        mid.enabled ? 'enabled' : 'DISABLED',
+        mid.connector,
+        `types ${listText(mid.paymentTypes)}`,
+        `actions ${listText(mid.actions)}`,
+        `brands ${listText(mid.brands)}`,
+        `currencies ${listText(mid.currencies)}`,
+        `settles ${mid.settlementCurrency}`,
+        `3-D Secure ${mid.threeDsMode}`,
+        limitsText(mid.limits),
+        ...(mid.requireDayLimit ? ['day limit required'] : []),
+        ...(Object.keys(mid.settings).length > 0 ? [`settings ${JSON.stringify(mid.settings)}`] : []),
+        ...(mid.hasSecretSettings ? ['secrets: set'] : []),
+      ].join('  '),
+    )
+    .join('\n')
+    .concat('\n');
+}
+
+function mappingsAsText(mappings: MappingSpec[]): string {
+  return mappings
+    .map((mapping) =>
+      [
+        mapping.merchant,
+        mapping.enabled ? 'enabled' : 'DISABLED',
+        `MIDs ${mapping.mids.join(' → ') || '(none)'}`,
+        `methods ${listText(mapping.paymentMethods)}`,
+        limitsText(mapping.limits),
+        ...(mapping.requireDayLimit ? ['day limit required'] : []),
+      ].join('  '),
+    )
+    .join('\n')
+    .concat('\n');
+}
+
 function printed(io: RoutingIo, value: unknown, asJson: boolean): void {
   if (asJson || typeof value !== 'string') io.stdout(`${JSON.stringify(value, null, asJson ? undefined : 2)}\n`);
   else io.stdout(value);
@@ -288,7 +335,15 @@ export async function routingCommand(
       printed(io, await produce(context), json);
       return 0;
     });
+  if (area === 'mid' && verb === 'list' && !asJson) {
+    return answer(async (context) => midsAsText((await midCommand(context, verb, values, actor)) as MidSpec[]));
+  }
   if (area === 'mid' && verb) return answer((context) => midCommand(context, verb, values, actor));
+  if (area === 'mapping' && verb === 'list' && !asJson) {
+    return answer(async (context) =>
+      mappingsAsText((await mappingCommand(context, verb, values, actor)) as MappingSpec[]),
+    );
+  }
   if (area === 'mapping' && verb) return answer((context) => mappingCommand(context, verb, values, actor));
   if (area === 'limit' && verb) return answer((context) => limitCommand(context, verb, values, actor));
   if (area === 'explain') {
@@ -300,7 +355,14 @@ export async function routingCommand(
   if (area === 'export') return answer((context) => exportRouting(context.storage), false);
   if (area === 'history') {
     const limit = values.limit === undefined ? 50 : Number(values.limit);
-    return answer((context) => routingHistory(context.storage, limit));
+    return answer(async (context) => {
+      const changes = await routingHistory(context.storage, limit);
+      if (asJson) return changes;
+      const lines = changes.map(
+        (change) => `${new Date(change.createdAtMs).toISOString()}  ${change.actor}  ${change.subject}`,
+      );
+      return `${lines.join('\n')}\n`;
+    });
   }
   if (area === 'apply' && verb) return open((context) => applyFile(io, context, verb, values, actor));
   io.stdout(`${routingUsage}\n`);
