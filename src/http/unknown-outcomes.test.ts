@@ -5,11 +5,11 @@ import { TestEngineConnector } from '../acquirers/test-engine.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
 import {
   approveRefundApplication,
-  fileRefundApplication,
+  fileApplication,
   RefundApplicationError,
 } from '../operations/refund-applications.ts';
 import { protocolErrors } from '../protocol/errors.ts';
-import { ClaimLostError, findPaymentAnyMerchant } from '../storage/payments.ts';
+import { ClaimLostError, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
 import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
@@ -284,8 +284,8 @@ test('a refund approved while another waits leaves it SETTLED; REFUND once nothi
 
 test('an approved refund application whose refund is unknown stays claimed: nobody can approve it twice', async () => {
   const settled = await sale();
-  const payment = (await findPaymentAnyMerchant(platform.context.storage.db, settled.trans_id))!;
-  const filed = await fileRefundApplication(platform.context, payment, {
+  const payment = (await loadPaymentAnyMerchant(platform.context.storage, settled.trans_id))!;
+  const filed = await fileApplication(platform.context, payment, {
     kind: 'return',
     reason: 'Sent the goods back',
     amountText: '10.00',

@@ -12,8 +12,9 @@ import {
   claimFormToken, findCheckoutSession, insertCheckoutSession, issueFormToken, recordCheckoutPayment, settleCheckoutSession,
   type CheckoutSessionRow,
 } from '../storage/checkout-sessions.ts';
-import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import { approvedStatuses, openStatuses, type Payment } from '../domain/payment.ts';
+import { loadMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { recurringAdditions } from './recurring.ts';
@@ -78,7 +79,7 @@ export async function createCheckout(context: PlatformContext, merchant: Authent
     created_at_ms: nowMs,
     updated_at_ms: nowMs,
   };
-  await insertCheckoutSession(context.storage.db, session);
+  await insertCheckoutSession(context.storage, session);
   return checkoutResponse({
     sessionId: session.session_id,
     orderId: session.order_id,
@@ -101,7 +102,7 @@ export interface CheckoutView {
   session: CheckoutSessionRow;
   merchant: MerchantRecord;
   /** The latest payment made on the page, if any. */
-  payment: PaymentRow | undefined;
+  payment: Payment | undefined;
 }
 
 /**
@@ -112,24 +113,22 @@ export interface CheckoutView {
 export async function loadCheckout(context: PlatformContext, sessionId: string): Promise<CheckoutView> {
   // Ids are base64url of 16 bytes; anything else is not worth a database read.
   if (!/^[\w-]{22}$/.test(sessionId)) throw new CheckoutError('sessionNotFound');
-  let session = await findCheckoutSession(context.storage.db, sessionId);
+  let session = await findCheckoutSession(context.storage, sessionId);
   if (!session) throw new CheckoutError('sessionNotFound');
-  const merchant = await findMerchantById(context.storage.db, session.merchant_id);
+  const merchant = await loadMerchantById(context.storage, session.merchant_id);
   if (!merchant) throw new CheckoutError('sessionNotFound');
-  const payment = session.trans_id ? await findPaymentAnyMerchant(context.storage.db, session.trans_id) : undefined;
-  if (session.status === 'PAYING' && payment && isFinal(payment)) {
-    await settleCheckoutSession(context.storage.db, session.session_id, payment.trans_id, isApproved(payment), context.clock.nowMs());
-    session = (await findCheckoutSession(context.storage.db, sessionId))!;
+  const payment = session.trans_id ? await loadPaymentAnyMerchant(context.storage, session.trans_id) : undefined;
+  if (session.status === 'PAYING' && payment && !openStatuses.has(payment.status)) {
+    await settleCheckoutSession(context.storage, session.session_id, payment.transId, isApproved(payment), context.clock.nowMs());
+    session = (await findCheckoutSession(context.storage, sessionId))!;
   }
   return { session, merchant, payment };
 }
 
-export function isApproved(payment: PaymentRow): boolean {
-  return ['SETTLED', 'PENDING', 'REFUND', 'REVERSAL', 'VOID'].includes(payment.status);
-}
-
-function isFinal(payment: PaymentRow): boolean {
-  return !['PREPARE', '3DS', 'REDIRECT'].includes(payment.status);
+/** What the page counts as paid: approved and not charged back (a CHARGEBACK is no payment the
+ * cardholder made, as far as the page is concerned). */
+export function isApproved(payment: Payment): boolean {
+  return approvedStatuses.has(payment.status) && payment.status !== 'CHARGEBACK';
 }
 
 export function isExpired(context: PlatformContext, session: CheckoutSessionRow): boolean {
@@ -139,7 +138,7 @@ export function isExpired(context: PlatformContext, session: CheckoutSessionRow)
 /** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
 export async function newFormToken(context: PlatformContext, sessionId: string): Promise<string | undefined> {
   const formToken = randomBytes(16).toString('base64url');
-  const issued = await issueFormToken(context.storage.db, sessionId, formToken, context.clock.nowMs());
+  const issued = await issueFormToken(context.storage, sessionId, formToken, context.clock.nowMs());
   return issued ? formToken : undefined;
 }
 
@@ -160,7 +159,7 @@ export async function payOnCheckout(
 ): Promise<SaleOutcome> {
   const { session, merchant } = view;
   if (isExpired(context, session)) throw new CheckoutError('sessionExpired');
-  if (!(await claimFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs()))) {
+  if (!(await claimFormToken(context.storage, session.session_id, formToken, context.clock.nowMs()))) {
     throw new CheckoutError('formUsed');
   }
   const name = splitCardholderName(card.cardholderName);
@@ -198,14 +197,14 @@ export async function payOnCheckout(
     outcome = await performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring });
   } catch (error) {
     // Nothing was charged (an open S2S payment for the same order, say): the page may be used again.
-    await settleCheckoutSession(context.storage.db, session.session_id, null, false, context.clock.nowMs());
+    await settleCheckoutSession(context.storage, session.session_id, null, false, context.clock.nowMs());
     throw error;
   }
-  const { transId, status } = outcome;
-  await recordCheckoutPayment(context.storage.db, session.session_id, transId, context.clock.nowMs());
+  const { transId, status } = outcome.payment;
+  await recordCheckoutPayment(context.storage, session.session_id, transId, context.clock.nowMs());
   if (status === 'SETTLED' || status === 'PENDING' || status === 'DECLINED') {
     const approved = status !== 'DECLINED';
-    await settleCheckoutSession(context.storage.db, session.session_id, transId, approved, context.clock.nowMs());
+    await settleCheckoutSession(context.storage, session.session_id, transId, approved, context.clock.nowMs());
   }
   return outcome;
 }

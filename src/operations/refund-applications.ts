@@ -5,7 +5,7 @@ import { formatAmount, parseAmount } from '../domain/money.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
 import type { Payment } from '../domain/payment.ts';
 import { loadMerchantById } from '../storage/merchants.ts';
-import { loadPaymentAnyMerchant, paymentFromRow, type PaymentRow } from '../storage/payments.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import {
   findRefundApplication, insertRefundApplication, listRefundApplications, moveRefundApplication, pendingApplicationsOfPayment,
   type RefundApplicationRow,
@@ -37,18 +37,6 @@ export async function applicationRefundableMinor(context: PlatformContext, payme
     : payment.status === 'SETTLED' ? payment.capturedMinor - payment.refundedMinor : 0;
   const pending = await pendingApplicationsOfPayment(context.storage, payment.transId);
   return Math.max(0, base - pending.reduce((sum, application) => sum + Number(application.amount_minor), 0));
-}
-
-// Row-accepting forms of applicationRefundableMinor and fileApplication, for the refund
-// application page, which still reads the payment's row; remove them once it loads a Payment.
-export async function refundableMinor(context: PlatformContext, payment: PaymentRow): Promise<number> {
-  return applicationRefundableMinor(context, paymentFromRow(payment));
-}
-
-export async function fileRefundApplication(
-  context: PlatformContext, payment: PaymentRow, input: ApplicationInput,
-): Promise<FiledApplication> {
-  return fileApplication(context, paymentFromRow(payment), input);
 }
 
 export type FiledApplication =

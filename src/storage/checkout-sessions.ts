@@ -1,19 +1,23 @@
-import type { Kysely } from 'kysely';
-import type { CheckoutSessionTable, Database } from './schema.ts';
+import type { Storage } from './database.ts';
+import type { CheckoutSessionTable } from './schema.ts';
 
 export type CheckoutSessionRow = CheckoutSessionTable;
 
-export async function insertCheckoutSession(db: Kysely<Database>, session: CheckoutSessionRow): Promise<void> {
-  await db.insertInto('checkout_sessions').values(session).execute();
+export async function insertCheckoutSession(storage: Storage, session: CheckoutSessionRow): Promise<void> {
+  await storage.db.insertInto('checkout_sessions').values(session).execute();
 }
 
-export async function findCheckoutSession(db: Kysely<Database>, sessionId: string): Promise<CheckoutSessionRow | undefined> {
-  return db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
+export async function findCheckoutSession(
+  storage: Storage, sessionId: string,
+): Promise<CheckoutSessionRow | undefined> {
+  return storage.db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
 }
 
 /** A fresh one-time token for the form about to be shown; only while the session may pay. */
-export async function issueFormToken(db: Kysely<Database>, sessionId: string, formToken: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('checkout_sessions').set({ form_token: formToken, updated_at_ms: nowMs })
+export async function issueFormToken(
+  storage: Storage, sessionId: string, formToken: string, nowMs: number,
+): Promise<boolean> {
+  const result = await storage.db.updateTable('checkout_sessions').set({ form_token: formToken, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('status', '=', 'OPEN').where('expires_at_ms', '>', nowMs)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
@@ -24,8 +28,11 @@ export async function issueFormToken(db: Kysely<Database>, sessionId: string, fo
  * submissions of the same form (a double click) exactly one gets true and goes on to charge.
  * The previous (declined) attempt is forgotten, so its final state cannot reopen the session.
  */
-export async function claimFormToken(db: Kysely<Database>, sessionId: string, formToken: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('checkout_sessions').set({ form_token: null, status: 'PAYING', trans_id: null, updated_at_ms: nowMs })
+export async function claimFormToken(
+  storage: Storage, sessionId: string, formToken: string, nowMs: number,
+): Promise<boolean> {
+  const result = await storage.db.updateTable('checkout_sessions')
+    .set({ form_token: null, status: 'PAYING', trans_id: null, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('form_token', '=', formToken)
     .where('status', '=', 'OPEN').where('expires_at_ms', '>', nowMs)
     .executeTakeFirst();
@@ -33,8 +40,10 @@ export async function claimFormToken(db: Kysely<Database>, sessionId: string, fo
 }
 
 /** The payment made for the claim; still PAYING until the payment is final. */
-export async function recordCheckoutPayment(db: Kysely<Database>, sessionId: string, transId: string, nowMs: number): Promise<void> {
-  await db.updateTable('checkout_sessions').set({ trans_id: transId, updated_at_ms: nowMs })
+export async function recordCheckoutPayment(
+  storage: Storage, sessionId: string, transId: string, nowMs: number,
+): Promise<void> {
+  await storage.db.updateTable('checkout_sessions').set({ trans_id: transId, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).execute();
 }
 
@@ -44,9 +53,10 @@ export async function recordCheckoutPayment(db: Kysely<Database>, sessionId: str
  * about an earlier attempt cannot reopen a session.
  */
 export async function settleCheckoutSession(
-  db: Kysely<Database>, sessionId: string, transId: string | null, approved: boolean, nowMs: number,
+  storage: Storage, sessionId: string, transId: string | null, approved: boolean, nowMs: number,
 ): Promise<void> {
-  let update = db.updateTable('checkout_sessions').set({ status: approved ? 'PAID' : 'OPEN', updated_at_ms: nowMs })
+  let update = storage.db.updateTable('checkout_sessions')
+    .set({ status: approved ? 'PAID' : 'OPEN', updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('status', '=', 'PAYING');
   update = transId === null ? update.where('trans_id', 'is', null) : update.where('trans_id', '=', transId);
   await update.execute();

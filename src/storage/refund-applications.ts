@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { Storage } from './database.ts';
-import type { Database, RefundApplicationTable } from './schema.ts';
+import type { RefundApplicationTable } from './schema.ts';
 
 export type RefundApplicationRow = RefundApplicationTable;
 
@@ -41,8 +40,8 @@ export async function moveRefundApplication(
 }
 
 /** Every application of one payment, oldest first (a payment has a handful at most). */
-export async function applicationsOfPayment(db: Kysely<Database>, transId: string): Promise<RefundApplicationRow[]> {
-  return db.selectFrom('refund_applications').selectAll().where('trans_id', '=', transId)
+export async function applicationsOfPayment(storage: Storage, transId: string): Promise<RefundApplicationRow[]> {
+  return storage.db.selectFrom('refund_applications').selectAll().where('trans_id', '=', transId)
     .orderBy('application_id').limit(100).execute();
 }
 
