@@ -14,7 +14,7 @@ import { protocolErrors } from '../protocol/errors.ts';
 import { cardHashPart, createScheduleHash, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import { ClaimLostError, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
-import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { saleFields, startTestPlatform, testCard, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
 import { ScheduleRunner } from '../workers/schedule-runner.ts';
 
@@ -317,7 +317,7 @@ test('an approved refund application whose refund is unknown stays claimed: nobo
 // SALE with a connector that is not side-effect free: PREPARE is committed first, held by the
 // SALE's own sub-transaction, and the bank is asked within acquirerTimeoutMs.
 for (const mode of ['throw', 'hang'] as const) {
-  test(`a PREPARE-first SALE whose acquirer ${mode}s: SUCCESS/PREPARE, never DECLINED; the order stays held`, async () => {
+  test(`a PREPARE-first SALE whose acquirer ${mode}s: SUCCESS/PREPARE, never DECLINED; the order is held`, async () => {
     connector.sideEffectFree = false;
     connector.mode = mode;
     const fields = saleFields(merchant, { order_amount: '10.00' });
@@ -349,7 +349,7 @@ for (const mode of ['throw', 'hang'] as const) {
   });
 }
 
-test('a PREPARE-first SALE the acquirer answers: one final write under its claim, the same answer as ever', async () => {
+test('a PREPARE-first SALE the acquirer answers: one final write under its claim, answered as ever', async () => {
   connector.sideEffectFree = false;
   const approved = await sale();
   assert.equal(approved.result, 'SUCCESS');
@@ -366,7 +366,8 @@ test('a PREPARE-first SALE the acquirer answers: one final write under its claim
   assert.equal(challenged.result, 'REDIRECT', JSON.stringify(challenged));
   assert.equal(challenged.status, '3DS');
   const details = await send('GET_TRANS_DETAILS', challenged.trans_id);
-  assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['SALE:waiting', '3DS:waiting']);
+  const steps = details.transactions.map((row: any) => `${row.type}:${row.status}`);
+  assert.deepEqual(steps, ['SALE:waiting', '3DS:waiting']);
   const held = await platform.context.storage.db.selectFrom('payments').select('operation_lock')
     .where('trans_id', 'in', [approved.trans_id, declined.trans_id, challenged.trans_id]).execute();
   assert.deepEqual(held.map((row) => row.operation_lock), [null, null, null], 'the claim is let go with the outcome');
@@ -374,7 +375,8 @@ test('a PREPARE-first SALE the acquirer answers: one final write under its claim
 
 async function createSchedule() {
   const created = await platform.post({
-    action: 'CREATE_SCHEDULE', client_key: merchant.clientKey, name: 'Plan', hash: createScheduleHash(merchant.password),
+    action: 'CREATE_SCHEDULE', client_key: merchant.clientKey, name: 'Plan',
+    hash: createScheduleHash(merchant.password),
     interval_length: '10', interval_unit: 'day', payments_count: '3',
   });
   assert.equal(created.body.result, 'SUCCESS', JSON.stringify(created.body));
@@ -382,7 +384,7 @@ async function createSchedule() {
 }
 
 for (const known of ['approved', 'declined'] as const) {
-  test(`an unknown SALE with req_token, recurring_init and schedule_id known ${known}: its companions follow`, async () => {
+  test(`an unknown SALE with req_token, recurring_init, schedule_id known ${known}: companions follow`, async () => {
     platform.clock.set(Date.UTC(2032, 2, 1, 10, 0, 0));
     const scheduleId = await createSchedule();
     connector.sideEffectFree = false;
@@ -425,7 +427,9 @@ for (const known of ['approved', 'declined'] as const) {
     const recurring = await platform.post({
       action: 'RECURRING_SALE', client_key: merchant.clientKey, order_id: `REC-${first.trans_id}`, order_amount: '4.99',
       order_description: 'Plan', recurring_first_trans_id: first.trans_id, recurring_token: callback.recurring_token,
-      hash: saleHash({ email: 'doe@example.com', password: merchant.password, cardDigits: cardHashPart('4111111111111111') }),
+      hash: saleHash({
+        email: 'doe@example.com', password: merchant.password, cardDigits: cardHashPart(testCard.number),
+      }),
     });
     assert.equal(recurring.body.status, 'SETTLED', JSON.stringify(recurring.body));
     assert.equal((await runner.runOnce()).charged, 1, 'the schedule charges the stored card');
