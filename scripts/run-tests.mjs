@@ -107,6 +107,7 @@ function runLane(lane, output) {
     pending = lines.pop();
     lines.forEach(take);
   });
+  const laneStartedMs = Date.now();
   return new Promise((resolve) => {
     child.on('error', (error) => {
       console.error(`run-tests: failed to start node for the ${lane.name} lane: ${error.message}`);
@@ -116,6 +117,8 @@ function runLane(lane, output) {
       if (pending) take(pending);
       children.delete(child);
       if (signal) console.error(`run-tests: the ${lane.name} lane was killed by ${signal}`);
+      // Which lane finishes last is what to shorten: each lane's wall time, as a TAP comment.
+      output(`# lane "${lane.name}": ${lane.files.length} files, ${Date.now() - laneStartedMs} ms\n`);
       resolve(signal ? 1 : code ?? 1);
     });
   });
