@@ -5,7 +5,7 @@
 // does not expand globs itself (that arrived in Node 21), and shell globbing
 // (`**`) depends on the shell npm happens to use. Walking the tree here is
 // portable and lets us filter with extra argv: `npm test -- src/domain`.
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -62,16 +62,27 @@ if (files.length === 0) {
 // flaky under load), each file its own node process, the next file starting as soon as a slot
 // is free, so neither kind waits for the other (two fixed lanes left one core idle for the
 // last ~20 s). Files that drive a browser or spawn processes run one at a time: they are long,
-// heavy and the most timing-sensitive; they start first, so the long ones do not come last.
+// heavy and the most timing-sensitive.
 // A file's kind is found by what it imports. KASSA_TEST_CONCURRENCY raises the pool for a
 // developer with more cores.
 const processMarkers = /playwright|child_process/;
 const textOf = (file) => readFileSync(join(root, file), 'utf8');
 const spawnsOrDrives = (file) => processMarkers.test(textOf(file));
 const slots = Math.max(2, 2 * (Number(process.env.KASSA_TEST_CONCURRENCY) || 1));
+// Longest first (the last run's times, kept in .test-build/; a file not timed yet counts as
+// long), so the run does not end with one long file running alone.
+const timingsFile = join(root, '.test-build', 'file-times.json');
+let lastTimes = {};
+try {
+  lastTimes = JSON.parse(readFileSync(timingsFile, 'utf8'));
+} catch {
+  // no earlier run: the files keep their order
+}
+const untimedMs = 1e9;
+const longestFirst = (a, b) => (lastTimes[b] ?? untimedMs) - (lastTimes[a] ?? untimedMs);
 const queues = {
-  processes: files.filter(spawnsOrDrives),
-  others: files.filter((file) => !spawnsOrDrives(file)),
+  processes: files.filter(spawnsOrDrives).sort(longestFirst),
+  others: files.filter((file) => !spawnsOrDrives(file)).sort(longestFirst),
 };
 
 // A whole run has a bound: a hang fails the run with a message instead of holding CI until its own limit.
@@ -212,6 +223,8 @@ process.on('SIGTERM', () => { for (const child of children) child.kill('SIGTERM'
 
 process.stdout.write('TAP version 13\n');
 const codes = await runPool();
+for (const { file, durationMs } of fileTimes) lastTimes[file] = durationMs;
+writeFileSync(timingsFile, JSON.stringify(lastTimes, null, 1));
 // What to shorten next: the slowest files, as TAP comments (wall time, two at a time).
 for (const { file, durationMs } of fileTimes.sort((a, b) => b.durationMs - a.durationMs).slice(0, 10)) {
   process.stdout.write(`# slow: ${file} ${durationMs} ms\n`);
