@@ -162,9 +162,8 @@ export function requestFingerprint(context: PlatformContext, merchantId: string,
 }
 
 /**
- * SALE (and AUTH with auth=Y): validate → check hash → refuse replays → ask the acquirer →
- * persist payment, sub-transaction and callback together. With a connector that reaches a real
- * bank, PREPARE is committed before the call so a crash leaves a visible, recoverable payment.
+ * SALE (and AUTH with auth=Y): validate → check hash → what recurring_init, req_token and
+ * schedule_id add → performSale. The outcome is typed; http/api-responses.ts renders the answer.
  */
 export async function sale(
   context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
