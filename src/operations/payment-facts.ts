@@ -10,10 +10,15 @@ import type { PlatformContext } from './context.ts';
 /** Statuses of a payment the bank approved: only these show a recurring or card token. */
 export const approvedStatuses: ReadonlySet<string> = approvedPaymentStatuses as ReadonlySet<string>;
 
+interface FactsOptions { dateMs?: number; status?: PaymentStatus }
+
+/** Shared rather than a fresh `{}` per call: a SALE renders its facts twice (callback, answer). */
+const defaultFacts: FactsOptions = Object.freeze({});
+
 /** What responses and callbacks may say about a Payment; `status` is what the merchant is told
  * (domain/payment.ts reportedStatus), the payment's own by default. */
 export function factsOf(
-  context: PlatformContext, payment: Payment, options: { dateMs?: number; status?: PaymentStatus } = {},
+  context: PlatformContext, payment: Payment, options: FactsOptions = defaultFacts,
 ): PaymentFacts {
   const approved = approvedPaymentStatuses.has(payment.status);
   return {

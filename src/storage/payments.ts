@@ -57,6 +57,7 @@ function hasColumns(record: Record<string, unknown>, columns: readonly string[])
 }
 
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true; // a fixed column list (newPaymentColumns): no need to compare names
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
   return true;
@@ -101,7 +102,7 @@ function insertInto(
   return { text: insertText(dialect, table, rows.length, firstParameter, columns), parameters };
 }
 
-/** The payments columns a new payment writes, in the order `newPaymentParameters` gives them:
+/** The payments columns a new payment writes, in the order `pushNewPayment` gives them:
  * one fixed shape, so the insert text is made once per dialect and row count. */
 const newPaymentColumns = [
   'trans_id', 'merchant_id', 'order_id', 'action', 'is_auth', 'status', 'amount_minor', 'captured_minor',
