@@ -56,16 +56,16 @@ export interface CheckoutPageView {
 
 function pageViewOf(context: PlatformContext, { session, merchant, payment }: CheckoutView): CheckoutPageView {
   return {
-    sessionId: session.session_id,
+    sessionId: session.sessionId,
     status: session.status,
     language: session.language,
-    formToken: session.form_token,
+    formToken: session.formToken,
     expired: isExpired(context, session),
-    orderDescription: session.order_description,
-    amountMinor: Number(session.amount_minor),
+    orderDescription: session.orderDescription,
+    amountMinor: session.amountMinor,
     currency: session.currency,
-    successUrl: session.success_url,
-    declineUrl: session.decline_url,
+    successUrl: session.successUrl,
+    declineUrl: session.declineUrl,
     merchant: { descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [] },
     payment: payment ? paymentViewOf(context, payment) : undefined,
   };

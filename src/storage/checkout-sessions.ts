@@ -1,16 +1,60 @@
 import type { Storage } from './database.ts';
 import type { CheckoutSessionTable } from './schema.ts';
 
-export type CheckoutSessionRow = CheckoutSessionTable;
+type CheckoutSessionRow = CheckoutSessionTable;
 
-export async function insertCheckoutSession(storage: Storage, session: CheckoutSessionRow): Promise<void> {
-  await storage.db.insertInto('checkout_sessions').values(session).execute();
+/** A hosted payment page's session as the operations see it: camelCase, flags as booleans. */
+export interface CheckoutSession {
+  sessionId: string;
+  merchantId: string;
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  orderDescription: string;
+  payerEmail: string;
+  successUrl: string;
+  declineUrl: string;
+  isAuth: boolean;
+  recurringInit: boolean;
+  requestToken: boolean;
+  language: string | null;
+  /** OPEN (may take a payment) | PAYING (a payment is under way) | PAID (approved, final). */
+  status: string;
+  formToken: string | null;
+  /** The latest payment made on the page. */
+  transId: string | null;
+  expiresAtMs: number;
+  createdAtMs: number;
 }
 
-export async function findCheckoutSession(
-  storage: Storage, sessionId: string,
-): Promise<CheckoutSessionRow | undefined> {
-  return storage.db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
+function sessionFromRow(row: CheckoutSessionRow): CheckoutSession {
+  return {
+    sessionId: row.session_id, merchantId: row.merchant_id, orderId: row.order_id,
+    amountMinor: Number(row.amount_minor), currency: row.currency, orderDescription: row.order_description,
+    payerEmail: row.payer_email,
+    successUrl: row.success_url, declineUrl: row.decline_url, isAuth: Number(row.is_auth) === 1,
+    recurringInit: Number(row.recurring_init) === 1, requestToken: Number(row.request_token) === 1,
+    language: row.language, status: row.status, formToken: row.form_token, transId: row.trans_id,
+    expiresAtMs: Number(row.expires_at_ms), createdAtMs: Number(row.created_at_ms),
+  };
+}
+
+export async function insertCheckoutSession(storage: Storage, session: CheckoutSession): Promise<void> {
+  await storage.db.insertInto('checkout_sessions').values({
+    session_id: session.sessionId, merchant_id: session.merchantId, order_id: session.orderId,
+    amount_minor: session.amountMinor, currency: session.currency, order_description: session.orderDescription,
+    payer_email: session.payerEmail, success_url: session.successUrl, decline_url: session.declineUrl,
+    is_auth: session.isAuth ? 1 : 0, recurring_init: session.recurringInit ? 1 : 0,
+    request_token: session.requestToken ? 1 : 0, language: session.language, status: session.status,
+    form_token: session.formToken, trans_id: session.transId, expires_at_ms: session.expiresAtMs,
+    created_at_ms: session.createdAtMs, updated_at_ms: session.createdAtMs,
+  }).execute();
+}
+
+export async function loadCheckoutSession(storage: Storage, sessionId: string): Promise<CheckoutSession | undefined> {
+  const row = await storage.db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId)
+    .executeTakeFirst();
+  return row && sessionFromRow(row);
 }
 
 /** A fresh one-time token for the form about to be shown; only while the session may pay. */
