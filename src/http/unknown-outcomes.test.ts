@@ -305,11 +305,11 @@ test('an approved refund application whose refund is unknown stays claimed: nobo
   assert.ok(filed.ok);
   connector.mode = 'throw';
   await assert.rejects(
-    approveRefundApplication(platform.context, filed.application.application_id),
+    approveRefundApplication(platform.context, filed.application.applicationId),
     RefundApplicationError,
   );
   connector.mode = 'answer';
-  await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), /APPROVING/);
+  await assert.rejects(approveRefundApplication(platform.context, filed.application.applicationId), /APPROVING/);
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE');
   assertError(await send('CREDITVOID', settled.trans_id), 'refundTooLarge');
 });

@@ -72,8 +72,8 @@ async function pageView(
     merchant: merchantView(merchant),
     refundableMinor: await applicationRefundableMinor(context, payment),
     applications: applications.map((row) => ({
-      applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency,
-      status: row.status, deadlineDate: row.deadline_date,
+      applicationId: row.applicationId, amountMinor: row.amountMinor, currency: row.currency,
+      status: row.status, deadlineDate: row.deadlineDate,
     })),
   };
 }
@@ -107,8 +107,8 @@ export async function fileRefundApplicationOnPage(
   return {
     ok: true,
     application: {
-      applicationId: row.application_id, receivedAtMs: Number(row.received_at_ms), deadlineDate: row.deadline_date,
-      amountMinor: Number(row.amount_minor), currency: row.currency, reason: row.reason,
+      applicationId: row.applicationId, receivedAtMs: row.receivedAtMs, deadlineDate: row.deadlineDate,
+      amountMinor: row.amountMinor, currency: row.currency, reason: row.reason,
     },
     view: {
       cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
