@@ -1,3 +1,4 @@
+import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-backup.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +64,7 @@ ${refundApplicationsUsage}
 ${operatorUsage}
 
 ${lockoutsUsage}
+${backupUsage}
 
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
@@ -265,6 +267,11 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     strict: true,
   });
   const [area, verb] = positionals;
+  if (!values.help && (area === 'backup' || area === 'restore')) {
+    const config = settingsOf(io.environment);
+    await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
+    return 0;
+  }
   if (values.help || !area || !areas.has(area) || !verb) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
@@ -306,6 +313,7 @@ const knownErrors = [
   LockoutInputError,
   CliSetupError,
   StorageSetupError,
+  BackupError,
 ];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message

@@ -54,6 +54,11 @@ const handlers: Record<string, Handler> = {
   CARD2CARD: cardToCard,
 };
 
+/** The actions the API serves (metrics label values are bounded by this list). */
+export const apiActions: readonly string[] = Object.keys(handlers);
+/** The API's paths; everything else is a page or an operator endpoint. */
+export const apiPaths: ReadonlySet<string> = new Set(['/', '/post', '/v2/post']);
+
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */
 function listRedirectParams(body: Record<string, unknown>): void {
   const params = body.redirect_params;
@@ -94,13 +99,14 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     if (typeof action !== 'string' || action === '') {
       throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);
     }
-    const merchant = await authenticateMerchant(context, fields, request.ip);
+    const merchant = await authenticateMerchant(context, fields, request.ip, request.id);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
     const operation = () => handler(context, merchant, fields);
     const body = await countingWrongHashes(context, merchant, merchant.clientIp, operation);
     if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
+    context.metrics?.recordApiAnswer(action, body, reply.elapsedTime);
     return reply.send(body);
   };
   app.post('/', handle('object'));

@@ -93,7 +93,7 @@ export interface SaleOutcome {
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
-export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>;
+export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl' | 'requestId'>;
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
@@ -292,6 +292,7 @@ function newPaymentRow(context: PlatformContext, merchant: SaleMerchant, plan: P
     payee_card_mask: payeeCard
       ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : undefined,
     payee_card_ciphertext: payeeCard ? context.vault.encrypt(payeeCard) : undefined,
+    request_id: merchant.requestId,
   };
 }
 
