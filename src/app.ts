@@ -19,6 +19,7 @@ import {
 import { apiActions, apiPaths } from './http/api.ts';
 import { KassaMetrics } from './observability/metrics.ts';
 import { databaseHoldsData } from './storage/operational-gauges.ts';
+import { isStorageUnavailable } from './storage/dialect-errors.ts';
 import { join } from 'node:path';
 
 export interface BuildOptions {
@@ -64,6 +65,7 @@ function protocolErrorOf(error: Error & { code?: string; statusCode?: number }):
     return new ProtocolError('requestTooLarge');
   }
   if (isBodyParsingError(error) || error.statusCode === 400) return new ProtocolError('requestInvalid');
+  if (isStorageUnavailable(error)) return new ProtocolError('storageUnavailable');
   return new ProtocolError('internal');
 }
 
@@ -142,7 +144,8 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const answer = protocolErrorOf(error);
     // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
-    const detail = answer.name === 'internal' ? { failure: { message: error.message, stack: error.stack } }
+    const detail = answer.name === 'internal' || answer.name === 'storageUnavailable'
+      ? { failure: { message: error.message, stack: error.stack } }
       : error instanceof ProtocolError ? undefined : { bodyError: error.code };
     logErrorAnswer(request, answer, detail);
     if (apiPaths.has(request.routeOptions.url ?? '')) {

@@ -86,7 +86,7 @@ export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, de
   const invalidFields = error.fieldErrors.length > 0 ? error.fieldErrors.map((problem) => problem.field) : undefined;
   const errorCode = protocolErrors[error.name].code;
   const line = { clientKey, action, errorCode, error: error.name, invalidFields, ...detail };
-  if (error.name === 'internal') request.log.error(line, 'api error answer');
+  if (error.name === 'internal' || error.name === 'storageUnavailable') request.log.error(line, 'api error answer');
   else if (warnedErrors.has(error.name)) request.log.warn(line, 'api error answer');
   else request.log.info(line, 'api error answer');
 }

@@ -38,6 +38,10 @@ export const protocolErrors = {
   recurringTokenInvalid: { code: 900104, message: 'Recurring token is not valid for this transaction.', source: 'kassa' },
   recurringNotBound: { code: 900105, message: 'Recurring payment is not bound to this schedule.', source: 'kassa' },
   chargebackNotAllowed: { code: 900106, message: 'Chargeback is possible for a settled payment only.', source: 'kassa' },
+  storageUnavailable: {
+    code: 900503, source: 'kassa',
+    message: 'Storage temporarily unavailable. Check the payment with GET_TRANS_STATUS before retrying.',
+  },
   internal: { code: 900500, message: 'Internal error. Check the payment with GET_TRANS_STATUS before retrying.', source: 'kassa' },
 } as const;
 

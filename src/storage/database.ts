@@ -124,6 +124,10 @@ function clientClassFor(choice: PostgresHostChoice): typeof pg.Client {
       const chosenUrl = choice.current;
       super({ ...(typeof config === 'object' ? config : {}), connectionString: chosenUrl });
       this.chosenUrl = chosenUrl;
+      // A connection the server drops (restart, failover) while the client is checked out but
+      // between queries is an 'error' event nobody else listens to, which would end the process.
+      // The next query on it fails, and the pool drops it: the request gets 900503.
+      this.on('error', () => undefined);
     }
 
     // biome-ignore lint/suspicious/noExplicitAny: pg's connect has a callback and a promise form
