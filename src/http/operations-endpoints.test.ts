@@ -123,10 +123,10 @@ test('/health/ready names a migration the database has not applied', async (t) =
   t.after(() => platform.close());
   platform.context.storage.merchants.listen();
   const { sql } = await import('kysely');
-  await sql`delete from kysely_migration where name = '0060_payment_request_ids'`.execute(platform.context.storage.db);
+  await sql`delete from kysely_migration where name = '0030_payment_request_ids'`.execute(platform.context.storage.db);
   const ready = await platform.app.inject({ method: 'GET', url: '/health/ready' });
   assert.equal(ready.statusCode, 503);
-  assert.match(JSON.stringify(ready.json()), /migrations not applied: 0060_payment_request_ids/);
+  assert.match(JSON.stringify(ready.json()), /migrations not applied: 0030_payment_request_ids/);
 });
 
 test('X-Request-Id: a good one is echoed, logged and stored with the payment; a bad one is replaced', async (t) => {

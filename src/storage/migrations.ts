@@ -397,10 +397,10 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0060_payment_request_ids': {
+  '0030_payment_request_ids': {
     // The X-Request-Id of the request that created a payment, so an operator can go from a
-    // payment to every log line of its request. Numbered in this work's block (docs/adr/0061) so
-    // it cannot collide with migrations written alongside it.
+    // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
+    // (0030–0039) so it cannot collide with migrations written alongside it.
     async up(db: Kysely<any>) {
       await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
     },
