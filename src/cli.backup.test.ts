@@ -13,6 +13,8 @@ import { openVault } from './security/vault.ts';
 import { openStorage } from './storage/database.ts';
 import { freePort, startSaleLoad, startServerProcess, successfulPayments } from './testing/server-process.ts';
 
+// Test lane: spawns the server (child_process), see scripts/run-tests.mjs.
+
 const usingPostgres = Boolean(process.env.DATABASE_URL);
 
 async function kassa(environment: NodeJS.ProcessEnv, ...args: string[]) {

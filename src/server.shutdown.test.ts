@@ -13,6 +13,8 @@ import {
   createSchema, freePort, startSaleLoad, startServerProcess, successfulPayments, watchReadiness, type ServerProcess,
 } from './testing/server-process.ts';
 
+// Test lane: spawns the server (child_process), see scripts/run-tests.mjs.
+
 const databaseUrl = process.env.DATABASE_URL || undefined;
 
 /**
