@@ -65,6 +65,14 @@ test('SIGTERM under SALE load: exit 0, nothing cut off, no payment or callback l
     concurrency: 12, stopWhenRefused: true, routable: balancer.routable,
   });
   await load.answered(100);
+  // What a black-box look at a running server finds: health, metrics counting SALEs, request ids.
+  const live = await fetch(`${first.address}/health/live`, { headers: { 'x-request-id': 'probe-1' } });
+  assert.equal(live.status, 200);
+  assert.equal(live.headers.get('x-request-id'), 'probe-1');
+  assert.equal((await fetch(`${first.address}/health/ready`)).status, 200);
+  const metrics = await (await fetch(`${first.address}/metrics`)).text();
+  const sales = /^kassa_api_requests_total\{action="SALE",result="SUCCESS"\} (\d+)$/m.exec(metrics);
+  assert.ok(sales && Number(sales[1]) >= 100, 'SALEs are counted');
   const signalledAtMs = Date.now();
   first.child.kill('SIGTERM');
   assert.equal(await first.exited, 0, first.stderr());
