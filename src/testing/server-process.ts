@@ -192,20 +192,27 @@ export function startSaleLoad(
 
 /**
  * What a load balancer does: asks /health/ready every `intervalMs` and takes the node out of
- * rotation at the first answer that is not 200 (or no answer). `routable()` says whether it is in.
+ * rotation after `failuresToRemove` answers in a row that are not 200 (or no answer).
+ * `routable()` says whether it is in.
  */
-export function watchReadiness(address: () => string, intervalMs = 50): { routable: () => boolean; stop(): void } {
+export function watchReadiness(
+  address: () => string, intervalMs = 50, failuresToRemove = 1,
+): { routable: () => boolean; stop(): void } {
   let routable = true;
   let stopped = false;
+  let failures = 0;
   const poll = async () => {
     while (!stopped && routable) {
+      let ready = false;
       try {
         const response = await fetch(`${address()}/health/ready`, { signal: AbortSignal.timeout(1_000) });
         await response.arrayBuffer();
-        if (response.status !== 200) routable = false;
+        ready = response.status === 200;
       } catch {
-        routable = false;
+        ready = false;
       }
+      failures = ready ? 0 : failures + 1;
+      if (failures >= failuresToRemove) routable = false;
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   };
