@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.ts';
 import { createScheduleFields, descheduleFields, scheduleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { createScheduleHash, hashesMatch, scheduleHash } from '../protocol/hash.ts';
-import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
+import { messages, validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import { loadPayment, merchantHasRecurringToken } from '../storage/payments.ts';
 import {
   bindingsOfSchedule, deleteSchedule, deschedule as descheduleBindings, insertSchedule, loadSchedule, setPaused,
@@ -21,7 +21,7 @@ import type { PlatformContext } from './context.ts';
  * is checked before the schedule is looked up.
  */
 
-function validated(fields: RequestFields, rules: typeof scheduleFields): Record<string, string | undefined> {
+function validated(fields: RequestFields, rules: Record<string, FieldRule>): Record<string, string | undefined> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);
   if (rules === createScheduleFields && values.day_of_month !== undefined && values.interval_unit === 'day') {
@@ -33,7 +33,8 @@ function validated(fields: RequestFields, rules: typeof scheduleFields): Record<
 }
 
 async function signedSchedule(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules = scheduleFields,
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  rules: Record<string, FieldRule> = scheduleFields,
 ): Promise<{ schedule: Schedule; values: Record<string, string | undefined> }> {
   const values = validated(fields, rules);
   if (!hashesMatch(scheduleHash(values.schedule_id!, merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
