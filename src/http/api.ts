@@ -14,6 +14,7 @@ import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule,
 import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
+import { openApiDocument } from '../protocol/openapi.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
 import { renderCapture, renderCreditvoid, renderDetails, renderStatus, renderVoid } from './api-responses.ts';
 import { formFieldsOf } from './form-body.ts';
@@ -23,6 +24,9 @@ import { formFieldsOf } from './form-body.ts';
 export type RedirectParamsStyle = 'object' | 'list';
 
 type Body = Record<string, unknown>;
+
+/** The API document's version: the platform's, as package.json names it. */
+const kassaVersion = '0.1.0';
 type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Body>;
 
 /** An operation that returns a typed outcome, and how the answer is rendered from it. */
@@ -53,6 +57,9 @@ const handlers: Record<string, Handler> = {
   CREDIT2CARD: creditToCard,
   CARD2CARD: cardToCard,
 };
+
+/** The actions the API serves (the OpenAPI test checks they are the field tables' actions). */
+export const servedActions: readonly string[] = Object.keys(handlers);
 
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */
 function listRedirectParams(body: Record<string, unknown>): void {
@@ -105,5 +112,10 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
   };
   app.post('/', handle('object'));
   app.post('/post', handle('object'));
+  // White labels of this platform family post to /payment/post; their clients work unchanged.
+  app.post('/payment/post', handle('object'));
   app.post('/v2/post', handle('list'));
+  // Built once: it depends on the field tables and the public URL only.
+  const openApi = JSON.stringify(openApiDocument({ serverUrl: context.publicBaseUrl, version: kassaVersion }));
+  app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(openApi));
 }
