@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
@@ -18,9 +18,11 @@ import {
   allMerchants,
   createMerchant,
   describeMerchant,
+  importMerchant,
   MerchantInputError,
   updateMerchant,
 } from './operations/manage-merchants.ts';
+import type { MerchantSettings } from './storage/merchants.ts';
 import {
   RefundApplicationError,
   refundApplicationsCommand,
@@ -48,6 +50,8 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
   kassa merchant create --email EMAIL [--callback-url URL] [--allow-ip IP|CIDR ...]
                         [--channel ID ...] [--three-ds on|off] [--s2s-card on|off]
                         [--descriptor TEXT] [--json]
+  kassa merchant import --client-key KEY --password-file FILE --email EMAIL [same options as create]
+                        keeps a CLIENT_KEY and PASSWORD from another platform of the family
   kassa merchant update --client-key KEY [same options as create]
   kassa merchant list [--json]
   Hosted payment page and refund applications (create and update):
@@ -67,7 +71,8 @@ ${lockoutsUsage}
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
-Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --three-ds on, --s2s-card on.
+Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --s2s-card on, --three-ds on when
+--callback-url is given (a merchant with 3-D Secure must have a callback URL) and off otherwise.
 The PASSWORD is generated (32 random characters) and shown once, by create.`;
 
 const merchantOptions = {
@@ -79,6 +84,7 @@ const merchantOptions = {
   's2s-card': { type: 'string' },
   descriptor: { type: 'string' },
   'client-key': { type: 'string' },
+  'password-file': { type: 'string' },
   'trans-id': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
@@ -174,6 +180,38 @@ function merchantSettingsOf(values: ParsedValues) {
   };
 }
 
+/** A new merchant's settings: what was given, defaults for the rest. */
+function newMerchantSettings(settings: ReturnType<typeof merchantSettingsOf> & { email: string }): MerchantSettings {
+  return {
+    email: settings.email,
+    callbackUrl: settings.callbackUrl ?? null,
+    allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
+    channels: settings.channels ?? [],
+    // 3-D Secure needs a callback URL (the spec): on by default only when one is given.
+    threeDsEnabled: settings.threeDsEnabled ?? Boolean(settings.callbackUrl),
+    s2sCardEnabled: settings.s2sCardEnabled ?? true,
+    descriptor: settings.descriptor ?? 'KASSA',
+    frameOrigins: settings.frameOrigins,
+    refundDays: settings.refundDays,
+    holidays: settings.holidays,
+  };
+}
+
+/** `--client-key` and the PASSWORD from `--password-file` (a secret never goes on the command
+ * line, where ps and shell history keep it); one trailing newline is not part of it. */
+function importedCredentials(values: ParsedValues): { clientKey: string; password: string } {
+  if (!values['client-key']) throw new MerchantInputError('--client-key is required');
+  const file = values['password-file'];
+  if (!file) throw new MerchantInputError('--password-file is required (a file holding the PASSWORD)');
+  let password: string;
+  try {
+    password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    throw new MerchantInputError(`cannot read --password-file ${file}`);
+  }
+  return { clientKey: values['client-key'], password };
+}
+
 /** `kassa merchant …`: thin over operations/manage-merchants.ts. */
 async function merchantCommand(
   io: CliIo,
@@ -185,28 +223,22 @@ async function merchantCommand(
 ): Promise<number> {
   const asJson = values.json === true;
   const settings = merchantSettingsOf(values);
-  if (verb === 'create') {
+  if (verb === 'create' || verb === 'import') {
     if (!settings.email) throw new MerchantInputError('--email is required');
     const vault = openVault({
       secretKey: config.secretKey,
       previousSecretKeys: config.previousSecretKeys,
       dataDirectory: config.dataDirectory,
     });
-    const { merchant, password } = await createMerchant(
-      { storage, vault, clock },
-      {
-        email: settings.email,
-        callbackUrl: settings.callbackUrl ?? null,
-        allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
-        channels: settings.channels ?? [],
-        threeDsEnabled: settings.threeDsEnabled ?? true,
-        s2sCardEnabled: settings.s2sCardEnabled ?? true,
-        descriptor: settings.descriptor ?? 'KASSA',
-        frameOrigins: settings.frameOrigins,
-        refundDays: settings.refundDays,
-        holidays: settings.holidays,
-      },
-    );
+    const dependencies = { storage, vault, clock };
+    const newSettings = newMerchantSettings({ ...settings, email: settings.email });
+    if (verb === 'import') {
+      const { merchant } = await importMerchant(dependencies, newSettings, importedCredentials(values));
+      // The PASSWORD is the merchant's own: never printed back.
+      print(io, describeMerchant(merchant), asJson);
+      return 0;
+    }
+    const { merchant, password } = await createMerchant(dependencies, newSettings);
     print(io, { ...describeMerchant(merchant), password }, asJson);
     return 0;
   }

@@ -80,7 +80,7 @@ const warnedErrors = new Set<ProtocolErrorName>(['hashInvalid', 'hashLockedOut',
  * fields — so no card number can reach the log through it.
  */
 export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, detail?: Record<string, unknown>): void {
-  const fields = formFieldsOf(request);
+  const fields = apiFieldsOf(request);
   const { action: actionText, client_key: clientKeyText } = fields;
   const action = typeof actionText === 'string' && Object.hasOwn(handlers, actionText) ? actionText : undefined;
   const clientKey = typeof clientKeyText === 'string' && clientKeyShape.test(clientKeyText)
@@ -93,14 +93,26 @@ export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, de
   else request.log.info(line, 'api error answer');
 }
 
+/** The request's fields: the form body, or the query string of a GET (SCHEDULE_INFO). */
+export function apiFieldsOf(request: FastifyRequest): RequestFields {
+  if (request.method !== 'GET') return formFieldsOf(request) as RequestFields;
+  const query = request.query;
+  return query && typeof query === 'object' ? (query as RequestFields) : {};
+}
+
+/** The spec: SCHEDULE_INFO "is sent by GET". Only it: every other action carries card data or
+ * moves money, which has no place in a URL that proxies and logs keep. */
+const actionsByGet = new Set(['SCHEDULE_INFO']);
+
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
 export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
   const handle = (style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const fields = formFieldsOf(request) as RequestFields;
+    const fields = apiFieldsOf(request);
     const action = fields.action;
     if (typeof action !== 'string' || action === '') {
       throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);
     }
+    if (request.method === 'GET' && !actionsByGet.has(action)) throw new ProtocolError('actionNotSupported');
     const merchant = await authenticateMerchant(context, fields, request.ip);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
@@ -110,11 +122,12 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
     return reply.send(body);
   };
-  app.post('/', handle('object'));
-  app.post('/post', handle('object'));
   // White labels of this platform family post to /payment/post; their clients work unchanged.
-  app.post('/payment/post', handle('object'));
-  app.post('/v2/post', handle('list'));
+  for (const path of ['/', '/post', '/payment/post', '/v2/post']) {
+    const style = path === '/v2/post' ? 'list' : 'object';
+    app.post(path, handle(style));
+    app.get(path, handle(style));
+  }
   // Built once: it depends on the field tables and the public URL only.
   const openApi = JSON.stringify(openApiDocument({ serverUrl: context.publicBaseUrl, version: kassaVersion }));
   app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(openApi));
