@@ -26,6 +26,8 @@ export interface RefundApplicationPageView {
   cardMask: string;
   payerEmail: string;
   merchant: { descriptor: string; frameOrigins: string[]; refundDays: number };
+  /** The shop's page the payment returned to (its term_url_3ds): the way back from here. */
+  returnUrl: string;
   /** What can still be asked back (captured less refunds and open applications). */
   refundableMinor: number;
   applications: {
@@ -69,6 +71,7 @@ async function pageView(
     cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
     payerEmail: payment.payer_email,
     merchant: merchantView(merchant),
+    returnUrl: payment.term_url_3ds,
     refundableMinor: await refundableMinor(context, payment),
     applications: applications.map((row) => ({
       applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency,
@@ -96,7 +99,10 @@ export async function openRefundApplication(
 export async function fileRefundApplicationOnPage(
   context: PlatformContext, transId: string, signature: string, input: ApplicationInput,
 ): Promise<
-  | { ok: true; application: FiledApplicationView; view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant'> }
+  | {
+    ok: true; application: FiledApplicationView;
+    view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant' | 'path' | 'returnUrl'>;
+  }
   | { ok: false; problems: ApplicationProblems; view: RefundApplicationPageView }
 > {
   const { payment, merchant } = await linkTarget(context, transId, signature);
@@ -112,6 +118,8 @@ export async function fileRefundApplicationOnPage(
     view: {
       cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
       merchant: merchantView(merchant),
+      path: refundApplicationPath(context, payment.trans_id),
+      returnUrl: payment.term_url_3ds,
     },
   };
 }
