@@ -54,6 +54,8 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
                         keeps a CLIENT_KEY and PASSWORD from another platform of the family
   kassa merchant update --client-key KEY [same options as create]
   kassa merchant list [--json]
+  Hash mode (create, import, update): [--hash-mode md5|sha256] — SHA-256 signs every formula
+    with sha256 instead of md5, requests and callbacks alike (5.6.x); md5 by default
   Hosted payment page and refund applications (create and update):
     [--frame-origin https://shop.example ...] [--refund-days N] [--holiday YYYY-MM-DD ...]
 
@@ -85,6 +87,7 @@ const merchantOptions = {
   descriptor: { type: 'string' },
   'client-key': { type: 'string' },
   'password-file': { type: 'string' },
+  'hash-mode': { type: 'string' },
   'trans-id': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
@@ -177,7 +180,13 @@ function merchantSettingsOf(values: ParsedValues) {
     frameOrigins: values['frame-origin'],
     refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
     holidays: values.holiday,
+    hashDigest: hashModeOf(values['hash-mode']),
   };
+}
+
+function hashModeOf(value: string | undefined): 'md5' | 'sha256' | undefined {
+  if (value === undefined || value === 'md5' || value === 'sha256') return value;
+  throw new MerchantInputError('--hash-mode takes md5 or sha256');
 }
 
 /** A new merchant's settings: what was given, defaults for the rest. */
@@ -194,6 +203,7 @@ function newMerchantSettings(settings: ReturnType<typeof merchantSettingsOf> & {
     frameOrigins: settings.frameOrigins,
     refundDays: settings.refundDays,
     holidays: settings.holidays,
+    hashDigest: settings.hashDigest,
   };
 }
 

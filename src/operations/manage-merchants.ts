@@ -173,5 +173,6 @@ export function describeMerchant(merchant: MerchantRecord) {
     frame_origins: merchant.frameOrigins ?? [],
     refund_days: merchant.refundDays ?? defaultRefundDays,
     holidays: merchant.holidays ?? [],
+    hash_mode: merchant.hashDigest ?? 'md5',
   };
 }

@@ -31,7 +31,8 @@ export async function recurringSale(context: PlatformContext, merchant: Authenti
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   const first = await findPayment(context.storage.db, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
   if (!first) throw new ProtocolError('paymentNotFound');
-  const expectedHash = saleHash({ email: first.payer_email, password: merchant.password, cardDigits: first.card_bin + first.card_last_four });
+  const cardDigits = first.card_bin + first.card_last_four;
+  const expectedHash = saleHash({ email: first.payer_email, password: merchant.password, cardDigits }, merchant.hashDigest);
   if (!hashesMatch(expectedHash, values.hash!)) throw new ProtocolError('hashInvalid');
   if (!first.recurring_token || !approvedStatuses.has(first.status) || !sameText(first.recurring_token, values.recurring_token!)) {
     throw new ProtocolError('recurringTokenInvalid');

@@ -37,7 +37,8 @@ async function signedSchedule(
   rules: Record<string, FieldRule> = scheduleFields,
 ): Promise<{ schedule: Schedule; values: Record<string, string | undefined> }> {
   const values = validated(fields, rules);
-  if (!hashesMatch(scheduleHash(values.schedule_id!, merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
+  const expected = scheduleHash(values.schedule_id!, merchant.password, merchant.hashDigest);
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const schedule = await loadSchedule(context.storage, merchant.merchantId, values.schedule_id!.toLowerCase());
   if (!schedule) throw new ProtocolError('scheduleNotFound');
   return { schedule, values };
@@ -45,7 +46,8 @@ async function signedSchedule(
 
 export async function createSchedule(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const values = validated(fields, createScheduleFields);
-  if (!hashesMatch(createScheduleHash(merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
+  const expected = createScheduleHash(merchant.password, merchant.hashDigest);
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const nowMs = context.clock.nowMs();
   const scheduleId = newId(nowMs);
   await insertSchedule(context.storage, {

@@ -4,6 +4,7 @@ import { merchantsChangedHere } from './merchant-cache.ts';
 import type { Selectable } from 'kysely';
 import type { Storage } from './database.ts';
 import type { Database, MerchantTable } from './schema.ts';
+import type { HashDigest } from '../protocol/hash.ts';
 
 export interface MerchantSettings {
   email: string;
@@ -19,6 +20,8 @@ export interface MerchantSettings {
   refundDays?: number;
   /** Holidays (`YYYY-MM-DD`) not counted as business days. */
   holidays?: string[];
+  /** The digest of its hashes, requests and callbacks: md5 (default) or sha256 (5.6.x). */
+  hashDigest?: HashDigest;
 }
 
 export interface MerchantRecord extends MerchantSettings {
@@ -47,6 +50,7 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
     holidays: JSON.parse(row.holidays_json) as string[],
     createdAtMs: Number(row.created_at_ms),
     hashLockedUntilMs: Number(row.hash_locked_until_ms),
+    hashDigest: row.hash_digest === 'sha256' ? 'sha256' : 'md5',
   };
 }
 
@@ -70,6 +74,7 @@ async function insertMerchantRow(db: Kysely<Database>, merchant: MerchantRecord)
     ...(merchant.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(merchant.frameOrigins) } : {}),
     ...(merchant.refundDays !== undefined ? { refund_days: merchant.refundDays } : {}),
     ...(merchant.holidays !== undefined ? { holidays_json: JSON.stringify(merchant.holidays) } : {}),
+    ...(merchant.hashDigest !== undefined ? { hash_digest: merchant.hashDigest } : {}),
     created_at_ms: merchant.createdAtMs,
     updated_at_ms: merchant.createdAtMs,
   }).execute();
@@ -148,6 +153,7 @@ async function updateMerchantRow(
     ...(settings.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(settings.frameOrigins) } : {}),
     ...(settings.refundDays !== undefined ? { refund_days: settings.refundDays } : {}),
     ...(settings.holidays !== undefined ? { holidays_json: JSON.stringify(settings.holidays) } : {}),
+    ...(settings.hashDigest !== undefined ? { hash_digest: settings.hashDigest } : {}),
     updated_at_ms: nowMs,
   }).where('merchant_id', '=', merchantId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;

@@ -397,6 +397,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0040_merchant_hash_digest': {
+    // The 5.6.x per-merchant hash mode: md5 (every merchant so far) or sha256, same formulas.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('merchants')
+        .addColumn('hash_digest', 'text', (column) => column.notNull().defaultTo('md5'))
+        .execute();
+    },
+  },
 };
 
 async function dialectOf(db: Kysely<any>): Promise<'postgres' | 'sqlite'> {

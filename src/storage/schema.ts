@@ -27,6 +27,8 @@ export interface MerchantTable {
   holidays_json: Generated<string>;
   /** The latest lock of any (merchant, IP) pair in hash_lockouts (migration 0010); 0: never. */
   hash_locked_until_ms: Generated<number>;
+  /** `md5` or `sha256`: the digest of every formula for this merchant (migration 0040). */
+  hash_digest: Generated<string>;
 }
 
 export interface PaymentTable {

@@ -1,4 +1,4 @@
-import { cardHashPart, creditToCardTransactionHash, hashesMatch, transactionHash } from './hash.ts';
+import { cardHashPart, creditToCardTransactionHash, hashesMatch, transactionHash, type HashDigest } from './hash.ts';
 
 /**
  * The callback `hash`, computed by one function for the platform (signing before it sends) and
@@ -20,6 +20,8 @@ export interface SigningTerms {
   email?: string;
   /** The full card number, or its first six and last four digits already joined. */
   cardNumberOrDigits: string;
+  /** The merchant's hash mode: md5 (default) or sha256. */
+  digest?: HashDigest;
 }
 
 export interface VerifyingTerms {
@@ -29,6 +31,8 @@ export interface VerifyingTerms {
    * absent, the callback's own `card` mask is used: it carries exactly the digits the formula
    * needs. */
   card?: string;
+  /** The merchant's hash mode: md5 (default) or sha256. */
+  digest?: HashDigest;
 }
 
 /** `411111******1111`, `4111111111111111` and `4111111111` all give `4111111111`. */
@@ -46,18 +50,25 @@ function transIdOf(fields: CallbackFields): string {
 
 /** The signature a callback with these fields carries. */
 export function callbackHash(
-  fields: CallbackFields, terms: { password: string; email?: string; cardDigits: string },
+  fields: CallbackFields,
+  terms: { password: string; email?: string; cardDigits: string; digest?: HashDigest },
 ): string {
   const transId = transIdOf(fields);
-  if (fields.action === 'CREDIT2CARD') return creditToCardTransactionHash(terms.password, transId, terms.cardDigits);
-  return transactionHash({ email: terms.email ?? '', password: terms.password, cardDigits: terms.cardDigits }, transId);
+  const { password, cardDigits, digest } = terms;
+  if (fields.action === 'CREDIT2CARD') return creditToCardTransactionHash(password, transId, cardDigits, digest);
+  return transactionHash({ email: terms.email ?? '', password, cardDigits }, transId, digest);
 }
 
 /** The fields with `hash` added (any `hash` already present is replaced). */
 export function signCallback<T extends CallbackFields>(fields: T, terms: SigningTerms): T & { hash: string } {
   const { hash: _ignored, ...unsigned } = fields as CallbackFields;
   const cardDigits = cardDigitsOf(terms.cardNumberOrDigits);
-  const hash = callbackHash(unsigned, { password: terms.password, email: terms.email, cardDigits });
+  const hash = callbackHash(unsigned, {
+    password: terms.password,
+    email: terms.email,
+    cardDigits,
+    digest: terms.digest,
+  });
   return { ...(unsigned as T), hash };
 }
 
@@ -71,6 +82,11 @@ export function verifyCallback(fields: CallbackFields, terms: VerifyingTerms): b
     return false;
   }
   const cardDigits = cardDigitsOf(card);
-  const expected = callbackHash(fields, { password: terms.password, email: terms.email, cardDigits });
+  const expected = callbackHash(fields, {
+    password: terms.password,
+    email: terms.email,
+    cardDigits,
+    digest: terms.digest,
+  });
   return hashesMatch(expected, received);
 }

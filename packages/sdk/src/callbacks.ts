@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CallbackFields, verifyCallback } from './callback-signature.ts';
+import type { HashDigest } from './hash.ts';
 
 /**
  * Receiving callbacks. The spec: the merchant answers the string `OK` when it has taken the
@@ -14,6 +15,8 @@ export type ReceivedFields = Record<string, string | Record<string, string>>;
 export interface CallbackOptions {
   /** The merchant's PASSWORD. */
   password: string;
+  /** `sha256` for a merchant whose hash mode is SHA-256; md5 by default. */
+  digest?: HashDigest;
   /**
    * The payer e-mail of the payment (Formula 2 signs it; a callback does not carry it): look it
    * up by `order_id` or `trans_id`. Omit only when payments are made without an e-mail.
@@ -57,7 +60,7 @@ export async function handleCallback(body: string | ReceivedFields, options: Cal
     options.onRefused?.('handler', fields, error);
     return 'ERROR';
   }
-  if (!verifyCallback(fields as CallbackFields, { password: options.password, email })) {
+  if (!verifyCallback(fields as CallbackFields, { password: options.password, email, digest: options.digest })) {
     options.onRefused?.('hash', fields);
     return 'ERROR';
   }

@@ -1,14 +1,42 @@
 import type {
-  AnyAnswer, CheckoutAnswer, CreditvoidAnswer, DetailsAnswer, PaymentAnswer, ScheduleAnswer, StatusAnswer,
+  AnyAnswer,
+  CheckoutAnswer,
+  CreditvoidAnswer,
+  DetailsAnswer,
+  PaymentAnswer,
+  ScheduleAnswer,
+  StatusAnswer,
 } from './answers.ts';
 import {
-  cardHashPart, checkoutHash, createScheduleHash, creditToCardHash, creditToCardTransactionHash, orderHash, saleHash,
-  saleTokenHash, scheduleHash, transactionHash,
+  cardHashPart,
+  checkoutHash,
+  createScheduleHash,
+  creditToCardHash,
+  creditToCardTransactionHash,
+  orderHash,
+  saleHash,
+  saleTokenHash,
+  scheduleHash,
+  transactionHash,
+  type HashDigest,
 } from './hash.ts';
 import type {
-  CaptureRequest, CardToCardRequest, CheckoutRequest, CreateScheduleRequest, CreditToCardRequest, CreditvoidRequest,
-  DebitRequest, DescheduleRequest, OrderQuery, RecurringSaleRequest, SaleRequest, ScheduleRequest,
-  TokenCreditToCardRequest, TokenSaleRequest, TransactionQuery, VoidRequest,
+  CaptureRequest,
+  CardToCardRequest,
+  CheckoutRequest,
+  CreateScheduleRequest,
+  CreditToCardRequest,
+  CreditvoidRequest,
+  DebitRequest,
+  DescheduleRequest,
+  OrderQuery,
+  RecurringSaleRequest,
+  SaleRequest,
+  ScheduleRequest,
+  TokenCreditToCardRequest,
+  TokenSaleRequest,
+  TransactionQuery,
+  VoidRequest,
 } from './request-fields.ts';
 
 export interface KassaClientOptions {
@@ -21,6 +49,8 @@ export interface KassaClientOptions {
   timeoutMs?: number;
   /** For tests or a proxy; the global fetch by default. */
   fetch?: typeof fetch;
+  /** `sha256` for a merchant whose hash mode is SHA-256 (5.6.x); md5 by default. */
+  hashDigest?: HashDigest;
 }
 
 /**
@@ -52,10 +82,10 @@ function cardDigitsOf(card: string): string {
   return /^\d{10}$/.test(compact) ? compact : cardHashPart(compact);
 }
 
-function transactionSignature(password: string, transId: string, payment: PaymentKey): string {
+function transactionSignature(password: string, transId: string, payment: PaymentKey, digest?: HashDigest): string {
   const cardDigits = cardDigitsOf(payment.card);
-  if (payment.creditToCard) return creditToCardTransactionHash(password, transId, cardDigits);
-  return transactionHash({ email: payment.email, password, cardDigits }, transId);
+  if (payment.creditToCard) return creditToCardTransactionHash(password, transId, cardDigits, digest);
+  return transactionHash({ email: payment.email, password, cardDigits }, transId, digest);
 }
 
 /**
@@ -93,12 +123,17 @@ export class KassaClient {
     return this.#options.password;
   }
 
+  get #digest(): HashDigest | undefined {
+    return this.#options.hashDigest;
+  }
+
   /** SALE (`auth: 'Y'` for an authorization to capture later). Formula 1. */
   sale(request: SaleRequest | TokenSaleRequest): Promise<PaymentAnswer> {
     const { card_number: cardNumber, card_token: cardToken, payer_email: email } = request as Partial<TokenSaleRequest>;
-    const hash = !cardNumber && cardToken
-      ? saleTokenHash(email, this.#password, cardToken)
-      : saleHash({ email, password: this.#password, cardDigits: cardHashPart(cardNumber ?? '') });
+    const hash =
+      !cardNumber && cardToken
+        ? saleTokenHash(email, this.#password, cardToken, this.#digest)
+        : saleHash({ email, password: this.#password, cardDigits: cardHashPart(cardNumber ?? '') }, this.#digest);
     return this.post('SALE', { ...request, hash });
   }
 
@@ -127,25 +162,29 @@ export class KassaClient {
   /** Formula 7: the e-mail and card of the order's payment. */
   getTransStatusByOrder(request: OrderQuery, payment: PaymentKey): Promise<StatusAnswer> {
     const cardDigits = cardDigitsOf(payment.card);
-    const hash = orderHash({ email: payment.email, password: this.#password, cardDigits }, request.order_id);
+    const hash = orderHash(
+      { email: payment.email, password: this.#password, cardDigits },
+      request.order_id,
+      this.#digest,
+    );
     return this.post('GET_TRANS_STATUS_BY_ORDER', { ...request, hash });
   }
 
   /** Kassa's hosted payment page: send the cardholder to `redirect_url`. */
   createCheckout(request: CheckoutRequest): Promise<CheckoutAnswer> {
-    const hash = checkoutHash(request.payer_email, this.#password, request.order_id);
+    const hash = checkoutHash(request.payer_email, this.#password, request.order_id, this.#digest);
     return this.post('CREATE_CHECKOUT', { ...request, hash });
   }
 
   /** RECURRING_SALE: Formula 1 with the e-mail and card of the first payment. */
   recurringSale(request: RecurringSaleRequest, firstPayment: PaymentKey): Promise<PaymentAnswer> {
     const cardDigits = cardDigitsOf(firstPayment.card);
-    const hash = saleHash({ email: firstPayment.email, password: this.#password, cardDigits });
+    const hash = saleHash({ email: firstPayment.email, password: this.#password, cardDigits }, this.#digest);
     return this.post('RECURRING_SALE', { ...request, hash });
   }
 
   createSchedule(request: CreateScheduleRequest): Promise<ScheduleAnswer> {
-    return this.post('CREATE_SCHEDULE', { ...request, hash: createScheduleHash(this.#password) });
+    return this.post('CREATE_SCHEDULE', { ...request, hash: createScheduleHash(this.#password, this.#digest) });
   }
 
   pauseSchedule(request: ScheduleRequest): Promise<ScheduleAnswer> {
@@ -169,17 +208,20 @@ export class KassaClient {
   }
 
   #onPayment<Answer>(action: string, request: { trans_id: string }, payment: PaymentKey): Promise<Answer> {
-    return this.post(action, { ...request, hash: transactionSignature(this.#password, request.trans_id, payment) });
+    return this.post(action, {
+      ...request,
+      hash: transactionSignature(this.#password, request.trans_id, payment, this.#digest),
+    });
   }
 
   #schedule(action: string, request: { schedule_id: string }): Promise<ScheduleAnswer> {
-    return this.post(action, { ...request, hash: scheduleHash(request.schedule_id, this.#password) });
+    return this.post(action, { ...request, hash: scheduleHash(request.schedule_id, this.#password, this.#digest) });
   }
 
   /** DEBIT: Formula 1. */
   debit(request: DebitRequest): Promise<PaymentAnswer> {
     const cardDigits = cardHashPart(request.card_number);
-    const hash = saleHash({ email: request.payer_email, password: this.#password, cardDigits });
+    const hash = saleHash({ email: request.payer_email, password: this.#password, cardDigits }, this.#digest);
     return this.post('DEBIT', { ...request, hash });
   }
 
@@ -187,13 +229,13 @@ export class KassaClient {
   creditToCard(request: CreditToCardRequest | TokenCreditToCardRequest): Promise<PaymentAnswer> {
     const { card_number: cardNumber, card_token: cardToken } = request as Partial<TokenCreditToCardRequest>;
     const signed = !cardNumber && cardToken ? cardToken : cardHashPart(cardNumber ?? '');
-    return this.post('CREDIT2CARD', { ...request, hash: creditToCardHash(this.#password, signed) });
+    return this.post('CREDIT2CARD', { ...request, hash: creditToCardHash(this.#password, signed, this.#digest) });
   }
 
   /** CARD2CARD: Formula 1 over the payer's card. */
   cardToCard(request: CardToCardRequest): Promise<PaymentAnswer> {
     const cardDigits = cardHashPart(request.payer_card_number);
-    const hash = saleHash({ email: request.payer_email, password: this.#password, cardDigits });
+    const hash = saleHash({ email: request.payer_email, password: this.#password, cardDigits }, this.#digest);
     return this.post('CARD2CARD', { ...request, hash });
   }
 }

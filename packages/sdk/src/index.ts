@@ -12,4 +12,5 @@ export * as fieldTables from './action-fields.ts';
 export type { Check, FieldRule } from './field-rules.ts';
 export { protocolErrors, type ErrorBody, type ProtocolErrorName } from './errors.ts';
 export * as formulas from './hash.ts';
+export type { HashDigest } from './hash.ts';
 export * from './request-fields.ts';
