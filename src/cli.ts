@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
+import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
@@ -70,6 +71,8 @@ ${operatorUsage}
 
 ${lockoutsUsage}
 
+${hashUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -88,6 +91,7 @@ const merchantOptions = {
   'client-key': { type: 'string' },
   'password-file': { type: 'string' },
   'hash-mode': { type: 'string' },
+  check: { type: 'string' },
   'trans-id': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
@@ -307,6 +311,12 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     strict: true,
   });
   const [area, verb] = positionals;
+  // Offline: no settings, no database.
+  if (area === 'hash' && !values.help) {
+    return hashCommand(io, verb, positionals.slice(2), {
+      passwordFile: values['password-file'], hashMode: values['hash-mode'], check: values.check,
+    });
+  }
   if (values.help || !area || !areas.has(area) || !verb) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
@@ -346,6 +356,7 @@ const knownErrors = [
   RefundApplicationError,
   OperatorInputError,
   LockoutInputError,
+  HashInputError,
   CliSetupError,
   StorageSetupError,
 ];

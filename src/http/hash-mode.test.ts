@@ -30,27 +30,53 @@ test('kassa merchant update --hash-mode sha256: requests are checked and callbac
   const { merchant } = platform;
   const sale = (await platform.post(saleFields(merchant))).body;
   assert.equal(sale.result, 'SUCCESS');
-  const shown = JSON.parse((await runKassa(platform, 'merchant', 'update', '--client-key', merchant.clientKey,
-    '--hash-mode', 'sha256', '--json')).stdout);
+  const shown = JSON.parse(
+    (
+      await runKassa(
+        platform,
+        'merchant',
+        'update',
+        '--client-key',
+        merchant.clientKey,
+        '--hash-mode',
+        'sha256',
+        '--json',
+      )
+    ).stdout,
+  );
   assert.equal(shown.hash_mode, 'sha256');
 
-  const status = (digest: 'md5' | 'sha256') => platform.post({
-    action: 'GET_TRANS_STATUS', client_key: merchant.clientKey, trans_id: sale.trans_id,
-    hash: transactionHash({ email, password: merchant.password, cardDigits }, sale.trans_id, digest),
-  });
+  const status = (digest: 'md5' | 'sha256') =>
+    platform.post({
+      action: 'GET_TRANS_STATUS',
+      client_key: merchant.clientKey,
+      trans_id: sale.trans_id,
+      hash: transactionHash({ email, password: merchant.password, cardDigits }, sale.trans_id, digest),
+    });
   const sha = (await status('sha256')).body;
   assert.equal(sha.result, 'SUCCESS', JSON.stringify(sha));
   assert.equal((await status('md5')).body.error_code, 900003, 'md5 is a wrong hash for a SHA-256 merchant');
 
-  const created = (await platform.post({
-    action: 'CREATE_SCHEDULE', client_key: merchant.clientKey, name: 'Plan', interval_length: '1', interval_unit: 'month',
-    payments_count: '2', hash: createScheduleHash(merchant.password, 'sha256'),
-  })).body;
+  const created = (
+    await platform.post({
+      action: 'CREATE_SCHEDULE',
+      client_key: merchant.clientKey,
+      name: 'Plan',
+      interval_length: '1',
+      interval_unit: 'month',
+      payments_count: '2',
+      hash: createScheduleHash(merchant.password, 'sha256'),
+    })
+  ).body;
   assert.equal(created.result, 'SUCCESS', JSON.stringify(created));
-  const info = (await platform.post({
-    action: 'SCHEDULE_INFO', client_key: merchant.clientKey, schedule_id: created.schedule_id,
-    hash: scheduleHash(created.schedule_id, merchant.password, 'sha256'),
-  })).body;
+  const info = (
+    await platform.post({
+      action: 'SCHEDULE_INFO',
+      client_key: merchant.clientKey,
+      schedule_id: created.schedule_id,
+      hash: scheduleHash(created.schedule_id, merchant.password, 'sha256'),
+    })
+  ).body;
   assert.equal(info.result, 'SUCCESS');
 
   // The SALE's callback, sent now, is signed with the merchant's mode at send time.
@@ -61,8 +87,10 @@ test('kassa merchant update --hash-mode sha256: requests are checked and callbac
   assert.equal(verifyCallback(callback.fields, { password: merchant.password, email, digest: 'sha256' }), true);
   assert.equal(verifyCallback(callback.fields, { password: merchant.password, email }), false);
 
-  await assert.rejects(runKassa(platform, 'merchant', 'update', '--client-key', merchant.clientKey, '--hash-mode', 'sha1'),
-    /--hash-mode takes md5 or sha256/);
+  await assert.rejects(
+    runKassa(platform, 'merchant', 'update', '--client-key', merchant.clientKey, '--hash-mode', 'sha1'),
+    /--hash-mode takes md5 or sha256/,
+  );
 });
 
 test('Formula 8 is md5(strtoupper(strrev(email) . PASSWORD)), and sha256 in SHA-256 mode', () => {

@@ -14,3 +14,4 @@ export { protocolErrors, type ErrorBody, type ProtocolErrorName } from './errors
 export * as formulas from './hash.ts';
 export type { HashDigest } from './hash.ts';
 export * from './request-fields.ts';
+export { requestSignature } from './signatures.ts';
