@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
+import { ListenInputError, listenCommand, listenOptions, listenUsage } from './cli-listen.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
@@ -73,6 +74,8 @@ ${lockoutsUsage}
 
 ${hashUsage}
 
+${listenUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -92,6 +95,7 @@ const merchantOptions = {
   'password-file': { type: 'string' },
   'hash-mode': { type: 'string' },
   check: { type: 'string' },
+  ...listenOptions,
   'trans-id': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
@@ -301,7 +305,9 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
+const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen']);
+/** Areas that are one command, without a verb. */
+const verbless = new Set(['listen']);
 
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -317,7 +323,7 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
       passwordFile: values['password-file'], hashMode: values['hash-mode'], check: values.check,
     });
   }
-  if (values.help || !area || !areas.has(area) || !verb) {
+  if (values.help || !area || !areas.has(area) || (!verb && !verbless.has(area))) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
   }
@@ -341,6 +347,12 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
     if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
     if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
+    if (area === 'listen') {
+      const vault = openVault({
+        secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+      });
+      return await listenCommand(io, values, { storage, vault, clock, timeZone: config.timeZone });
+    }
     if (area === 'clock' || area === 'chargeback')
       return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
     return await merchantCommand(io, verb, values, config, storage, clock);
@@ -357,6 +369,7 @@ const knownErrors = [
   OperatorInputError,
   LockoutInputError,
   HashInputError,
+  ListenInputError,
   CliSetupError,
   StorageSetupError,
 ];
