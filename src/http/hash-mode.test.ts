@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { verifyCallback } from '../protocol/callback-signature.ts';
-import { createScheduleHash, emailHash, scheduleHash, transactionHash } from '../protocol/hash.ts';
+import { createScheduleHash, emailHash, saleHash, scheduleHash, transactionHash } from '../protocol/hash.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
 import { runKassa, saleFields, startTestPlatform, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
@@ -45,6 +45,14 @@ test('kassa merchant update --hash-mode sha256: requests are checked and callbac
     ).stdout,
   );
   assert.equal(shown.hash_mode, 'sha256');
+
+  // SALE (Formula 1) in sha256; the md5 hash of the same fields is refused.
+  const shaFields = saleFields(merchant, {
+    hash: saleHash({ email, password: merchant.password, cardDigits }, 'sha256'),
+  });
+  const shaSale = (await platform.post(shaFields)).body;
+  assert.equal(shaSale.result, 'SUCCESS', JSON.stringify(shaSale));
+  assert.equal((await platform.post(saleFields(merchant))).body.error_code, 900003, 'an md5 SALE hash is wrong now');
 
   const status = (digest: 'md5' | 'sha256') =>
     platform.post({

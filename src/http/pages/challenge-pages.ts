@@ -184,6 +184,11 @@ function returnPage(reply: FastifyReply, language: Language, end: ChallengeEndVi
   });
 }
 
+/** A replayed TermUrl's refusal page switches language by posting the same PaRes again. */
+function resubmitOf(request: FastifyRequest, fields: Fields): Resubmit {
+  return { action: request.url, fields: { PaRes: text(fields, 'PaRes'), MD: text(fields, 'MD') } };
+}
+
 async function finish(
   context: PlatformContext, transId: string, passed: boolean, resubmit?: Resubmit,
 ): Promise<ChallengeEndView> {
@@ -198,8 +203,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
   app.register(async (pages) => {
     // Pages answer people: every failure becomes a readable page in their language.
     pages.setErrorHandler((error, request, reply) => {
-      // The language the cardholder chose on the form that led here (a POST's `lang`) too.
-      const language = languageOf(request, fieldsOf(request));
+      const language = languageOf(request, fieldsOf(request)); // a POST's `lang` too
       if (error instanceof PageError) return errorPage(reply, language, error);
       const malformed = isBodyParsingError(error);
       if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
@@ -246,8 +250,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       if (!context.vault.verify('term-url', transId, signature)) throw new PageError('badLink', 400);
       const answer = readPaRes(context, text(fields, 'PaRes'));
       if (!answer || answer.transId !== transId) throw new PageError('badLink', 400);
-      const resubmit = { action: request.url, fields: { PaRes: text(fields, 'PaRes'), MD: text(fields, 'MD') } };
-      return returnPage(reply, language, await finish(context, transId, answer.passed, resubmit));
+      return returnPage(reply, language, await finish(context, transId, answer.passed, resubmitOf(request, fields)));
     });
 
     /** The emulated payment provider page of the REDIRECT test cards. */

@@ -9,7 +9,7 @@ import {
 import type { PlatformContext } from '../../operations/context.ts';
 import {
   fileRefundApplicationOnPage, openRefundApplication,
-  type ApplicationInput, type ApplicationProblems, type RefundApplicationPageView,
+  type ApplicationInput, type ApplicationProblems, type FiledApplicationView, type RefundApplicationPageView,
 } from '../../operations/refund-application-page.ts';
 import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { autoPostPage } from './challenge-pages.ts';
@@ -132,7 +132,8 @@ ${checkoutText(language, 'testCardHint')}</p>`;
 }
 
 function paymentForm(
-  reply: FastifyReply, language: Language, view: CheckoutPageView, formToken: string, state: FormState, statusCode = 200,
+  reply: FastifyReply, language: Language, view: CheckoutPageView, formToken: string, state: FormState,
+  statusCode = 200,
 ) {
   const path = `/pay/${view.sessionId}`;
   const firstInvalid = fieldOrder.find(({ field }) => state.problems[field])?.field;
@@ -187,7 +188,8 @@ ${field('cvv', 'cvv', checkoutText(language, 'cvvLabel'), {
 </div>
 <button type="submit" class="primary">${checkoutText(language, 'payButton', { amount: amountText(view.amountMinor, view.currency) })}</button>
 </form>
-<a class="back" href="${view.declineUrl}" target="_top">${checkoutText(language, 'cancelAndReturn', { merchant: view.merchant.descriptor })}</a>
+<a class="back" href="${view.declineUrl}" target="_top">
+${checkoutText(language, 'cancelAndReturn', { merchant: view.merchant.descriptor })}</a>
 <p class="note">${checkoutText(language, 'threeDsNote')}</p>
 </main>`,
   });
@@ -360,16 +362,28 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
       };
       const filed = await fileRefundApplicationOnPage(context, transId, signature, input);
       if (!filed.ok) return applicationForm(reply, language, filed.view, input, filed.problems, 422);
-      const { application, view } = filed;
-      // The receipt is the answer to a POST: its language switch and the way back lead to the
-      // application page (GET), which lists this application and its answer date.
-      const received = `${formatTransDate(application.receivedAtMs, context.timeZone)} (${context.timeZone})`;
-      return sendPage(reply, 200, {
-        title: checkoutText(language, 'applicationReceivedTitle'),
-        lang: language,
-        frameAncestors: view.merchant.frameOrigins,
-        extraStyles: styles,
-        body: html`<main>
+      return receiptPage(reply, context, language, filed);
+    });
+  });
+}
+
+/** The refund application's receipt. It answers a POST: its language switch and the way back
+ * lead to the application page (GET), which lists this application and its answer date. */
+function receiptPage(
+  reply: FastifyReply, context: PlatformContext, language: Language,
+  { application, view }: {
+    application: FiledApplicationView;
+    view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant' | 'path' | 'returnUrl'>;
+  },
+) {
+  const received = `${formatTransDate(application.receivedAtMs, context.timeZone)} (${context.timeZone})`;
+  const back = checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor });
+  return sendPage(reply, 200, {
+    title: checkoutText(language, 'applicationReceivedTitle'),
+    lang: language,
+    frameAncestors: view.merchant.frameOrigins,
+    extraStyles: styles,
+    body: html`<main>
 <header><span class="bank">${view.merchant.descriptor}</span>${languageSwitcher(language, view.path)}</header>
 <h1 class="ok">${checkoutText(language, 'applicationReceivedTitle')}</h1>
 <p role="status">${checkoutText(language, 'applicationReceivedText', {
@@ -380,11 +394,9 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
 <dt>${checkoutText(language, 'reasonLabel')}</dt><dd>${application.reason}</dd></dl>
 <p class="note">${checkoutText(language, 'documentsNote')}</p>
 <div class="links">
-<a class="button" href="${view.returnUrl}" target="_top">${checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor })}</a>
+<a class="button" href="${view.returnUrl}" target="_top">${back}</a>
 <a class="button secondary" href="${view.path}?lang=${language}">${checkoutText(language, 'backToApplications')}</a>
 </div></main>`,
-      });
-    });
   });
 }
 
