@@ -1,3 +1,4 @@
+import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-backup.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -5,6 +6,7 @@ import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
 import { ListenInputError, listenCommand, listenOptions, listenUsage } from './cli-listen.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
+import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
@@ -71,6 +73,9 @@ ${refundApplicationsUsage}
 ${operatorUsage}
 
 ${lockoutsUsage}
+${backupUsage}
+
+${routingUsage}
 
 ${hashUsage}
 
@@ -309,7 +314,32 @@ const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 
 /** Areas that are one command, without a verb. */
 const verbless = new Set(['listen']);
 
+/** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
+async function withPlatform<T>(
+  io: CliIo, initialise: boolean, work: (context: RoutingCliContext) => Promise<T>,
+): Promise<T> {
+  const config = settingsOf(io.environment);
+  refuseMissingDataDirectory(config, initialise);
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
+  });
+  const vault = openVault({
+    secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+  });
+  const clock = await platformClock(config, storage, io.clock ?? systemClock);
+  try {
+    return await work({ storage, vault, clock, timeZone: config.timeZone });
+  } finally {
+    if ('close' in clock && typeof clock.close === 'function') await clock.close();
+    await storage.close();
+  }
+}
+
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
+  // `kassa routing …` parses its own options (cli-routing.ts).
+  if (argv[0] === 'routing') {
+    return routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: merchantOptions,
@@ -322,6 +352,11 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     return hashCommand(io, verb, positionals.slice(2), {
       passwordFile: values['password-file'], hashMode: values['hash-mode'], check: values.check,
     });
+  }
+  if (!values.help && (area === 'backup' || area === 'restore')) {
+    const config = settingsOf(io.environment);
+    await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
+    return 0;
   }
   if (values.help || !area || !areas.has(area) || (!verb && !verbless.has(area))) {
     io.stdout(`${usage}\n`);
@@ -370,8 +405,10 @@ const knownErrors = [
   LockoutInputError,
   HashInputError,
   ListenInputError,
+  RoutingInputError,
   CliSetupError,
   StorageSetupError,
+  BackupError,
 ];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message
