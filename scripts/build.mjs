@@ -7,7 +7,8 @@
 // `--if-stale` builds only when dist/ is missing or older than src/ (used by `npm start`, so a
 // server started after an edit or a pull never runs old code).
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distIsFresh } from './dist-freshness.mjs';
@@ -38,3 +39,12 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// The SDK package (packages/sdk) is compiled by tsc into its own dist/ with declarations, so a
+// merchant's project can install it from the workspace or from a packed tarball.
+if (!process.argv.includes('--if-stale') || !existsSync(join(root, 'packages/sdk/dist/index.js'))) {
+  const compiler = join(root, 'node_modules/typescript/bin/tsc');
+  const arguments_ = [compiler, '-p', 'packages/sdk/tsconfig.build.json'];
+  const result = spawnSync(process.execPath, arguments_, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

@@ -15,7 +15,7 @@ import { build } from 'esbuild';
 // `--import tsx` resolution (which looks in ./node_modules) are stable no
 // matter where the script is invoked from.
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SEARCH_DIRS = ['src', 'test'];
+const SEARCH_DIRS = ['src', 'test', 'packages/sdk/test'];
 
 // Small recursive walk; skips node_modules and dot-directories (e.g. a stray
 // .cache) so we never pick up third-party test files.

@@ -3,7 +3,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AcquirerConnector } from './acquirers/connector.ts';
 import type { KassaConfig } from './config.ts';
 import type { Clock } from './domain/clock.ts';
-import { logErrorAnswer, registerApiRoutes } from './http/api.ts';
+import { apiFieldsOf, logErrorAnswer, registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, formFieldsOf, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
@@ -11,6 +11,7 @@ import { requestLoggerFactory } from './http/request-logger.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
+import { hashHint } from './protocol/hash-hints.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
 import {
@@ -151,7 +152,11 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     if (apiPaths.has(request.routeOptions.url ?? '')) {
       metrics.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
     }
-    return reply.code(200).send(errorBody(answer));
+    const body: Record<string, unknown> = { ...errorBody(answer) };
+    // Sandbox only: say which formula and which of the request's values were expected to sign
+    // it (never the PASSWORD or the expected hash). Production answers exactly as before.
+    if (answer.name === 'hashInvalid' && config.mode === 'sandbox') body.hash_hint = hashHint(apiFieldsOf(request));
+    return reply.code(200).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     const answer = new ProtocolError('notFound');

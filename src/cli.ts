@@ -1,8 +1,10 @@
 import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-backup.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
+import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
+import { ListenInputError, listenCommand, listenOptions, listenUsage } from './cli-listen.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
@@ -20,9 +22,11 @@ import {
   allMerchants,
   createMerchant,
   describeMerchant,
+  importMerchant,
   MerchantInputError,
   updateMerchant,
 } from './operations/manage-merchants.ts';
+import type { MerchantSettings } from './storage/merchants.ts';
 import {
   RefundApplicationError,
   refundApplicationsCommand,
@@ -50,8 +54,12 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
   kassa merchant create --email EMAIL [--callback-url URL] [--allow-ip IP|CIDR ...]
                         [--channel ID ...] [--three-ds on|off] [--s2s-card on|off]
                         [--descriptor TEXT] [--json]
+  kassa merchant import --client-key KEY --password-file FILE --email EMAIL [same options as create]
+                        keeps a CLIENT_KEY and PASSWORD from another platform of the family
   kassa merchant update --client-key KEY [same options as create]
   kassa merchant list [--json]
+  Hash mode (create, import, update): [--hash-mode md5|sha256] — SHA-256 signs every formula
+    with sha256 instead of md5, requests and callbacks alike (5.6.x); md5 by default
   Hosted payment page and refund applications (create and update):
     [--frame-origin https://shop.example ...] [--refund-days N] [--holiday YYYY-MM-DD ...]
 
@@ -69,10 +77,15 @@ ${backupUsage}
 
 ${routingUsage}
 
+${hashUsage}
+
+${listenUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
-Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --three-ds on, --s2s-card on.
+Defaults: --allow-ip 127.0.0.1 and ::1 (a local sandbox), --s2s-card on, --three-ds on when
+--callback-url is given (a merchant with 3-D Secure must have a callback URL) and off otherwise.
 The PASSWORD is generated (32 random characters) and shown once, by create.`;
 
 const merchantOptions = {
@@ -84,6 +97,10 @@ const merchantOptions = {
   's2s-card': { type: 'string' },
   descriptor: { type: 'string' },
   'client-key': { type: 'string' },
+  'password-file': { type: 'string' },
+  'hash-mode': { type: 'string' },
+  check: { type: 'string' },
+  ...listenOptions,
   'trans-id': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
@@ -176,7 +193,46 @@ function merchantSettingsOf(values: ParsedValues) {
     frameOrigins: values['frame-origin'],
     refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
     holidays: values.holiday,
+    hashDigest: hashModeOf(values['hash-mode']),
   };
+}
+
+function hashModeOf(value: string | undefined): 'md5' | 'sha256' | undefined {
+  if (value === undefined || value === 'md5' || value === 'sha256') return value;
+  throw new MerchantInputError('--hash-mode takes md5 or sha256');
+}
+
+/** A new merchant's settings: what was given, defaults for the rest. */
+function newMerchantSettings(settings: ReturnType<typeof merchantSettingsOf> & { email: string }): MerchantSettings {
+  return {
+    email: settings.email,
+    callbackUrl: settings.callbackUrl ?? null,
+    allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
+    channels: settings.channels ?? [],
+    // 3-D Secure needs a callback URL (the spec): on by default only when one is given.
+    threeDsEnabled: settings.threeDsEnabled ?? Boolean(settings.callbackUrl),
+    s2sCardEnabled: settings.s2sCardEnabled ?? true,
+    descriptor: settings.descriptor ?? 'KASSA',
+    frameOrigins: settings.frameOrigins,
+    refundDays: settings.refundDays,
+    holidays: settings.holidays,
+    hashDigest: settings.hashDigest,
+  };
+}
+
+/** `--client-key` and the PASSWORD from `--password-file` (a secret never goes on the command
+ * line, where ps and shell history keep it); one trailing newline is not part of it. */
+function importedCredentials(values: ParsedValues): { clientKey: string; password: string } {
+  if (!values['client-key']) throw new MerchantInputError('--client-key is required');
+  const file = values['password-file'];
+  if (!file) throw new MerchantInputError('--password-file is required (a file holding the PASSWORD)');
+  let password: string;
+  try {
+    password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    throw new MerchantInputError(`cannot read --password-file ${file}`);
+  }
+  return { clientKey: values['client-key'], password };
 }
 
 /** `kassa merchant …`: thin over operations/manage-merchants.ts. */
@@ -190,28 +246,22 @@ async function merchantCommand(
 ): Promise<number> {
   const asJson = values.json === true;
   const settings = merchantSettingsOf(values);
-  if (verb === 'create') {
+  if (verb === 'create' || verb === 'import') {
     if (!settings.email) throw new MerchantInputError('--email is required');
     const vault = openVault({
       secretKey: config.secretKey,
       previousSecretKeys: config.previousSecretKeys,
       dataDirectory: config.dataDirectory,
     });
-    const { merchant, password } = await createMerchant(
-      { storage, vault, clock },
-      {
-        email: settings.email,
-        callbackUrl: settings.callbackUrl ?? null,
-        allowedIps: settings.allowedIps ?? ['127.0.0.1', '::1'],
-        channels: settings.channels ?? [],
-        threeDsEnabled: settings.threeDsEnabled ?? true,
-        s2sCardEnabled: settings.s2sCardEnabled ?? true,
-        descriptor: settings.descriptor ?? 'KASSA',
-        frameOrigins: settings.frameOrigins,
-        refundDays: settings.refundDays,
-        holidays: settings.holidays,
-      },
-    );
+    const dependencies = { storage, vault, clock };
+    const newSettings = newMerchantSettings({ ...settings, email: settings.email });
+    if (verb === 'import') {
+      const { merchant } = await importMerchant(dependencies, newSettings, importedCredentials(values));
+      // The PASSWORD is the merchant's own: never printed back.
+      print(io, describeMerchant(merchant), asJson);
+      return 0;
+    }
+    const { merchant, password } = await createMerchant(dependencies, newSettings);
     print(io, { ...describeMerchant(merchant), password }, asJson);
     return 0;
   }
@@ -260,7 +310,9 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
+const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen']);
+/** Areas that are one command, without a verb. */
+const verbless = new Set(['listen']);
 
 /** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
 async function withPlatform<T>(
@@ -295,12 +347,18 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     strict: true,
   });
   const [area, verb] = positionals;
+  // Offline: no settings, no database.
+  if (area === 'hash' && !values.help) {
+    return hashCommand(io, verb, positionals.slice(2), {
+      passwordFile: values['password-file'], hashMode: values['hash-mode'], check: values.check,
+    });
+  }
   if (!values.help && (area === 'backup' || area === 'restore')) {
     const config = settingsOf(io.environment);
     await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
     return 0;
   }
-  if (values.help || !area || !areas.has(area) || !verb) {
+  if (values.help || !area || !areas.has(area) || (!verb && !verbless.has(area))) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
   }
@@ -324,6 +382,12 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
     if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
     if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
+    if (area === 'listen') {
+      const vault = openVault({
+        secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+      });
+      return await listenCommand(io, values, { storage, vault, clock, timeZone: config.timeZone });
+    }
     if (area === 'clock' || area === 'chargeback')
       return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
     return await merchantCommand(io, verb, values, config, storage, clock);
@@ -339,6 +403,8 @@ const knownErrors = [
   RefundApplicationError,
   OperatorInputError,
   LockoutInputError,
+  HashInputError,
+  ListenInputError,
   RoutingInputError,
   CliSetupError,
   StorageSetupError,

@@ -58,6 +58,7 @@ export async function buildPlatformContext(
     clock,
     acquirer: options.acquirer ?? configuredAcquirer(config),
     logger: options.logger,
+    mode: config.mode,
     timeZone: config.timeZone,
     publicBaseUrl: publicBaseUrlOf(config),
     challengeTimeoutMs: config.challengeTimeoutMs,

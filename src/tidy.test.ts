@@ -16,7 +16,7 @@ const lineColumnsMax = 120;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const baselinePath = join(root, 'src', 'tidy-baseline.json');
 /** Where code lives (dist/, node_modules/ and data are not walked). */
-const sourceFolders = ['src', 'bench', 'scripts', 'bin'];
+const sourceFolders = ['src', 'bench', 'scripts', 'bin', 'packages/sdk/src'];
 const sourceExtensions = ['.ts', '.mjs'];
 
 interface Baseline {

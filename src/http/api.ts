@@ -14,6 +14,7 @@ import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule,
 import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
+import { openApiDocument } from '../protocol/openapi.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
 import {
   renderCapture, renderCreditvoid, renderDetails, renderSale, renderStatus, renderVoid,
@@ -25,6 +26,9 @@ import { formFieldsOf } from './form-body.ts';
 export type RedirectParamsStyle = 'object' | 'list';
 
 type Body = Record<string, unknown>;
+
+/** The API document's version: the platform's, as package.json names it. */
+const kassaVersion = '0.1.0';
 type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Body>;
 
 /** An operation that returns a typed outcome, and how the answer is rendered from it. */
@@ -56,10 +60,12 @@ const handlers: Record<string, Handler> = {
   CARD2CARD: rendered(cardToCard, renderSale),
 };
 
-/** The actions the API serves (metrics label values are bounded by this list). */
+/** The actions the API serves (metrics label values are bounded by this list; the OpenAPI test
+ * checks they are the field tables' actions). */
 export const apiActions: readonly string[] = Object.keys(handlers);
+export const servedActions = apiActions;
 /** The API's paths; everything else is a page or an operator endpoint. */
-export const apiPaths: ReadonlySet<string> = new Set(['/', '/post', '/v2/post']);
+export const apiPaths: ReadonlySet<string> = new Set(['/', '/post', '/payment/post', '/v2/post']);
 
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */
 function listRedirectParams(body: Record<string, unknown>): void {
@@ -80,7 +86,7 @@ const warnedErrors = new Set<ProtocolErrorName>(['hashInvalid', 'hashLockedOut',
  * fields — so no card number can reach the log through it.
  */
 export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, detail?: Record<string, unknown>): void {
-  const fields = formFieldsOf(request);
+  const fields = apiFieldsOf(request);
   const { action: actionText, client_key: clientKeyText } = fields;
   const action = typeof actionText === 'string' && Object.hasOwn(handlers, actionText) ? actionText : undefined;
   const clientKey = typeof clientKeyText === 'string' && clientKeyShape.test(clientKeyText)
@@ -93,14 +99,26 @@ export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, de
   else request.log.info(line, 'api error answer');
 }
 
+/** The request's fields: the form body, or the query string of a GET (SCHEDULE_INFO). */
+export function apiFieldsOf(request: FastifyRequest): RequestFields {
+  if (request.method !== 'GET') return formFieldsOf(request) as RequestFields;
+  const query = request.query;
+  return query && typeof query === 'object' ? (query as RequestFields) : {};
+}
+
+/** The spec: SCHEDULE_INFO "is sent by GET". Only it: every other action carries card data or
+ * moves money, which has no place in a URL that proxies and logs keep. */
+const actionsByGet = new Set(['SCHEDULE_INFO']);
+
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
 export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
   const handle = (style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const fields = formFieldsOf(request) as RequestFields;
+    const fields = apiFieldsOf(request);
     const action = fields.action;
     if (typeof action !== 'string' || action === '') {
       throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);
     }
+    if (request.method === 'GET' && !actionsByGet.has(action)) throw new ProtocolError('actionNotSupported');
     const merchant = await authenticateMerchant(context, fields, request.ip, request.id);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
@@ -111,7 +129,13 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     context.metrics?.recordApiAnswer(action, body, reply.elapsedTime);
     return reply.send(body);
   };
-  app.post('/', handle('object'));
-  app.post('/post', handle('object'));
-  app.post('/v2/post', handle('list'));
+  // White labels of this platform family post to /payment/post; their clients work unchanged.
+  for (const path of ['/', '/post', '/payment/post', '/v2/post']) {
+    const style = path === '/v2/post' ? 'list' : 'object';
+    app.post(path, handle(style));
+    app.get(path, handle(style));
+  }
+  // Built once: it depends on the field tables and the public URL only.
+  const openApi = JSON.stringify(openApiDocument({ serverUrl: context.publicBaseUrl, version: kassaVersion }));
+  app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(openApi));
 }

@@ -44,7 +44,9 @@ test('CREATE_CHECKOUT answers the page URL: unguessable session id, expiry, amou
 
 test('CREATE_CHECKOUT errors are the protocol\'s JSON: bad hash, every bad field at once, unknown language', async () => {
   const badHash = await createCheckout({ hash: 'f'.repeat(32) });
-  assert.deepEqual(badHash, { result: 'ERROR', error_code: 900003, error_message: 'Hash is not valid.' });
+  const { hash_hint: hint, ...error } = badHash;
+  assert.deepEqual(error, { result: 'ERROR', error_code: 900003, error_message: 'Hash is not valid.' });
+  assert.equal(hint.formula, 'Kassa checkout hash', 'the sandbox names the formula');
   const badFields = await createCheckout({
     order_amount: '-1', order_currency: 'XYZ', payer_email: 'nobody', success_url: 'javascript:alert(1)', decline_url: '', auth: 'yes', language: 'de',
   });

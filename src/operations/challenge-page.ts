@@ -17,7 +17,9 @@ export type ChallengePageProblem = 'notFound' | 'notWaiting';
 
 /** The link names no payment, or one that no longer waits for the cardholder. */
 export class ChallengePageError extends Error {
-  constructor(readonly problem: ChallengePageProblem) {
+  /** For a payment that no longer waits: the merchant's term_url_3ds, so the page that says so
+   * still leads the cardholder back to the shop. */
+  constructor(readonly problem: ChallengePageProblem, readonly returnLink?: { url: string; target: string | null }) {
     super(problem);
   }
 }
@@ -90,7 +92,10 @@ export async function endChallenge(
       returnTarget: payment.termUrlTarget,
     };
   } catch (error) {
-    if (error instanceof ProtocolError && error.name === 'notInThreeDs') throw new ChallengePageError('notWaiting');
-    throw error;
+    if (!(error instanceof ProtocolError) || error.name !== 'notInThreeDs') throw error;
+    // A replayed TermUrl (a back button, a double submit): the payment is over, the shop is not.
+    const payment = await loadPaymentAnyMerchant(context.storage, transId);
+    const returnLink = payment ? { url: payment.termUrl3ds, target: payment.termUrlTarget } : undefined;
+    throw new ChallengePageError('notWaiting', returnLink);
   }
 }

@@ -53,6 +53,8 @@ export interface CheckoutPageView {
   declineUrl: string;
   merchant: { descriptor: string; frameOrigins: string[] };
   payment?: CheckoutPaymentView;
+  /** Sandbox: the page says so and lists the test cards. */
+  testMode: boolean;
 }
 
 function pageViewOf(context: PlatformContext, { session, merchant, payment }: CheckoutView): CheckoutPageView {
@@ -69,6 +71,7 @@ function pageViewOf(context: PlatformContext, { session, merchant, payment }: Ch
     declineUrl: session.declineUrl,
     merchant: { descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [] },
     payment: payment ? paymentViewOf(context, payment) : undefined,
+    testMode: context.mode !== 'production',
   };
 }
 

@@ -54,7 +54,8 @@ export async function createCheckout(context: PlatformContext, merchant: Authent
     errors.push({ field: 'language', message: messages.choice });
   }
   if (errors.length > 0) throw requestInvalid(errors, messages.currency);
-  if (!hashesMatch(checkoutHash(values.payer_email!, merchant.password, values.order_id!), values.hash!)) {
+  const expectedHash = checkoutHash(values.payer_email!, merchant.password, values.order_id!, merchant.hashDigest);
+  if (!hashesMatch(expectedHash, values.hash!)) {
     throw new ProtocolError('hashInvalid');
   }
   const nowMs = context.clock.nowMs();

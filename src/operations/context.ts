@@ -13,6 +13,8 @@ export interface PlatformContext {
   clock: Clock;
   acquirer: AcquirerConnector;
   logger: Logger;
+  /** Sandbox pages show a test-mode banner and the test cards; production pages never do. */
+  mode?: 'sandbox' | 'production';
   /** IANA zone for `trans_date`; UTC by default. */
   timeZone: string;
   /** Where cardholders' browsers reach this platform (3-D Secure and redirect pages). */

@@ -27,8 +27,10 @@ export async function loadPaymentByTransId(
   // "CREDIT2CARD - see Appendix A, Formula 6; Others - Formula 2".
   const expected =
     payment.action === 'CREDIT2CARD'
-      ? creditToCardTransactionHash(merchant.password, values.trans_id!, cardDigits)
-      : transactionHash({ email: payment.payerEmail, password: merchant.password, cardDigits }, values.trans_id!);
+      ? creditToCardTransactionHash(merchant.password, values.trans_id!, cardDigits, merchant.hashDigest)
+      : transactionHash(
+        { email: payment.payerEmail, password: merchant.password, cardDigits }, values.trans_id!, merchant.hashDigest,
+      );
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   return { payment, values };
 }
@@ -48,6 +50,7 @@ export async function loadPaymentByOrderId(
   const expected = orderHash(
     { email: payment.payerEmail, password: merchant.password, cardDigits: payment.card.bin + payment.card.lastFour },
     values.order_id!,
+    merchant.hashDigest,
   );
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   return payment;

@@ -76,6 +76,15 @@ function checkFrameOrigin(origin: string): void {
   }
 }
 
+/** The spec: the callback URL "is mandatory if your account supports 3D-Secure" — the result of
+ * a 3-D Secure payment reaches the merchant by callback only. Checked on the settings a merchant
+ * ends up with, at creation and at every edit. */
+function checkThreeDsHasCallbackUrl(settings: Pick<MerchantSettings, 'threeDsEnabled' | 'callbackUrl'>): void {
+  if (settings.threeDsEnabled && !settings.callbackUrl) {
+    throw new MerchantInputError('a merchant with 3-D Secure needs a callback URL (the spec makes it mandatory)');
+  }
+}
+
 export interface CreatedMerchant {
   merchant: MerchantRecord;
   password: string;
@@ -84,18 +93,54 @@ export interface CreatedMerchant {
 export async function createMerchant(
   dependencies: { storage: Storage; vault: Vault; clock: Clock }, settings: MerchantSettings,
 ): Promise<CreatedMerchant> {
+  return addMerchant(dependencies, settings, { clientKey: randomUUID(), password: generatePassword() });
+}
+
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Other platforms' passwords are not Kassa's 32 random characters, but a short one is a
+ * guessable signing key (the hash signs only e-mail, PASSWORD and card digits). */
+export const importedPasswordLengthMin = 16;
+
+/**
+ * A merchant moving from another platform of the family keeps its CLIENT_KEY and PASSWORD, so
+ * its integration moves by changing one URL. The key must be a UUID (what requests are
+ * checked against) not yet in use; the PASSWORD 16–255 printable ASCII characters, without
+ * spaces. Stored encrypted like every PASSWORD.
+ */
+export async function importMerchant(
+  dependencies: { storage: Storage; vault: Vault; clock: Clock }, settings: MerchantSettings,
+  credentials: { clientKey: string; password: string },
+): Promise<CreatedMerchant> {
+  const clientKey = credentials.clientKey.toLowerCase();
+  if (!uuidShape.test(clientKey)) throw new MerchantInputError(`a CLIENT_KEY is a UUID: ${credentials.clientKey}`);
+  const { password } = credentials;
+  if (password.length < importedPasswordLengthMin || password.length > 255 || !/^[\x21-\x7e]+$/.test(password)) {
+    throw new MerchantInputError(
+      `the PASSWORD must be ${importedPasswordLengthMin}–255 printable ASCII characters without spaces`,
+    );
+  }
+  if (await loadMerchantByClientKey(dependencies.storage, clientKey)) {
+    throw new MerchantInputError(`a merchant with client_key ${clientKey} already exists`);
+  }
+  return addMerchant(dependencies, settings, { clientKey, password });
+}
+
+async function addMerchant(
+  dependencies: { storage: Storage; vault: Vault; clock: Clock }, settings: MerchantSettings,
+  credentials: { clientKey: string; password: string },
+): Promise<CreatedMerchant> {
   checkSettings(settings);
+  checkThreeDsHasCallbackUrl(settings);
   const nowMs = dependencies.clock.nowMs();
-  const password = generatePassword();
   const merchant: MerchantRecord = {
     ...settings,
     merchantId: newId(nowMs),
-    clientKey: randomUUID(),
-    passwordCiphertext: dependencies.vault.encrypt(password),
+    clientKey: credentials.clientKey,
+    passwordCiphertext: dependencies.vault.encrypt(credentials.password),
     createdAtMs: nowMs,
   };
   await insertMerchant(dependencies.storage, merchant);
-  return { merchant, password };
+  return { merchant, password: credentials.password };
 }
 
 export async function updateMerchant(
@@ -104,6 +149,7 @@ export async function updateMerchant(
   checkSettings(settings);
   const merchant = await loadMerchantByClientKey(dependencies.storage, clientKey);
   if (!merchant) throw new MerchantInputError(`no merchant with client_key ${clientKey}`);
+  checkThreeDsHasCallbackUrl({ ...merchant, ...settings });
   await updateMerchantSettings(dependencies.storage, merchant.merchantId, settings, dependencies.clock.nowMs());
   return (await loadMerchantByClientKey(dependencies.storage, clientKey))!;
 }
@@ -127,5 +173,6 @@ export function describeMerchant(merchant: MerchantRecord) {
     frame_origins: merchant.frameOrigins ?? [],
     refund_days: merchant.refundDays ?? defaultRefundDays,
     holidays: merchant.holidays ?? [],
+    hash_mode: merchant.hashDigest ?? 'md5',
   };
 }

@@ -33,7 +33,8 @@ export async function recurringSale(
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   const first = await loadPayment(context.storage, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
   if (!first) throw new ProtocolError('paymentNotFound');
-  const expectedHash = saleHash({ email: first.payerEmail, password: merchant.password, cardDigits: first.card.bin + first.card.lastFour });
+  const cardDigits = first.card.bin + first.card.lastFour;
+  const expectedHash = saleHash({ email: first.payerEmail, password: merchant.password, cardDigits }, merchant.hashDigest);
   if (!hashesMatch(expectedHash, values.hash!)) throw new ProtocolError('hashInvalid');
   if (!first.recurringToken || !approvedStatuses.has(first.status) || !sameText(first.recurringToken, values.recurring_token!)) {
     throw new ProtocolError('recurringTokenInvalid');

@@ -27,6 +27,8 @@ export interface RefundApplicationPageView {
   cardMask: string;
   payerEmail: string;
   merchant: { descriptor: string; frameOrigins: string[]; refundDays: number };
+  /** The shop's page the payment returned to (its term_url_3ds): the way back from here. */
+  returnUrl: string;
   /** What can still be asked back (captured less refunds and open applications). */
   refundableMinor: number;
   applications: {
@@ -70,6 +72,7 @@ async function pageView(
     cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
     payerEmail: payment.payerEmail,
     merchant: merchantView(merchant),
+    returnUrl: payment.termUrl3ds,
     refundableMinor: await applicationRefundableMinor(context, payment),
     applications: applications.map((row) => ({
       applicationId: row.applicationId, amountMinor: row.amountMinor, currency: row.currency,
@@ -97,7 +100,10 @@ export async function openRefundApplication(
 export async function fileRefundApplicationOnPage(
   context: PlatformContext, transId: string, signature: string, input: ApplicationInput,
 ): Promise<
-  | { ok: true; application: FiledApplicationView; view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant'> }
+  | {
+    ok: true; application: FiledApplicationView;
+    view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant' | 'path' | 'returnUrl'>;
+  }
   | { ok: false; problems: ApplicationProblems; view: RefundApplicationPageView }
 > {
   const { payment, merchant } = await linkTarget(context, transId, signature);
@@ -113,6 +119,8 @@ export async function fileRefundApplicationOnPage(
     view: {
       cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
       merchant: merchantView(merchant),
+      path: refundApplicationPath(context, payment.transId),
+      returnUrl: payment.termUrl3ds,
     },
   };
 }

@@ -176,10 +176,11 @@ export async function sale(
     // The card behind the token (205005 unknown, 205007 another merchant's, 205006 expired),
     // then the token variant of Formula 1.
     Object.assign(command, await tokenCard(context, merchant.merchantId, cardToken));
-    const expectedTokenHash = saleTokenHash(command.payerEmail, merchant.password, cardToken);
+    const expectedTokenHash = saleTokenHash(command.payerEmail, merchant.password, cardToken, merchant.hashDigest);
     if (!hashesMatch(expectedTokenHash, hash)) throw new ProtocolError('hashInvalid');
   } else {
-    const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(command.cardNumber.reveal()) });
+    const cardDigits = cardHashPart(command.cardNumber.reveal());
+    const expectedHash = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits }, merchant.hashDigest);
     if (!hashesMatch(expectedHash, hash)) throw new ProtocolError('hashInvalid');
   }
   const recurring = await recurringAdditions(context, merchant, command, { reqToken, scheduleId });

@@ -4,7 +4,7 @@ import { newId } from '../domain/ids.ts';
 import { createScheduleFields, descheduleFields, scheduleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { createScheduleHash, hashesMatch, scheduleHash } from '../protocol/hash.ts';
-import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
+import { messages, validateFields, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import { loadPayment, merchantHasRecurringToken } from '../storage/payments.ts';
 import {
   bindingsOfSchedule, deleteSchedule, deschedule as descheduleBindings, insertSchedule, loadSchedule, setPaused,
@@ -21,7 +21,7 @@ import type { PlatformContext } from './context.ts';
  * is checked before the schedule is looked up.
  */
 
-function validated(fields: RequestFields, rules: typeof scheduleFields): Record<string, string | undefined> {
+function validated(fields: RequestFields, rules: Record<string, FieldRule>): Record<string, string | undefined> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);
   if (rules === createScheduleFields && values.day_of_month !== undefined && values.interval_unit === 'day') {
@@ -33,10 +33,12 @@ function validated(fields: RequestFields, rules: typeof scheduleFields): Record<
 }
 
 async function signedSchedule(
-  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, rules = scheduleFields,
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+  rules: Record<string, FieldRule> = scheduleFields,
 ): Promise<{ schedule: Schedule; values: Record<string, string | undefined> }> {
   const values = validated(fields, rules);
-  if (!hashesMatch(scheduleHash(values.schedule_id!, merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
+  const expected = scheduleHash(values.schedule_id!, merchant.password, merchant.hashDigest);
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const schedule = await loadSchedule(context.storage, merchant.merchantId, values.schedule_id!.toLowerCase());
   if (!schedule) throw new ProtocolError('scheduleNotFound');
   return { schedule, values };
@@ -44,7 +46,8 @@ async function signedSchedule(
 
 export async function createSchedule(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
   const values = validated(fields, createScheduleFields);
-  if (!hashesMatch(createScheduleHash(merchant.password), values.hash!)) throw new ProtocolError('hashInvalid');
+  const expected = createScheduleHash(merchant.password, merchant.hashDigest);
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const nowMs = context.clock.nowMs();
   const scheduleId = newId(nowMs);
   await insertSchedule(context.storage, {

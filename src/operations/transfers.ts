@@ -70,7 +70,8 @@ export async function debit(
     expiryYear: Number(values.card_exp_year),
     termUrl: values.term_url_3ds!,
   };
-  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.card_number!) });
+  const cardDigits = cardHashPart(values.card_number!);
+  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits }, merchant.hashDigest);
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
   return performSale(context, merchant, { action: 'DEBIT', command, fingerprint, alsoWrite: [] });
@@ -107,7 +108,8 @@ export async function creditToCard(
     card = { cardNumber: new Secret(values.card_number!), ...expiryFromParameters(parameters) };
   }
   const signed = usesToken ? values.card_token! : cardHashPart(card.cardNumber.reveal());
-  if (!hashesMatch(creditToCardHash(merchant.password, signed), values.hash!)) throw new ProtocolError('hashInvalid');
+  const expected = creditToCardHash(merchant.password, signed, merchant.hashDigest);
+  if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const command: SaleCommand = {
     ...commonCommand(values, amountMinor, parameters),
     ...card,
@@ -137,7 +139,8 @@ export async function cardToCard(
     expiryYear: Number(values.payer_card_exp_year),
     termUrl: values.term_url_3ds!,
   };
-  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.payer_card_number!) });
+  const cardDigits = cardHashPart(values.payer_card_number!);
+  const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits }, merchant.hashDigest);
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   // The payee card goes to the connector with the payer's, and is stored masked and encrypted.
   const payee = { fields: pick(values, payeeFieldNames), cardNumber: new Secret(values.payee_card_number!) };

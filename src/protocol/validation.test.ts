@@ -31,7 +31,8 @@ test('Symfony message texts', () => {
 
 test('an empty SALE lists every required field as blank, all at once, in table order', () => {
   const { values, errors } = check({}, saleFields);
-  const required = Object.entries(saleFields).filter(([, rule]) => rule.required).map(([field]) => field);
+  const rules: Record<string, FieldRule> = saleFields;
+  const required = Object.entries(rules).filter(([, rule]) => rule.required).map(([field]) => field);
   assert.deepEqual(errors, required.map((field) => ({ field, message: messages.blank })));
   assert.ok(errors.some((error) => error.field === 'card_number'));
   assert.ok(!errors.some((error) => error.field === 'payer_middle_name'), 'optional fields are not blank errors');

@@ -1,7 +1,10 @@
 import { isIP } from 'node:net';
 import { isLuhnValid } from '../domain/card.ts';
 import { currencyExponent } from '../domain/currencies.ts';
+import type { FieldRule } from '../../packages/sdk/src/field-rules.ts';
 import type { FieldError } from './errors.ts';
+
+export type { Check, FieldRule } from '../../packages/sdk/src/field-rules.ts';
 
 /** A request body after form parsing: top-level strings and one level of `parameters[x]`. */
 export type RequestFields = Record<string, unknown>;
@@ -88,18 +91,6 @@ function parsesAsHttpUrl(text: string): boolean {
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export type Check =
-  | 'text' | 'uuid' | 'country' | 'currency' | 'date' | 'ip' | 'url' | 'email' | 'yesNo'
-  | 'cardNumber' | 'month' | 'year' | 'cvv' | 'amountText'
-  | 'positiveInteger' | 'nonNegativeInteger' | 'dayOfMonth' | 'intervalUnit';
-
-export interface FieldRule {
-  required?: boolean;
-  check?: Check;
-  maxLength?: number;
-  exactLength?: number;
-}
 
 /** The entries of each rule table, listed once: the tables are constants, and listing a SALE's
  * 33 rules per request (Object.entries) was ~0.5% of its CPU. */

@@ -26,6 +26,8 @@ export interface ClaimedCallback {
   attemptCount: number;
   callbackUrl: string | null;
   passwordCiphertext: string;
+  /** The merchant's hash mode: callbacks are signed with it too. */
+  hashDigest: 'md5' | 'sha256';
   /** Null only if the payment row is missing (never written that way; reported, not thrown). */
   payerEmail: string | null;
   cardBin: string | null;
@@ -106,7 +108,8 @@ export async function failUnaddressedCallbacks(db: Kysely<Database>, dialect: Di
 export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectName, request: ClaimRequest): Promise<ClaimedCallback[]> {
   const lease = { claimed_until_ms: request.leaseUntilMs, claim_token: request.claimToken };
   const details = ['o.outbox_id', 'o.trans_id', 'o.merchant_id', 'o.payload_json', 'o.attempt_count',
-    'm.callback_url', 'm.password_ciphertext', 'p.payer_email', 'p.card_bin', 'p.card_last_four'] as const;
+    'm.callback_url', 'm.password_ciphertext', 'm.hash_digest', 'p.payer_email', 'p.card_bin',
+    'p.card_last_four'] as const;
   let rows;
   if (dialect === 'postgres') {
     rows = await db
@@ -144,6 +147,7 @@ export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectNa
     attemptCount: Number(row.attempt_count),
     callbackUrl: row.callback_url,
     passwordCiphertext: row.password_ciphertext,
+    hashDigest: row.hash_digest === 'sha256' ? 'sha256' as const : 'md5' as const,
     payerEmail: row.payer_email,
     cardBin: row.card_bin,
     cardLastFour: row.card_last_four,

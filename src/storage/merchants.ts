@@ -5,6 +5,7 @@ import { merchantsChangedHere } from './merchant-cache.ts';
 import type { Selectable } from 'kysely';
 import type { Storage } from './database.ts';
 import type { Database, MerchantTable } from './schema.ts';
+import type { HashDigest } from '../protocol/hash.ts';
 
 export interface MerchantSettings {
   email: string;
@@ -20,6 +21,8 @@ export interface MerchantSettings {
   refundDays?: number;
   /** Holidays (`YYYY-MM-DD`) not counted as business days. */
   holidays?: string[];
+  /** The digest of its hashes, requests and callbacks: md5 (default) or sha256 (5.6.x). */
+  hashDigest?: HashDigest;
 }
 
 export interface MerchantRecord extends MerchantSettings {
@@ -51,6 +54,7 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
     createdAtMs: Number(row.created_at_ms),
     hashLockedUntilMs: Number(row.hash_locked_until_ms),
     routingRevision: Number(row.routing_revision),
+    hashDigest: row.hash_digest === 'sha256' ? 'sha256' : 'md5',
   };
 }
 
@@ -85,6 +89,7 @@ async function insertMerchantRow(
     ...(merchant.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(merchant.frameOrigins) } : {}),
     ...(merchant.refundDays !== undefined ? { refund_days: merchant.refundDays } : {}),
     ...(merchant.holidays !== undefined ? { holidays_json: JSON.stringify(merchant.holidays) } : {}),
+    ...(merchant.hashDigest !== undefined ? { hash_digest: merchant.hashDigest } : {}),
     created_at_ms: merchant.createdAtMs,
     updated_at_ms: merchant.createdAtMs,
   }).execute();
@@ -163,6 +168,7 @@ async function updateMerchantRow(
     ...(settings.frameOrigins !== undefined ? { frame_origins_json: JSON.stringify(settings.frameOrigins) } : {}),
     ...(settings.refundDays !== undefined ? { refund_days: settings.refundDays } : {}),
     ...(settings.holidays !== undefined ? { holidays_json: JSON.stringify(settings.holidays) } : {}),
+    ...(settings.hashDigest !== undefined ? { hash_digest: settings.hashDigest } : {}),
     updated_at_ms: nowMs,
   }).where('merchant_id', '=', merchantId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;

@@ -416,6 +416,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
     },
   },
+  '0040_merchant_hash_digest': {
+    // The 5.6.x per-merchant hash mode: md5 (every merchant so far) or sha256, same formulas.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('merchants')
+        .addColumn('hash_digest', 'text', (column) => column.notNull().defaultTo('md5'))
+        .execute();
+    },
+  },
 };
 
 async function createRoutingConfiguration(db: Kysely<any>): Promise<void> {

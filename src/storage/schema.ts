@@ -30,6 +30,8 @@ export interface MerchantTable {
   /** Bumped by every routing change (migration 0020): a cached routing snapshot older than it
    * is not used. */
   routing_revision: Generated<number>;
+  /** `md5` or `sha256`: the digest of every formula for this merchant (migration 0040). */
+  hash_digest: Generated<string>;
 }
 
 export interface PaymentTable {

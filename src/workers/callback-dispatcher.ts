@@ -327,6 +327,7 @@ export class CallbackDispatcher {
     const payload = JSON.parse(callback.payloadJson) as Record<string, unknown>;
     const signed = signCallback(payload, {
       password, email: callback.payerEmail, cardNumberOrDigits: callback.cardBin + callback.cardLastFour,
+      digest: callback.hashDigest,
     });
     // PHP's http_build_query form: nested objects (redirect_params) as brackets, spaces as +.
     return qs.stringify(signed, { format: 'RFC1738' });

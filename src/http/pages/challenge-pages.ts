@@ -19,27 +19,55 @@ function languageOf(request: FastifyRequest, fields: Fields = {}): Language {
   return chooseLanguage(fields.lang ?? query?.lang, request.headers['accept-language']);
 }
 
-/** "+7 *** ** 47": enough for the cardholder to recognise the phone, not enough to read it. */
-export function maskPhone(phone: string): string {
+/** "+7 *** ** 47": enough for the cardholder to recognise the phone, not enough to read it.
+ * Undefined when there is no phone to speak of: the page then does not name one. */
+export function maskPhone(phone: string): string | undefined {
   const digits = phone.replace(/\D/g, '');
-  if (digits.length < 4) return '***';
+  if (digits.length < 4) return undefined;
   return `+${digits[0]} *** ** ${digits.slice(-2)}`;
 }
 
+/** How the page that refuses can be seen in another language: the same request again (a POST
+ * re-posts its fields with another `lang`; a replayed TermUrl stays refused, idempotently). */
+interface Resubmit {
+  action: string;
+  fields: Record<string, string>;
+}
+
 class PageError extends Error {
-  constructor(readonly messageKey: MessageKey, readonly statusCode: number, readonly code?: number) {
+  constructor(
+    readonly messageKey: MessageKey, readonly statusCode: number, readonly code?: number,
+    readonly returnLink?: { url: string; target: string | null }, readonly resubmit?: Resubmit,
+  ) {
     super(messageKey);
   }
+}
+
+/** A language switch for a page that answers a POST: one button per language re-posts it. */
+function languageForms(language: Language, resubmit: Resubmit): SafeHtml {
+  const label = translate(language, 'languageLabel');
+  const button = (code: Language) => html`<button type="submit" name="lang" value="${code}" lang="${code}"
+ aria-current="${code === language}">${languageNames[code]}</button>`;
+  return html`<form class="languages" method="post" action="${resubmit.action}" aria-label="${label}">
+${hiddenFields(resubmit.fields)}${languages.map(button)}
+</form>`;
 }
 
 function errorPage(reply: FastifyReply, language: Language, error: PageError) {
   const protocolLine = error.code === protocolErrors.notInThreeDs.code
     ? `${protocolErrors.notInThreeDs.code}: ${protocolErrors.notInThreeDs.message}` : '';
+  const back = error.returnLink;
   return sendPage(reply, error.statusCode, {
     title: translate(language, 'errorTitle'),
     lang: language,
-    body: html`<main><h1>${translate(language, 'errorTitle')}</h1><p role="alert">${translate(language, error.messageKey)}</p>
-${protocolLine ? html`<p class="note">${protocolLine}</p>` : ''}</main>`,
+    body: html`<main>
+${error.resubmit ? html`<header><span class="bank">${translate(language, 'issuerBank')}</span>
+${languageForms(language, error.resubmit)}</header>` : ''}
+<h1>${translate(language, 'errorTitle')}</h1><p role="alert">${translate(language, error.messageKey)}</p>
+${protocolLine ? html`<p class="note">${protocolLine}</p>` : ''}
+${back ? html`<p><a class="button" href="${back.url}" target="${back.target || '_top'}">
+${translate(language, 'returnToShop')}</a></p>` : ''}
+</main>`,
   });
 }
 
@@ -47,7 +75,8 @@ ${protocolLine ? html`<p class="note">${protocolLine}</p>` : ''}</main>`,
 interface PaymentView {
   waiting: WaitingPaymentView;
   amount: string;
-  phone: string;
+  /** Masked, or undefined when the merchant sent no usable phone. */
+  phone: string | undefined;
 }
 
 /** The operation's view, or the readable error page for a link that leads nowhere. */
@@ -68,10 +97,10 @@ async function paymentView(
 }
 
 /** An operation's "no such payment" or "no longer waiting" as the page that says so. */
-function pageErrorOf(error: unknown): unknown {
+function pageErrorOf(error: unknown, resubmit?: Resubmit): unknown {
   if (!(error instanceof ChallengePageError)) return error;
   if (error.problem === 'notFound') return new PageError('badLink', 404);
-  return new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code);
+  return new PageError('notWaiting', 409, protocolErrors.notInThreeDs.code, error.returnLink, resubmit);
 }
 
 function summary(language: Language, view: PaymentView): SafeHtml {
@@ -91,9 +120,7 @@ function hiddenFields(values: Record<string, string>): SafeHtml {
 function challengePage(
   reply: FastifyReply, language: Language, view: PaymentView, carried: Record<string, string>, errorKey?: { key: MessageKey; count?: number },
 ) {
-  const switcher = html`<form class="languages" method="post" action="/emulator/acs" aria-label="${translate(language, 'languageLabel')}">
-${hiddenFields(carried)}${languages.map((code) => html`<button type="submit" name="lang" value="${code}" lang="${code}" aria-current="${code === language}">${languageNames[code]}</button>`)}
-</form>`;
+  const switcher = languageForms(language, { action: '/emulator/acs', fields: carried });
   const errorText = errorKey ? translate(language, errorKey.key, { count: errorKey.count ?? 0 }) : '';
   return sendPage(reply, 200, {
     title: translate(language, 'threeDsTitle'),
@@ -102,7 +129,8 @@ ${hiddenFields(carried)}${languages.map((code) => html`<button type="submit" nam
 <header><span class="bank">${translate(language, 'issuerBank')}</span>${switcher}</header>
 <h1>${translate(language, 'threeDsTitle')}</h1>
 <p class="test-mode"><strong>${translate(language, 'testMode')}</strong> — ${translate(language, 'testHint', { code: view.waiting.oneTimeCodeHint })}</p>
-<p>${translate(language, 'threeDsIntro', { phone: view.phone })}</p>
+<p>${view.phone ? translate(language, 'threeDsIntro', { phone: view.phone })
+    : translate(language, 'threeDsIntroNoPhone')}</p>
 ${summary(language, view)}
 <form method="post" action="/emulator/acs/verify">
 ${hiddenFields({ ...carried, lang: language })}
@@ -156,11 +184,18 @@ function returnPage(reply: FastifyReply, language: Language, end: ChallengeEndVi
   });
 }
 
-async function finish(context: PlatformContext, transId: string, passed: boolean): Promise<ChallengeEndView> {
+/** A replayed TermUrl's refusal page switches language by posting the same PaRes again. */
+function resubmitOf(request: FastifyRequest, fields: Fields): Resubmit {
+  return { action: request.url, fields: { PaRes: text(fields, 'PaRes'), MD: text(fields, 'MD') } };
+}
+
+async function finish(
+  context: PlatformContext, transId: string, passed: boolean, resubmit?: Resubmit,
+): Promise<ChallengeEndView> {
   try {
     return await endChallenge(context, transId, passed);
   } catch (error) {
-    throw pageErrorOf(error);
+    throw pageErrorOf(error, resubmit);
   }
 }
 
@@ -168,7 +203,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
   app.register(async (pages) => {
     // Pages answer people: every failure becomes a readable page in their language.
     pages.setErrorHandler((error, request, reply) => {
-      const language = languageOf(request);
+      const language = languageOf(request, fieldsOf(request)); // a POST's `lang` too
       if (error instanceof PageError) return errorPage(reply, language, error);
       const malformed = isBodyParsingError(error);
       if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
@@ -215,7 +250,7 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       if (!context.vault.verify('term-url', transId, signature)) throw new PageError('badLink', 400);
       const answer = readPaRes(context, text(fields, 'PaRes'));
       if (!answer || answer.transId !== transId) throw new PageError('badLink', 400);
-      return returnPage(reply, language, await finish(context, transId, answer.passed));
+      return returnPage(reply, language, await finish(context, transId, answer.passed, resubmitOf(request, fields)));
     });
 
     /** The emulated payment provider page of the REDIRECT test cards. */

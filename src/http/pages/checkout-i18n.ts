@@ -7,6 +7,11 @@ import type { Language } from './i18n.ts';
  */
 const catalogue = {
   en: {
+    testModeBanner: 'TEST MODE: no real money moves.',
+    testCardHint: 'Test card 4111 1111 1111 1111, expiry 01/25, any three digits as CVV; '
+      + 'expiry 05/25 asks for 3-D Secure (code 123456), 02/25 is declined.',
+    cancelAndReturn: 'Cancel and return to {merchant}',
+    backToApplications: 'See your applications',
     payTitle: 'Card payment',
     securePage: 'Secure payment page. The shop never sees your card details.',
     merchant: 'Shop',
@@ -94,6 +99,11 @@ const catalogue = {
     statusREJECTED: 'rejected',
   },
   ru: {
+    testModeBanner: 'ТЕСТОВЫЙ РЕЖИМ: реальные деньги не списываются.',
+    testCardHint: 'Тестовая карта 4111 1111 1111 1111, срок 01/25, CVV — любые три цифры; '
+      + 'срок 05/25 запросит 3-D Secure (код 123456), 02/25 будет отклонён.',
+    cancelAndReturn: 'Отменить и вернуться в магазин {merchant}',
+    backToApplications: 'Посмотреть ваши заявления',
     payTitle: 'Оплата картой',
     securePage: 'Защищённая платёжная страница. Магазин не видит данные вашей карты.',
     merchant: 'Магазин',
@@ -181,6 +191,11 @@ const catalogue = {
     statusREJECTED: 'отклонено',
   },
   kk: {
+    testModeBanner: 'ТЕСТ РЕЖИМІ: нақты ақша есептен шығарылмайды.',
+    testCardHint: 'Тест картасы 4111 1111 1111 1111, мерзімі 01/25, CVV — кез келген үш сан; '
+      + '05/25 мерзімі 3-D Secure сұрайды (код 123456), 02/25 қабылданбайды.',
+    cancelAndReturn: 'Бас тартып, {merchant} дүкеніне оралу',
+    backToApplications: 'Өтініштеріңізді көру',
     payTitle: 'Картамен төлеу',
     securePage: 'Қорғалған төлем беті. Дүкен картаңыздың деректерін көрмейді.',
     merchant: 'Дүкен',
@@ -268,6 +283,11 @@ const catalogue = {
     statusREJECTED: 'қабылданбады',
   },
   uz: {
+    testModeBanner: 'TEST REJIMI: haqiqiy pul yechilmaydi.',
+    testCardHint: 'Test kartasi 4111 1111 1111 1111, muddati 01/25, CVV — istalgan uch raqam; '
+      + '05/25 muddati 3-D Secure soʻraydi (kod 123456), 02/25 rad etiladi.',
+    cancelAndReturn: 'Bekor qilib, {merchant} doʻkoniga qaytish',
+    backToApplications: 'Arizalaringizni koʻrish',
     payTitle: 'Karta orqali toʻlov',
     securePage: 'Himoyalangan toʻlov sahifasi. Doʻkon karta maʼlumotlaringizni koʻrmaydi.',
     merchant: 'Doʻkon',

@@ -9,7 +9,7 @@ import {
 import type { PlatformContext } from '../../operations/context.ts';
 import {
   fileRefundApplicationOnPage, openRefundApplication,
-  type ApplicationInput, type ApplicationProblems, type RefundApplicationPageView,
+  type ApplicationInput, type ApplicationProblems, type FiledApplicationView, type RefundApplicationPageView,
 } from '../../operations/refund-application-page.ts';
 import { formFieldsOf, isBodyParsingError, textField } from '../form-body.ts';
 import { autoPostPage } from './challenge-pages.ts';
@@ -33,7 +33,12 @@ form.card input[type=text], form.card input[type=email], form.card textarea {
   width: 100%; font: inherit; font-size: 1.1rem; letter-spacing: normal; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px; }
 form.card textarea { min-height: 6em; }
 form.card input[aria-invalid=true], form.card textarea[aria-invalid=true] { border-color: var(--danger); border-width: 2px; }
-.row { display: flex; gap: 12px; } .row > div { flex: 1; min-width: 0; }
+/* Expiry and CVV side by side: each column's label, input, hint and error share the rows of
+   one grid (subgrid), so the inputs stay level when one label wraps (Kazakh, Uzbek, 375 px). */
+.row { display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: repeat(4, auto); column-gap: 12px; }
+.row > div { display: grid; grid-row: span 4; grid-template-rows: subgrid; min-width: 0; }
+.row > div > label { align-self: end; }
+.back { display: block; text-align: center; margin-top: 14px; }
 .hint { color: var(--muted); font-size: .85rem; margin: 4px 0 0; }
 .brand { float: right; font-weight: 600; color: var(--accent); font-size: .9rem; }
 .summary { border: 2px solid var(--danger); border-radius: 8px; padding: 8px 12px; margin: 12px 0; }
@@ -119,7 +124,17 @@ function pageFrame(view: CheckoutPageView | undefined) {
 
 /** The payment form. Every field has a label, a hint and an error slot tied to it with
  * aria-describedby; the first field in error gets the focus, so keyboard users land on it. */
-function paymentForm(reply: FastifyReply, language: Language, view: CheckoutPageView, formToken: string, state: FormState, statusCode = 200) {
+/** Sandbox only: what the 3-D Secure pages say too — nothing here moves money — and the cards to try. */
+function testModeNotice(view: CheckoutPageView, language: Language): SafeHtml | '' {
+  if (!view.testMode) return '';
+  return html`<p class="test-mode"><strong>${checkoutText(language, 'testModeBanner')}</strong>
+${checkoutText(language, 'testCardHint')}</p>`;
+}
+
+function paymentForm(
+  reply: FastifyReply, language: Language, view: CheckoutPageView, formToken: string, state: FormState,
+  statusCode = 200,
+) {
   const path = `/pay/${view.sessionId}`;
   const firstInvalid = fieldOrder.find(({ field }) => state.problems[field])?.field;
   const field = (name: CardEntryField, id: string, label: string, options: {
@@ -147,6 +162,7 @@ ${options.hint ? html`<p class="hint" id="${id}-hint">${options.hint}</p>` : ''}
     body: html`<main>
 <header><span class="bank">${view.merchant.descriptor}</span>${languageSwitcher(language, path)}</header>
 <h1>${checkoutText(language, 'payTitle')}</h1>
+${testModeNotice(view, language)}
 <p class="note">${checkoutText(language, 'securePage')}</p>
 ${orderSummary(language, view)}
 ${state.banner ? html`<p class="banner" role="alert">${checkoutText(language, state.banner)}</p>` : ''}
@@ -172,6 +188,8 @@ ${field('cvv', 'cvv', checkoutText(language, 'cvvLabel'), {
 </div>
 <button type="submit" class="primary">${checkoutText(language, 'payButton', { amount: amountText(view.amountMinor, view.currency) })}</button>
 </form>
+<a class="back" href="${view.declineUrl}" target="_top">
+${checkoutText(language, 'cancelAndReturn', { merchant: view.merchant.descriptor })}</a>
 <p class="note">${checkoutText(language, 'threeDsNote')}</p>
 </main>`,
   });
@@ -254,7 +272,7 @@ function resultPage(reply: FastifyReply, language: Language, view: CheckoutPageV
 ${orderSummary(language, view, payment)}
 <div class="links">
 ${canRetry ? html`<a class="button" href="/pay/${sessionId}?lang=${language}">${checkoutText(language, 'tryAgain')}</a>` : ''}
-<a class="button" id="return" href="${returnUrl}" target="_top">${checkoutText(language, 'returnToMerchant', { merchant: merchant.descriptor })}</a>
+<a class="button${canRetry ? ' secondary' : ''}" id="return" href="${returnUrl}" target="_top">${checkoutText(language, 'returnToMerchant', { merchant: merchant.descriptor })}</a>
 </div>
 ${payment.refundApplicationPath ? html`<p class="note">${checkoutText(language, 'refundLinkNote')} <a href="${payment.refundApplicationPath}?lang=${language}">${checkoutText(language, 'applyForRefund')}</a></p>` : ''}
 </main>`,
@@ -344,23 +362,41 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
       };
       const filed = await fileRefundApplicationOnPage(context, transId, signature, input);
       if (!filed.ok) return applicationForm(reply, language, filed.view, input, filed.problems, 422);
-      const { application, view } = filed;
-      return sendPage(reply, 200, {
-        title: checkoutText(language, 'applicationReceivedTitle'),
-        lang: language,
-        frameAncestors: view.merchant.frameOrigins,
-        extraStyles: styles,
-        body: html`<main><h1 class="ok">${checkoutText(language, 'applicationReceivedTitle')}</h1>
+      return receiptPage(reply, context, language, filed);
+    });
+  });
+}
+
+/** The refund application's receipt. It answers a POST: its language switch and the way back
+ * lead to the application page (GET), which lists this application and its answer date. */
+function receiptPage(
+  reply: FastifyReply, context: PlatformContext, language: Language,
+  { application, view }: {
+    application: FiledApplicationView;
+    view: Pick<RefundApplicationPageView, 'cardMask' | 'merchant' | 'path' | 'returnUrl'>;
+  },
+) {
+  const received = `${formatTransDate(application.receivedAtMs, context.timeZone)} (${context.timeZone})`;
+  const back = checkoutText(language, 'returnToMerchant', { merchant: view.merchant.descriptor });
+  return sendPage(reply, 200, {
+    title: checkoutText(language, 'applicationReceivedTitle'),
+    lang: language,
+    frameAncestors: view.merchant.frameOrigins,
+    extraStyles: styles,
+    body: html`<main>
+<header><span class="bank">${view.merchant.descriptor}</span>${languageSwitcher(language, view.path)}</header>
+<h1 class="ok">${checkoutText(language, 'applicationReceivedTitle')}</h1>
 <p role="status">${checkoutText(language, 'applicationReceivedText', {
-    id: application.applicationId, date: formatTransDate(application.receivedAtMs, context.timeZone),
-    deadline: application.deadlineDate, card: view.cardMask,
+    id: application.applicationId, date: received, deadline: application.deadlineDate, card: view.cardMask,
   })}</p>
 <dl><dt>${checkoutText(language, 'merchant')}</dt><dd>${view.merchant.descriptor}</dd>
 <dt>${checkoutText(language, 'amount')}</dt><dd>${amountText(application.amountMinor, application.currency)}</dd>
 <dt>${checkoutText(language, 'reasonLabel')}</dt><dd>${application.reason}</dd></dl>
-<p class="note">${checkoutText(language, 'documentsNote')}</p></main>`,
-      });
-    });
+<p class="note">${checkoutText(language, 'documentsNote')}</p>
+<div class="links">
+<a class="button" href="${view.returnUrl}" target="_top">${back}</a>
+<a class="button secondary" href="${view.path}?lang=${language}">${checkoutText(language, 'backToApplications')}</a>
+</div></main>`,
   });
 }
 

@@ -48,6 +48,7 @@ label { display: block; font-weight: 600; margin: 16px 0 6px; }
 input[type=text] { width: 100%; font-size: 1.4rem; letter-spacing: .3em; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px; }
 input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid #8fb3ef; outline-offset: 2px; }
 .error { color: var(--danger); font-weight: 600; margin: 8px 0 0; }
+input[aria-invalid=true] { border-color: var(--danger); border-width: 2px; }
 .actions { display: flex; gap: 12px; margin-top: 20px; }
 button { font: inherit; padding: 10px 18px; border-radius: 8px; border: 1px solid var(--accent); cursor: pointer; }
 button.primary { background: var(--accent); color: #fff; flex: 1; }
@@ -57,6 +58,7 @@ button.secondary { background: #fff; color: var(--accent); }
 .languages [aria-current=true] { border-color: var(--accent); color: var(--accent); }
 .note { color: var(--muted); font-size: .9rem; }
 a.button { display: inline-block; background: var(--accent); color: #fff; padding: 10px 18px; border-radius: 8px; text-decoration: none; }
+a.button.secondary { background: #fff; color: var(--accent); border: 1px solid var(--accent); }
 @media (max-width: 480px) { main { margin: 0; border-radius: 0; border-width: 0 0 1px; } }
 `;
 

@@ -8,6 +8,7 @@ export const languageNames: Record<Language, string> = { en: 'English', ru: 'Р�
 
 const catalogue = {
   en: {
+    threeDsIntroNoPhone: 'Confirm the payment with the one-time code your bank sent you by SMS.',
     testMode: 'TEST MODE',
     issuerBank: 'Test Issuer Bank',
     threeDsTitle: '3-D Secure verification',
@@ -40,6 +41,7 @@ const catalogue = {
     languageLabel: 'Language',
   },
   ru: {
+    threeDsIntroNoPhone: 'Подтвердите платёж одноразовым кодом, который банк отправил вам в SMS.',
     testMode: 'ТЕСТОВЫЙ РЕЖИМ',
     issuerBank: 'Тестовый банк-эмитент',
     threeDsTitle: 'Проверка 3-D Secure',
@@ -72,6 +74,7 @@ const catalogue = {
     languageLabel: 'Язык',
   },
   kk: {
+    threeDsIntroNoPhone: 'Банк сізге SMS арқылы жіберген бір реттік кодпен төлемді растаңыз.',
     testMode: 'ТЕСТ РЕЖИМІ',
     issuerBank: 'Тест эмитент банкі',
     threeDsTitle: '3-D Secure тексеруі',
@@ -104,6 +107,7 @@ const catalogue = {
     languageLabel: 'Тіл',
   },
   uz: {
+    threeDsIntroNoPhone: 'Toʻlovni bankingiz sizga SMS orqali yuborgan bir martalik kod bilan tasdiqlang.',
     testMode: 'TEST REJIMI',
     issuerBank: 'Test emitent banki',
     threeDsTitle: '3-D Secure tekshiruvi',
