@@ -13,6 +13,7 @@ import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
+import { registerConsole } from './console/routes.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -91,7 +92,9 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     logErrorAnswer(request, answer, detail);
     return reply.code(200).send(errorBody(answer));
   });
+  const consoleNotFound = registerConsole(app, context, { production: config.mode === 'production' });
   app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith('/console/') || request.url === '/console') return consoleNotFound(request, reply);
     const answer = new ProtocolError('notFound');
     logErrorAnswer(request, answer);
     return reply.code(404).send(errorBody(answer));

@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
+import {
+  auditCliCommand, consoleAreas, consoleCommand, ConsoleInputError, consoleOptions, consoleUsage,
+} from './cli-console.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
 import {
@@ -64,6 +67,8 @@ ${operatorUsage}
 
 ${lockoutsUsage}
 
+${consoleUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -84,6 +89,7 @@ const merchantOptions = {
   limit: { type: 'string' },
   'outbox-id': { type: 'string' },
   ...operatorOptions,
+  ...consoleOptions,
   ip: lockoutsOptions.ip,
   url: { type: 'string' },
   'frame-origin': { type: 'string', multiple: true },
@@ -255,7 +261,9 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
+const areas = new Set([
+  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', ...consoleAreas,
+]);
 
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -286,19 +294,34 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   // Every command runs on the server's time: the sandbox clock with its stored offset.
   const clock = await platformClock(config, storage, io.clock ?? systemClock);
   try {
-    if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
-    if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
-    if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
-    if (area === 'clock' || area === 'chargeback')
-      return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
-    return await merchantCommand(io, verb, values, config, storage, clock);
+    const code = await runCommand(io, { area, verb, argument: positionals[2] }, values, config, storage, clock);
+    // Every change made with the CLI goes to the audit log, as the console's do (cli-console.ts).
+    const command = { area, verb, argument: positionals[2], values };
+    if (code === 0) await auditCliCommand(storage, clock, io.environment, command);
+    return code;
   } finally {
     if ('close' in clock && typeof clock.close === 'function') await clock.close();
     await storage.close();
   }
 }
 
+async function runCommand(
+  io: CliIo, command: { area: string; verb: string; argument?: string }, values: ParsedValues,
+  config: KassaConfig, storage: Storage, clock: Clock,
+): Promise<number> {
+  const { area, verb } = command;
+  if (area === 'callbacks') return callbacksCommand(io, verb, values, storage, clock);
+  if (area === 'refund-applications') return refundApplicationsCommand(io, verb, values, config, storage);
+  if (area === 'lockouts') return lockoutsCommand(verb, values, storage, io);
+  if (area === 'clock' || area === 'chargeback') {
+    return operatorCommand(io, area, verb, command.argument, values, config, storage);
+  }
+  if ((consoleAreas as readonly string[]).includes(area)) return consoleCommand(io, area, verb, values, storage, clock);
+  return merchantCommand(io, verb, values, config, storage, clock);
+}
+
 const knownErrors = [
+  ConsoleInputError,
   MerchantInputError,
   CallbackInputError,
   RefundApplicationError,
