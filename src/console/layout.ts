@@ -71,7 +71,9 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .languages { display: flex; gap: 6px; font-size: .85rem; }
 code, .mono { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-@media (max-width: 600px) { main { margin: 0; border-radius: 0; border-width: 0; padding: 12px;
+@media (max-width: 600px) {
+  dl.facts { grid-template-columns: 1fr; gap: 0; } dl.facts dd { margin-bottom: 6px; }
+  main { margin: 0; border-radius: 0; border-width: 0; padding: 12px;
   } th, td { padding: 4px; } }
 `;
 

@@ -101,7 +101,7 @@ async function merchantUser(): Promise<ConsoleClient> {
   return signedInClient(platform, account);
 }
 
-test('a merchant user sees only its merchant: not another merchant\'s payment by id, nor by search', async () => {
+test("a merchant user sees only its merchant: not another merchant's payment by id, nor by search", async () => {
   const client = await merchantUser();
   assert.equal((await client.get(`/console/payments/${ownTransId}`)).statusCode, 200);
   assert.equal((await client.get(`/console/payments/${otherTransId}`)).statusCode, 404);
