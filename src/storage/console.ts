@@ -116,14 +116,8 @@ export async function listAudit(
   let query = storage.db.selectFrom('audit_log').selectAll();
   if (filter.merchantId !== undefined) query = query.where('merchant_id', '=', filter.merchantId);
   const before = filter.before;
-  if (before) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('at_ms', '<', before.atMs),
-        eb.and([eb('at_ms', '=', before.atMs), eb('entry_id', '<', before.entryId)]),
-      ]),
-    );
-  }
+  if (before)
+    query = query.where((eb) => eb(eb.refTuple('at_ms', 'entry_id'), '<', eb.tuple(before.atMs, before.entryId)));
   return query.orderBy('at_ms', 'desc').orderBy('entry_id', 'desc').limit(filter.limit).execute();
 }
 
@@ -207,11 +201,10 @@ export async function searchPayments(storage: Storage, search: PaymentSearch): P
   if (search.createdBeforeMs !== undefined) query = query.where('created_at_ms', '<', search.createdBeforeMs);
   const after = search.after;
   if (after) {
+    // A row-value comparison (SQLite ≥ 3.15, PostgreSQL): one index range for both, where the
+    // equivalent OR of two conditions made SQLite walk the index from the newest row down.
     query = query.where((eb) =>
-      eb.or([
-        eb('created_at_ms', '<', after.createdAtMs),
-        eb.and([eb('created_at_ms', '=', after.createdAtMs), eb('trans_id', '<', after.transId)]),
-      ]),
+      eb(eb.refTuple('created_at_ms', 'trans_id'), '<', eb.tuple(after.createdAtMs, after.transId)),
     );
   }
   const rows = await query.orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc').limit(search.limit).execute();
