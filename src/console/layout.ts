@@ -11,8 +11,8 @@ import {
 
 /**
  * The console's page shell: navigation by role, language links, a strict nonce CSP, no framing.
- * Colours are chosen for contrast on white: text ≥ 4.5:1 (ink 15:1, muted 7.4:1, accent 6.1:1,
- * danger 6.5:1) and control borders ≥ 3:1 (#6b7385, 4.8:1) — see docs/adr/0083.
+ * Colours are chosen for contrast on white: text ≥ 4.5:1 (ink 15.5:1, muted 7.9:1, accent 7.0:1,
+ * danger 6.6:1) and control borders ≥ 3:1 (#6b7385, 4.8:1) — see docs/adr/0083.
  */
 const styles = `
 :root { color-scheme: light; --ink: #1d2433; --muted: #4a5163; --line: #d9deea; --control: #6b7385; --accent: #1a56b0;

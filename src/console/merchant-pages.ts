@@ -9,7 +9,7 @@ import {
   settingProblems,
   updateMerchant,
 } from '../operations/manage-merchants.ts';
-import type { MerchantRecord, MerchantSettings } from '../storage/merchants.ts';
+import type { MerchantRecord, MerchantSettings } from '../operations/console-pages.ts';
 import type { Translate } from './i18n.ts';
 import { csrfInput, field, notice } from './layout.ts';
 import {

@@ -17,7 +17,7 @@ import {
   type SearchProblems,
 } from '../operations/console-pages.ts';
 import { allMerchants } from '../operations/manage-merchants.ts';
-import type { PaymentListRow } from '../storage/console.ts';
+import type { PaymentListRow } from '../operations/console-pages.ts';
 import type { ConsoleKey, Translate } from './i18n.ts';
 import { csrfInput, field, notice } from './layout.ts';
 import {

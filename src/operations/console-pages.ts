@@ -254,6 +254,8 @@ export async function merchantById(context: PlatformContext, merchantId: string)
 }
 
 export { describeMerchant };
+export type { MerchantRecord, MerchantSettings } from '../storage/merchants.ts';
+export type { PaymentListRow } from '../storage/console.ts';
 
 export async function sandboxClockOffsetMs(context: PlatformContext): Promise<number> {
   return readClockOffset(context.storage);
