@@ -3,7 +3,13 @@ import { formatTransDate } from '../domain/dates.ts';
 import { parseDuration } from '../domain/durations.ts';
 import { formatAmount } from '../domain/money.ts';
 import { html } from '../http/pages/html.ts';
-import { actorOf, auditEntries, recordAudit } from '../operations/console-accounts.ts';
+import { actorOf, auditEntries, may, recordAudit } from '../operations/console-accounts.ts';
+import {
+  actOnSchedule,
+  consoleSchedules,
+  scheduleActions,
+  type ScheduleAction,
+} from '../operations/console-schedules.ts';
 import { advanceSandboxClock, chargebacksOf, sandboxClockOffsetMs } from '../operations/console-pages.ts';
 import { LockoutInputError, liftLockout, listLockouts } from '../operations/hash-lockouts.ts';
 import { blockedUrls, unblockUrl } from '../operations/manage-callbacks.ts';
@@ -23,6 +29,7 @@ export function registerAdministrationPages(scope: FastifyInstance, settings: Co
   registerRefundApplications(scope, settings);
   registerAudit(scope, settings);
   registerClock(scope, settings);
+  registerSchedules(scope, settings);
   scope.get('/console/chargebacks', async (request, reply) => {
     const consoleRequest = await guarded(settings, request, reply);
     if (!consoleRequest || !operatorsOnly(reply, consoleRequest)) return reply;
@@ -291,5 +298,63 @@ ${csrfInput(session.csrfToken)}${field({ name: 'duration', label: t('duration'),
       after: { now_ms: context.clock.nowMs() },
     });
     return reply.code(303).header('location', '/console/clock').send();
+  });
+}
+
+function registerSchedules(scope: FastifyInstance, settings: ConsoleSettings): void {
+  const { context } = settings;
+  scope.get('/console/schedules', async (request, reply) => {
+    const consoleRequest = await guarded(settings, request, reply);
+    if (!consoleRequest || !operatorsOnly(reply, consoleRequest)) return reply;
+    const { t, session } = consoleRequest;
+    const rows = await consoleSchedules(context, session.user);
+    const canAct = may(session.user.role, 'manageSchedules');
+    const problem = queryField(request, 'problem');
+    const button = (row: (typeof rows)[number], action: ScheduleAction, label: string, kind = '') =>
+      html`<form class="inline" method="post" action="/console/schedules/${row.scheduleId}/${action}">
+${csrfInput(session.csrfToken)}
+<input type="hidden" name="merchant_id" value="${row.merchantId}">
+<button type="submit" class="${kind}" aria-label="${label} ${row.name}">${label}</button></form>`;
+    return page(
+      reply,
+      consoleRequest,
+      t('schedules'),
+      html`${notice('bad', problem || undefined)}${notice(
+        'ok',
+        queryField(request, 'done') ? t('scheduleDone') : undefined,
+      )}
+${
+  rows.length === 0
+    ? html`<p>${t('noSchedules')}</p>`
+    : html`<div class="scroll"><table><thead><tr><th scope="col">${t('name')}</th>
+<th scope="col">schedule_id</th><th scope="col">${t('interval')}</th><th scope="col">${t('state')}</th>${
+        canAct ? html`<th scope="col">${t('actions')}</th>` : ''
+      }</tr></thead><tbody>${rows.map(
+        (row) => html`<tr><td>${row.name}</td>
+<td class="mono">${row.scheduleId}</td><td>${row.intervalLength} ${row.intervalUnit}, ${row.paymentsCount}×</td>
+<td>${row.paused ? t('paused') : t('active')}</td>${
+          canAct
+            ? html`<td>${row.paused ? button(row, 'run', t('run')) : button(row, 'pause', t('pause'))}
+${button(row, 'delete', t('deleteSchedule'), 'danger')}</td>`
+            : ''
+        }</tr>`,
+      )}</tbody></table></div>`
+}`,
+    );
+  });
+  scope.post('/console/schedules/:scheduleId/:action', async (request, reply) => {
+    const consoleRequest = await guarded(settings, request, reply, 'manageSchedules');
+    if (!consoleRequest) return reply;
+    const { scheduleId, action } = request.params as { scheduleId: string; action: string };
+    if (!Object.hasOwn(scheduleActions, action)) return reply.code(303).header('location', '/console/schedules').send();
+    const outcome = await actOnSchedule(
+      context,
+      consoleRequest.session.user,
+      formField(request.body, 'merchant_id'),
+      scheduleId,
+      action as ScheduleAction,
+    );
+    const query = outcome.done ? 'done=1' : `problem=${encodeURIComponent(outcome.refusal.slice(0, 300))}`;
+    return reply.code(303).header('location', `/console/schedules?${query}`).send();
   });
 }

@@ -85,7 +85,7 @@ test('an operator signs in, creates a merchant, finds a payment by order_id, ref
   assert.ok(await page.getByText('411111******1111').first().isVisible());
   assert.ok(!(await page.content()).includes('4111111111111111'), 'no card number beyond first 6 / last 4');
 
-  await page.getByLabel('Amount (USD)').fill('2.50');
+  await page.getByLabel('Refund: amount (USD)').fill('2.50');
   await page.getByRole('button', { name: 'Refund' }).click();
   await page.getByText('Refund made.').waitFor();
   assert.ok(await page.getByRole('cell', { name: 'REFUND' }).isVisible(), 'the refund is in the history');

@@ -46,6 +46,9 @@ const nasty = fc.oneof(
   ),
 );
 const fieldNames = fc.constantFrom(
+  'reason_code',
+  'enabled',
+  'merchant_id',
   'amount',
   'email',
   'callback_url',

@@ -105,6 +105,7 @@ const navigation: {
   { key: 'lockouts', path: '/console/lockouts', operatorsOnly: true },
   { key: 'chargebacks', path: '/console/chargebacks', operatorsOnly: true },
   { key: 'refundApplications', path: '/console/refund-applications', operatorsOnly: true },
+  { key: 'schedules', path: '/console/schedules', operatorsOnly: true },
   { key: 'credentials', path: '/console/credentials', merchantsOnly: true },
   { key: 'signature', path: '/console/signature', needs: 'explainSignature' },
   { key: 'audit', path: '/console/audit', needs: 'readAudit' },

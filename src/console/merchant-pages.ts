@@ -1,6 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { html, SafeHtml } from '../http/pages/html.ts';
-import { actorOf, recordAudit, type ConsoleSession } from '../operations/console-accounts.ts';
+import {
+  actorOf,
+  ConsoleInputError,
+  createConsoleUser,
+  recordAudit,
+  type ConsoleSession,
+} from '../operations/console-accounts.ts';
 import { merchantByClientKey, merchantById, rotateMerchantPassword } from '../operations/console-pages.ts';
 import {
   allMerchants,
@@ -143,6 +149,45 @@ export function registerMerchantPages(scope: FastifyInstance, settings: ConsoleS
   registerMerchantCreation(scope, settings);
   registerMerchantEditing(scope, settings);
   registerCredentials(scope, settings);
+  registerMerchantAdministration(scope, settings);
+}
+
+function registerMerchantAdministration(scope: FastifyInstance, settings: ConsoleSettings): void {
+  const { context } = settings;
+  scope.post('/console/merchants/:clientKey/enabled', async (request, reply) => {
+    const consoleRequest = await guarded(settings, request, reply, 'manageMerchants');
+    if (!consoleRequest) return reply;
+    const merchant = await merchantByClientKey(context, (request.params as { clientKey: string }).clientKey);
+    if (!merchant) return messagePage(reply, consoleRequest, 404, consoleRequest.t('notFound'));
+    const enabled = formField(request.body, 'enabled') === 'on';
+    const after = await updateMerchant(context, merchant.clientKey, { s2sCardEnabled: enabled });
+    await recordAudit(context.storage, context.clock, actorOf(consoleRequest.session.user), {
+      action: enabled ? 'merchant enabled' : 'merchant disabled',
+      target: merchant.clientKey,
+      merchantId: merchant.merchantId,
+      before: { s2s_card: merchant.s2sCardEnabled },
+      after: { s2s_card: after.s2sCardEnabled },
+    });
+    return reply.code(303).header('location', `/console/merchants/${merchant.clientKey}?done=saved`).send();
+  });
+  scope.post('/console/merchants/:clientKey/users', async (request, reply) => {
+    const consoleRequest = await guarded(settings, request, reply, 'manageUsers');
+    if (!consoleRequest) return reply;
+    const merchant = await merchantByClientKey(context, (request.params as { clientKey: string }).clientKey);
+    if (!merchant) return messagePage(reply, consoleRequest, 404, consoleRequest.t('notFound'));
+    const email = formField(request.body, 'email').trim().slice(0, 254);
+    try {
+      const { user, password } = await createConsoleUser(context, actorOf(consoleRequest.session.user), {
+        email,
+        role: 'merchant',
+        merchantClientKey: merchant.clientKey,
+      });
+      return merchantPage(consoleRequest, reply, merchant, { newUser: { email: user.email, password } });
+    } catch (error) {
+      if (!(error instanceof ConsoleInputError)) throw error;
+      return merchantPage(consoleRequest, reply, merchant, { newUser: { email, error: error.message } }, 400);
+    }
+  });
 }
 
 function registerMerchantCreation(scope: FastifyInstance, settings: ConsoleSettings): void {
@@ -234,11 +279,44 @@ async function editMerchant(settings: ConsoleSettings, request: FastifyRequest, 
   return reply.code(303).header('location', `/console/merchants/${merchant.clientKey}?done=saved`).send();
 }
 
+interface MerchantPageState {
+  password?: string;
+  created?: boolean;
+  saved?: boolean;
+  problems?: Problems;
+  /** A merchant user just created, with its password (shown once), or the e-mail's problem. */
+  newUser?: { email: string; password?: string; error?: string };
+}
+
+/** Enable/disable (the S2S CARD mapping: off answers 204002) and the merchant's console users. */
+function administrationOf(t: Translate, csrf: string, merchant: MerchantRecord, state: MerchantPageState) {
+  const created = state.newUser?.password
+    ? html`<p>${t('userCreated', { email: state.newUser.email })}</p><p class="secret">${state.newUser.password}</p>`
+    : '';
+  return html`<h2>${merchant.s2sCardEnabled ? t('disable') : t('enable')}</h2>
+<p>${merchant.s2sCardEnabled ? t('enabledNote') : t('disabledNote')}</p>
+<form method="post" action="/console/merchants/${merchant.clientKey}/enabled">${csrfInput(csrf)}
+<input type="hidden" name="enabled" value="${merchant.s2sCardEnabled ? 'off' : 'on'}">
+<button type="submit" class="${merchant.s2sCardEnabled ? 'danger' : ''}">
+${merchant.s2sCardEnabled ? t('disable') : t('enable')}</button></form>
+<h2>${t('merchantUsers')}</h2>${created}
+<form class="inline" method="post" action="/console/merchants/${merchant.clientKey}/users">${csrfInput(csrf)}
+${field({
+  name: 'email',
+  id: 'field-user-email',
+  label: t('email'),
+  type: 'email',
+  value: state.newUser?.password ? '' : state.newUser?.email,
+  error: state.newUser?.error,
+})}
+<button type="submit">${t('addUser')}</button></form>`;
+}
+
 function merchantPage(
   consoleRequest: Guarded,
   reply: FastifyReply,
   merchant: MerchantRecord,
-  state: { password?: string; created?: boolean; saved?: boolean; problems?: Problems },
+  state: MerchantPageState,
   statusCode = 200,
 ) {
   const { t, session } = consoleRequest;
@@ -266,7 +344,8 @@ ${
       )}
 <h2>${t('rotatePassword')}</h2>
 <form method="post" action="/console/merchants/${merchant.clientKey}/rotate-password">${csrfInput(session.csrfToken)}
-<button type="submit" class="danger">${t('rotatePassword')}</button></form>`
+<button type="submit" class="danger">${t('rotatePassword')}</button></form>
+${administrationOf(t, session.csrfToken, merchant, state)}`
     : html`<dl class="facts"><dt>${t('email')}</dt><dd>${merchant.email}</dd>
 <dt>${t('callbackUrl')}</dt><dd class="mono">${merchant.callbackUrl ?? '—'}</dd><dt>${t('allowedIps')}</dt>
 <dd>${merchant.allowedIps.join(', ')}</dd>

@@ -58,6 +58,7 @@ const operatorPages = () => [
   '/console/lockouts',
   '/console/chargebacks',
   '/console/refund-applications',
+  '/console/schedules',
   '/console/audit',
   '/console/clock',
   '/console/signature',
@@ -135,7 +136,7 @@ test('without JavaScript: sign in, search and refund work the same', { skip }, a
   await page.getByLabel('order_id').fill('PAGES-2');
   await page.getByRole('button', { name: 'Search' }).click();
   await page.locator('tbody tr').first().getByRole('link').click();
-  await page.getByLabel('Amount (USD)').fill('0.25');
+  await page.getByLabel('Refund: amount (USD)').fill('0.25');
   await page.getByRole('button', { name: 'Refund' }).click();
   await page.getByText('Refund made.').waitFor();
   await context.close();
@@ -166,7 +167,7 @@ test('bad input is answered beside the field and changes nothing', { skip }, asy
   assert.equal((await runKassa(platform, 'merchant', 'list', '--json')).stdout, before, 'no merchant was created');
 
   await page.goto(`${baseUrl}/console/payments/${refundableTransId}`);
-  await page.getByLabel('Amount (USD)').fill('1000000');
+  await page.getByLabel('Refund: amount (USD)').fill('1000000');
   await page.getByRole('button', { name: 'Refund' }).click();
   assert.match((await page.locator('#field-amount-refund-error').textContent()) ?? '', /Not done/);
   await page.goto(`${baseUrl}/console/payments?card=12ab`);

@@ -10,6 +10,7 @@ import {
   paymentPageOf,
   paymentSearchOf,
   resendConsoleCallback,
+  sandboxChargeback,
   visiblePayment,
   type MoneyAction,
   type PaymentPage,
@@ -33,6 +34,7 @@ import {
 /** Payments: search, a payment's page, its money actions and callback resends. */
 
 const flashes: Record<string, ConsoleKey> = {
+  chargedBack: 'chargedBack',
   refunded: 'refunded',
   captured: 'captured',
   voided: 'voided',
@@ -61,6 +63,9 @@ export function registerPaymentPages(scope: FastifyInstance, settings: ConsoleSe
     scope.post(`/console/payments/:transId/${action}`, (request, reply) =>
       moneyAction(settings, request, reply, action),
     );
+  }
+  if (settings.sandbox) {
+    scope.post('/console/payments/:transId/chargeback', (request, reply) => chargebackAction(settings, request, reply));
   }
   scope.post('/console/callbacks/:outboxId/resend', async (request, reply) => {
     const consoleRequest = await guarded(settings, request, reply, 'resendCallback');
@@ -121,6 +126,35 @@ async function moneyAction(
 }
 
 const selected = (yes: boolean) => (yes ? new SafeHtml(' selected') : '');
+
+/** Sandbox only: an issuer's chargeback, to see the merchant's side of one. */
+async function chargebackAction(settings: ConsoleSettings, request: FastifyRequest, reply: FastifyReply) {
+  const consoleRequest = await guarded(settings, request, reply, 'moveClock');
+  if (!consoleRequest) return reply;
+  const { t, session } = consoleRequest;
+  const payment = await visiblePayment(settings.context, session.user, (request.params as { transId: string }).transId);
+  if (!payment) return messagePage(reply, consoleRequest, 404, t('notFound'));
+  const amount = formField(request.body, 'amount').trim();
+  const outcome = await sandboxChargeback(settings.context, session.user, payment, {
+    reasonCode: formField(request.body, 'reason_code').trim().slice(0, 20),
+    amount: amount === '' ? undefined : amount,
+  });
+  if (!outcome.done) {
+    const actionError = { action: 'chargeback' as const, text: t('refused', { reason: outcome.refusal }) };
+    return paymentPage(settings, consoleRequest, reply, payment, { actionError }, 422);
+  }
+  return reply.code(303).header('location', `/console/payments/${payment.transId}?done=chargedBack`).send();
+}
+
+function chargebackForm(t: Translate, csrfToken: string, payment: Payment, error: string | undefined) {
+  return html`<form class="inline" method="post" action="/console/payments/${payment.transId}/chargeback">
+${csrfInput(csrfToken)}${field({ name: 'reason_code', id: 'field-reason-code', label: t('reasonCode'), value: '4837' })}
+${field({
+  name: 'amount', id: 'field-amount-chargeback', error,
+  label: `${t('chargebackSandbox')}: ${t('amount').toLowerCase()} (${payment.currency})`,
+})}
+<button type="submit" class="secondary">${t('chargebackSandbox')}</button></form>`;
+}
 
 function searchFormOf(request: FastifyRequest): SearchForm {
   return {
@@ -214,7 +248,7 @@ function paymentsTable(rows: PaymentListRow[], t: Translate, timeZone: string) {
 interface PaymentPageState {
   ok?: string;
   bad?: string;
-  actionError?: { action: MoneyAction; text: string };
+  actionError?: { action: MoneyAction | 'chargeback'; text: string };
 }
 
 async function paymentPage(
@@ -248,7 +282,7 @@ ${notice('ok', state.ok)}${notice('bad', state.bad)}
 <dt>${t('card')}</dt><dd class="mono">${payment.card.bin}******${payment.card.lastFour} ${payment.card.brand}</dd>
 <dt>${t('created')}</dt><dd>${formatTransDate(payment.createdAtMs, zone)}</dd>
 </dl>
-${actionsOf(consoleRequest, payment, state)}
+${actionsOf(consoleRequest, payment, state, settings.sandbox)}
 <h2>${t('history')}</h2>
 <div class="scroll"><table><thead><tr><th scope="col">${t('time')}</th><th scope="col">${t('type')}</th>
 <th scope="col">${t('status')}</th>
@@ -266,11 +300,13 @@ function actionsOf(
   consoleRequest: ConsoleRequest & { session: { user: ConsoleUser; csrfToken: string } },
   payment: Payment,
   state: PaymentPageState,
+  sandbox: boolean,
 ) {
   const { t, session } = consoleRequest;
   const role = session.user.role;
   const forms: SafeHtml[] = [];
-  const errorOf = (action: MoneyAction) => (state.actionError?.action === action ? state.actionError.text : undefined);
+  const errorOf = (action: MoneyAction | 'chargeback') =>
+    state.actionError?.action === action ? state.actionError.text : undefined;
   const amountForm = (
     action: MoneyAction,
     label: string,
@@ -278,7 +314,7 @@ function actionsOf(
 ${csrfInput(session.csrfToken)}${field({
   name: 'amount',
   id: `field-amount-${action}`,
-  label: `${t('amount')} (${payment.currency})`,
+  label: `${label}: ${t('amount').toLowerCase()} (${payment.currency})`,
   error: errorOf(action),
 })}
 <button type="submit">${label}</button></form>`;
@@ -306,6 +342,8 @@ ${errorOf('void')}</p>`
         : ''
     }</form>`);
   }
+  if (sandbox && settled && may(role, 'moveClock'))
+    forms.push(chargebackForm(t, session.csrfToken, payment, errorOf('chargeback')));
   return forms.length === 0 ? '' : html`<h2>${t('actions')}</h2>${forms}`;
 }
 

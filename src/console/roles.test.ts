@@ -37,6 +37,10 @@ async function everyAction(transId: string): Promise<[string, Record<string, str
     ['/console/lockouts/lift', { client_key: clientKey, ip: '127.0.0.1' }],
     ['/console/refund-applications/01a00000-0000-7000-8000-000000000000/decide', { decision: 'approve' }],
     ['/console/clock/advance', { duration: '1d' }],
+    [`/console/payments/${transId}/chargeback`, { reason_code: '4837' }],
+    [`/console/merchants/${clientKey}/enabled`, { enabled: 'off' }],
+    [`/console/merchants/${clientKey}/users`, { email: 'sneaky@shop.test' }],
+    ['/console/schedules/01a00000-0000-7000-8000-000000000000/delete', { merchant_id: platform.merchant.merchantId }],
   ];
 }
 
@@ -64,6 +68,7 @@ test('a viewer can read every page and change nothing: every action answers 403'
     '/console/lockouts',
     '/console/chargebacks',
     '/console/refund-applications',
+    '/console/schedules',
   ]) {
     assert.equal((await client.get(path)).statusCode, 200, path);
   }

@@ -14,6 +14,7 @@ import { loadMerchantByClientKey, loadMerchantById, type MerchantRecord } from '
 import { loadOperations, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { advanceClockOffset, readClockOffset, SandboxClock } from '../storage/sandbox-clock.ts';
 import { capturePayment } from './capture.ts';
+import { createChargeback } from './chargeback.ts';
 import { actorOf, recordAudit, type ConsoleUser } from './console-accounts.ts';
 import type { PlatformContext } from './context.ts';
 import { describeCallback, resendCallback, type DescribedCallback } from './manage-callbacks.ts';
@@ -256,6 +257,31 @@ export async function merchantById(context: PlatformContext, merchantId: string)
 export { describeMerchant };
 export type { MerchantRecord, MerchantSettings } from '../storage/merchants.ts';
 export type { PaymentListRow } from '../storage/console.ts';
+
+/** Sandbox only: the issuer's chargeback of a SETTLED payment, as `kassa chargeback create` makes it. */
+export async function sandboxChargeback(
+  context: PlatformContext,
+  user: ConsoleUser,
+  payment: Payment,
+  input: { reasonCode: string; amount?: string },
+): Promise<ActionOutcome> {
+  try {
+    await createChargeback(context, { transId: payment.transId, reasonCode: input.reasonCode, amount: input.amount });
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    const details = error.fieldErrors.map((fieldError) => ` ${fieldError.field}: ${fieldError.message}`).join(';');
+    return { done: false, refusal: `${protocolErrors[error.name].code} ${error.message}${details}` };
+  }
+  const after = await loadPaymentAnyMerchant(context.storage, payment.transId);
+  await recordAudit(context.storage, context.clock, actorOf(user), {
+    action: 'sandbox chargeback',
+    target: payment.transId,
+    merchantId: payment.merchantId,
+    before: moneyFacts(payment),
+    after: { ...(after ? moneyFacts(after) : {}), reason_code: input.reasonCode },
+  });
+  return { done: true, result: 'approved' };
+}
 
 export async function sandboxClockOffsetMs(context: PlatformContext): Promise<number> {
   return readClockOffset(context.storage);

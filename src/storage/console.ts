@@ -307,3 +307,19 @@ export async function listChargebacks(storage: Storage, limit: number) {
     orderId: row.order_id,
   }));
 }
+
+/** Schedules not deleted, newest first (the schedules page); one merchant's when asked. */
+export async function listLiveSchedules(storage: Storage, limit: number, merchantId?: string) {
+  let query = storage.db.selectFrom('schedules').selectAll().where('deleted_at_ms', 'is', null);
+  if (merchantId !== undefined) query = query.where('merchant_id', '=', merchantId);
+  const rows = await query.orderBy('created_at_ms', 'desc').limit(limit).execute();
+  return rows.map((row) => ({
+    scheduleId: row.schedule_id,
+    merchantId: row.merchant_id,
+    name: row.name,
+    intervalUnit: row.interval_unit,
+    intervalLength: Number(row.interval_length),
+    paymentsCount: Number(row.payments_count),
+    paused: Number(row.paused) === 1,
+  }));
+}
