@@ -66,6 +66,20 @@ export function registerConsole(
         body: html`<p>${t('errorText')}</p><p><a href="/console/start">${t('start')}</a></p>`,
       });
     });
+    // A NUL character is never part of a real field, and PostgreSQL refuses it in text: such a
+    // request is answered as bad input before any handler reads the database.
+    scope.addHook('preHandler', async (request, reply) => {
+      if (!hasNul(request.url) && !hasNul(request.body)) return;
+      const t = translatorFor('en');
+      return sendConsolePage(reply, {
+        title: t('badInput'),
+        language: 'en',
+        translate: t,
+        path: '/console',
+        statusCode: 400,
+        body: html`<p><a href="/console/start">${t('start')}</a></p>`,
+      });
+    });
     registerSignIn(scope, settings);
     scope.get('/console/start', (request, reply) => startPage(settings, request, reply));
     registerPaymentPages(scope, settings);
@@ -195,4 +209,11 @@ ${
         html`<tr><td><a href="/console/payments?status=${row.status}">${row.status}</a></td><td>${row.count}</td></tr>`,
     )}</tbody></table>`,
   );
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000') || /%00/.test(value);
+  if (value && typeof value === 'object')
+    return Object.values(value).some((field) => typeof field === 'string' && field.includes('\u0000'));
+  return false;
 }
