@@ -5,8 +5,8 @@
 // does not expand globs itself (that arrived in Node 21), and shell globbing
 // (`**`) depends on the shell npm happens to use. Walking the tree here is
 // portable and lets us filter with extra argv: `npm test -- src/domain`.
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -58,48 +58,59 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// Two lanes, run side by side, each one file at a time, so at most two files run at once on
-// the 2-core machine (more made timing-sensitive files flaky under load):
-// - in-process integration files (a platform driven through inject() on a real database);
-// - files that drive a browser or spawn processes, which are long but mostly wait, together
-//   with the pure unit files, whose time is mostly node and tsx starting.
-// A file's lane is found by what it imports. KASSA_TEST_CONCURRENCY raises each lane's
-// concurrency for a developer with more cores.
-const integrationMarkers = /startTestPlatform|openStorage|buildApp|testing\/harness/;
+// Files run as a pool of two (one per core on this machine; more made timing-sensitive files
+// flaky under load), each file its own node process, the next file starting as soon as a slot
+// is free, so neither kind waits for the other (two fixed lanes left one core idle for the
+// last ~20 s). Files that drive a browser or spawn processes run one at a time: they are long,
+// heavy and the most timing-sensitive.
+// A file's kind is found by what it imports. KASSA_TEST_CONCURRENCY raises the pool for a
+// developer with more cores.
 const processMarkers = /playwright|child_process/;
 const textOf = (file) => readFileSync(join(root, file), 'utf8');
-const inProcessIntegration = (file) => !processMarkers.test(textOf(file)) && integrationMarkers.test(textOf(file));
-const laneConcurrency = Math.max(1, Number(process.env.KASSA_TEST_CONCURRENCY) || 1);
-const lanes = [
-  { name: 'integration', files: files.filter(inProcessIntegration), concurrency: laneConcurrency },
-  {
-    name: 'processes, browsers and unit',
-    files: files.filter((file) => !inProcessIntegration(file)),
-    concurrency: laneConcurrency,
-  },
-].filter((lane) => lane.files.length > 0);
+const spawnsOrDrives = (file) => processMarkers.test(textOf(file));
+const slots = Math.max(2, 2 * (Number(process.env.KASSA_TEST_CONCURRENCY) || 1));
+// Longest first (the last run's times, kept in .test-build/; a file not timed yet counts as
+// long), so the run does not end with one long file running alone.
+const timingsFile = join(root, '.test-build', 'file-times.json');
+let lastTimes = {};
+try {
+  lastTimes = JSON.parse(readFileSync(timingsFile, 'utf8'));
+} catch {
+  // no earlier run: the files keep their order
+}
+const untimedMs = 1e9;
+const longestFirst = (a, b) => (lastTimes[b] ?? untimedMs) - (lastTimes[a] ?? untimedMs);
+const queues = {
+  processes: files.filter(spawnsOrDrives).sort(longestFirst),
+  others: files.filter((file) => !spawnsOrDrives(file)).sort(longestFirst),
+};
 
 // A whole run has a bound: a hang fails the run with a message instead of holding CI until its own limit.
 const runTimeoutMs = Math.max(60_000, Number(process.env.KASSA_TEST_RUN_TIMEOUT_MS) || 15 * 60_000);
 
-// The closing lines of node's TAP reporter. Each lane's are held back and added up into one
+// The closing lines of node's TAP reporter. Each file's are held back and added up into one
 // set printed last, in the same format, so a reader of the summary (CI) sees the whole run.
 const summaryLine = /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/;
 const totals = new Map();
 const children = new Set();
 const startedMs = Date.now();
+const fileTimes = [];
 
-function runLane(lane, output) {
-  const args = ['--enable-source-maps', '--test', '--test-reporter=tap', `--test-concurrency=${lane.concurrency}`,
-    ...lane.files.map((file) => bundleOf.get(file))];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs one test file; its output is printed whole once it ends, so no two files interleave. */
+function runFile(file) {
+  const child = spawn(process.execPath, ['--enable-source-maps', '--test-reporter=tap', bundleOf.get(file)], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
+  const output = [];
   let pending = '';
+  let failures = 0;
   const take = (line) => {
     const match = summaryLine.exec(line);
-    if (/^1\.\.\d+$/.test(line)) return; // each lane's plan; one plan for the run is printed last
+    if (/^1\.\.\d+$/.test(line) || line === 'TAP version 13') return; // one plan and header for the run
     if (match) totals.set(match[1], (totals.get(match[1]) ?? 0) + Number(match[2]));
-    else output(`${line}\n`);
+    else output.push(`${line}\n`);
+    if (match?.[1] === 'fail') failures += Number(match[2]);
   };
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {
@@ -107,18 +118,55 @@ function runLane(lane, output) {
     pending = lines.pop();
     lines.forEach(take);
   });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const fileStartedMs = Date.now();
   return new Promise((resolve) => {
     child.on('error', (error) => {
-      console.error(`run-tests: failed to start node for the ${lane.name} lane: ${error.message}`);
+      console.error(`run-tests: failed to start node for ${file}: ${error.message}`);
       resolve(1);
     });
     child.on('close', (code, signal) => {
       if (pending) take(pending);
       children.delete(child);
-      if (signal) console.error(`run-tests: the ${lane.name} lane was killed by ${signal}`);
+      const durationMs = Date.now() - fileStartedMs;
+      fileTimes.push({ file, durationMs });
+      process.stdout.write(`# file ${file}\n${output.join('')}# file ${file}: ${durationMs} ms\n`);
+      if (stderr) process.stderr.write(stderr);
+      if (signal) console.error(`run-tests: ${file} was killed by ${signal}`);
+      // A file that failed before its tests ran (a syntax error, a crash) reports no failure.
+      if (code !== 0 && failures === 0) totals.set('fail', (totals.get('fail') ?? 0) + 1);
       resolve(signal ? 1 : code ?? 1);
     });
   });
+}
+
+/** Takes files from the queues until both are empty, at most `slots` at once, one process file at a time. */
+async function runPool() {
+  const codes = [];
+  let processRunning = false;
+  let running = 0;
+  await new Promise((done) => {
+    const next = () => {
+      while (running < slots) {
+        const takeProcess = !processRunning && queues.processes.length > 0;
+        const file = takeProcess ? queues.processes.shift() : queues.others.shift();
+        if (file === undefined) break;
+        running += 1;
+        if (takeProcess) processRunning = true;
+        void runFile(file).then((code) => {
+          codes.push(code);
+          running -= 1;
+          if (takeProcess) processRunning = false;
+          next();
+        });
+      }
+      if (running === 0) done();
+    };
+    next();
+  });
+  return codes;
 }
 
 // Each test file is bundled with the source it imports (packages stay imports) by esbuild
@@ -126,6 +174,17 @@ function runLane(lane, output) {
 // file cost ~1 s of CPU to import the platform, a third of the suite. `import.meta.url` is
 // replaced by each source file's own URL, so paths relative to a module keep meaning what they
 // say; inline source maps (--enable-source-maps) keep stack traces on the .ts lines.
+// The tests that start the real server or CLI as a process (server.process, cli.process, the
+// crash test) run dist/, the compiled JavaScript production runs, when it is built from the
+// source as it is (src/testing/processes.ts, bin/kassa.mjs); starting them through tsx cost
+// ~1.5 s of CPU each. So dist/ is brought up to date first (a no-op when it is fresh).
+const buildScript = join(root, 'scripts', 'build.mjs');
+const distBuild = spawnSync(process.execPath, [buildScript, '--if-stale'], { cwd: root, stdio: 'inherit' });
+if (distBuild.status !== 0) {
+  console.error('run-tests: building dist/ failed');
+  process.exit(1);
+}
+
 const buildDirectory = join(root, '.test-build', String(process.pid));
 const ownUrlPlugin = {
   name: 'own-import-meta-url',
@@ -162,12 +221,14 @@ runTimer.unref();
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => { for (const child of children) child.kill('SIGTERM'); });
 
-// The first lane streams as it runs; the others' output is held and printed after it, so no
-// two files' lines interleave.
-const held = lanes.map(() => []);
-const codes = await Promise.all(lanes.map((lane, index) =>
-  runLane(lane, index === 0 ? (text) => process.stdout.write(text) : (text) => held[index].push(text))));
-for (const texts of held) process.stdout.write(texts.join(''));
+process.stdout.write('TAP version 13\n');
+const codes = await runPool();
+for (const { file, durationMs } of fileTimes) lastTimes[file] = durationMs;
+writeFileSync(timingsFile, JSON.stringify(lastTimes, null, 1));
+// What to shorten next: the slowest files, as TAP comments (wall time, two at a time).
+for (const { file, durationMs } of fileTimes.sort((a, b) => b.durationMs - a.durationMs).slice(0, 10)) {
+  process.stdout.write(`# slow: ${file} ${durationMs} ms\n`);
+}
 totals.set('duration_ms', Date.now() - startedMs);
 process.stdout.write(`1..${totals.get('tests') ?? 0}\n`);
 for (const name of ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']) {

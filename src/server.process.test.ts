@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { usingPostgres } from './testing/harness.ts';
+import { serverProcessArguments } from './testing/processes.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -16,7 +17,7 @@ function runServer(
   timeoutMs = 30_000,
 ): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, serverProcessArguments(), {
       cwd: root,
       env: environment,
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -89,12 +89,16 @@ export interface Payment {
   /** Refunded or reserved for a refund the acquirer has not answered yet. */
   refundedMinor: number;
   currency: string;
+  orderDescription: string;
   descriptor: string;
   declineReason: string | null;
   payerEmail: string;
   /** The payer_* fields as sent, JSON. */
   payerJson: string;
   card: PaymentCard;
+  channelId: string | null;
+  /** Appendix C acquirer parameters as sent, JSON; null when none. */
+  parametersJson: string | null;
   termUrl3ds: string;
   termUrlTarget: string | null;
   /** The money operation (capture, reversal, void) holding the payment: while set, nothing
@@ -108,6 +112,20 @@ export interface Payment {
   cardTokenCiphertext: string | null;
   scheduleId: string | null;
   sourceTransId: string | null;
+}
+
+/** A payment about to be made (SALE and the actions made like it): the Payment and what only
+ * its first write needs — the request's and the card's keyed fingerprints, the payee. */
+export interface NewPayment extends Payment {
+  recurringInit: boolean;
+  /** Keyed HMAC of the whole request: a second payment with it is refused as a replay. */
+  requestFingerprint: string;
+  /** Keyed HMAC of the PAN. */
+  cardFingerprint: string;
+  /** CREDIT2CARD, CARD2CARD: the payee_* fields (JSON); CARD2CARD: the payee card, masked and encrypted. */
+  payeeJson: string | null;
+  payeeCardMask: string | null;
+  payeeCardCiphertext: string | null;
 }
 
 /** A sub-transaction of a payment (GET_TRANS_DETAILS lists them). */

@@ -6,12 +6,15 @@ import type { PaymentDetailsView } from '../operations/get-trans-details.ts';
 import type { PaymentStatusView } from '../operations/get-trans-status.ts';
 import { factsOf } from '../operations/payment-facts.ts';
 import type { CreditvoidOutcome } from '../operations/refund-or-reverse.ts';
+import type { SaleOutcome } from '../operations/sale.ts';
 import type { VoidOutcome } from '../operations/void.ts';
 import {
   captureResponse,
   captureUnknownResponse,
+  creditToCardResponse,
   creditvoidResponse,
   detailsResponse,
+  saleResponse,
   statusResponse,
   voidResponse,
   voidUnknownResponse,
@@ -20,6 +23,15 @@ import {
 /** The API's answers, rendered from the operations' typed outcomes: the one place (with the
  * callback writer, operations/finish-operation.ts) that knows the wire format's fields. */
 type Body = Record<string, unknown>;
+
+/** SALE, AUTH, RECURRING_SALE, DEBIT, CARD2CARD: SUCCESS with SETTLED or PENDING, DECLINED,
+ * REDIRECT while the cardholder must act, SUCCESS with PREPARE when the acquirer's answer is
+ * unknown ("final status will be sent in callback"). CREDIT2CARD has its own table. */
+export function renderSale(context: PlatformContext, outcome: SaleOutcome): Body {
+  const facts = factsOf(context, outcome.payment);
+  if (outcome.payment.action === 'CREDIT2CARD') return creditToCardResponse(facts);
+  return saleResponse(facts, outcome.redirect);
+}
 
 export function renderCapture(context: PlatformContext, outcome: CaptureOutcome): Body {
   const facts = factsOf(context, outcome.payment, { dateMs: outcome.atMs });

@@ -15,7 +15,9 @@ import { cardToCard, creditToCard, debit } from '../operations/transfers.ts';
 import { voidPayment } from '../operations/void.ts';
 import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
-import { renderCapture, renderCreditvoid, renderDetails, renderStatus, renderVoid } from './api-responses.ts';
+import {
+  renderCapture, renderCreditvoid, renderDetails, renderSale, renderStatus, renderVoid,
+} from './api-responses.ts';
 import { formFieldsOf } from './form-body.ts';
 
 /** How a 3-D Secure answer lists redirect parameters: an object on `/` and `/post`, a
@@ -34,7 +36,7 @@ function rendered<T>(
 }
 
 const handlers: Record<string, Handler> = {
-  SALE: sale,
+  SALE: rendered(sale, renderSale),
   CAPTURE: rendered(capture, renderCapture),
   CREDITVOID: rendered(refundOrReverse, renderCreditvoid),
   VOID: rendered(voidPayment, renderVoid),
@@ -42,16 +44,16 @@ const handlers: Record<string, Handler> = {
   GET_TRANS_DETAILS: rendered(getTransDetails, renderDetails),
   GET_TRANS_STATUS_BY_ORDER: rendered(getTransStatusByOrder, renderStatus('GET_TRANS_STATUS_BY_ORDER')),
   CREATE_CHECKOUT: createCheckout,
-  RECURRING_SALE: recurringSale,
+  RECURRING_SALE: rendered(recurringSale, renderSale),
   CREATE_SCHEDULE: createSchedule,
   PAUSE_SCHEDULE: pauseSchedule,
   RUN_SCHEDULE: runSchedule,
   DELETE_SCHEDULE: removeSchedule,
   SCHEDULE_INFO: scheduleInfo,
   DESCHEDULE: deschedule,
-  DEBIT: debit,
-  CREDIT2CARD: creditToCard,
-  CARD2CARD: cardToCard,
+  DEBIT: rendered(debit, renderSale),
+  CREDIT2CARD: rendered(creditToCard, renderSale),
+  CARD2CARD: rendered(cardToCard, renderSale),
 };
 
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */

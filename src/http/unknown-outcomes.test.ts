@@ -1,18 +1,22 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChallengeCompletion, Decision, FollowUpRequest } from '../acquirers/connector.ts';
+import type {
+  AuthorizationAnswer, AuthorizationRequest, ChallengeCompletion, FollowUpRequest,
+} from '../acquirers/connector.ts';
 import { TestEngineConnector } from '../acquirers/test-engine.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
 import {
   approveRefundApplication,
-  fileRefundApplication,
+  fileApplication,
   RefundApplicationError,
 } from '../operations/refund-applications.ts';
 import { protocolErrors } from '../protocol/errors.ts';
-import { ClaimLostError, findPaymentAnyMerchant } from '../storage/payments.ts';
+import { cardHashPart, createScheduleHash, saleHash, saleTokenHash } from '../protocol/hash.ts';
+import { ClaimLostError, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
-import { saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import { saleFields, startTestPlatform, testCard, transactionFields, type TestPlatform } from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
+import { ScheduleRunner } from '../workers/schedule-runner.ts';
 
 /** How the acquirer misbehaves: answers, throws, or never answers (past the platform's bound). */
 type Mode = 'answer' | 'throw' | 'hang';
@@ -21,12 +25,18 @@ type Mode = 'answer' | 'throw' | 'hang';
 class UnreliableConnector extends TestEngineConnector {
   mode: Mode = 'answer';
   hanging: (() => void)[] = [];
+  /** false: behave like a remote bank, so SALE commits PREPARE before it asks. */
+  override sideEffectFree = true;
 
-  #misbehave(answer: () => Promise<Decision>): Promise<Decision> {
+  #misbehave<Answer>(answer: () => Promise<Answer>): Promise<Answer> {
     if (this.mode === 'throw') return Promise.reject(new Error('connection reset by the acquirer'));
     if (this.mode === 'hang')
-      return new Promise<Decision>((resolve) => this.hanging.push(() => void answer().then(resolve)));
+      return new Promise<Answer>((resolve) => this.hanging.push(() => void answer().then(resolve)));
     return answer();
+  }
+
+  override authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {
+    return this.#misbehave(() => super.authorize(request));
   }
 
   override capture(request: FollowUpRequest) {
@@ -61,6 +71,7 @@ before(async () => {
 });
 beforeEach(() => {
   connector.mode = 'answer';
+  connector.sideEffectFree = true;
 });
 after(async () => {
   // A hanging call answers at last (and is ignored), so nothing is left pending at exit.
@@ -284,8 +295,8 @@ test('a refund approved while another waits leaves it SETTLED; REFUND once nothi
 
 test('an approved refund application whose refund is unknown stays claimed: nobody can approve it twice', async () => {
   const settled = await sale();
-  const payment = (await findPaymentAnyMerchant(platform.context.storage.db, settled.trans_id))!;
-  const filed = await fileRefundApplication(platform.context, payment, {
+  const payment = (await loadPaymentAnyMerchant(platform.context.storage, settled.trans_id))!;
+  const filed = await fileApplication(platform.context, payment, {
     kind: 'return',
     reason: 'Sent the goods back',
     amountText: '10.00',
@@ -294,11 +305,133 @@ test('an approved refund application whose refund is unknown stays claimed: nobo
   assert.ok(filed.ok);
   connector.mode = 'throw';
   await assert.rejects(
-    approveRefundApplication(platform.context, filed.application.application_id),
+    approveRefundApplication(platform.context, filed.application.applicationId),
     RefundApplicationError,
   );
   connector.mode = 'answer';
-  await assert.rejects(approveRefundApplication(platform.context, filed.application.application_id), /APPROVING/);
+  await assert.rejects(approveRefundApplication(platform.context, filed.application.applicationId), /APPROVING/);
   assert.equal((await send('GET_TRANS_STATUS', settled.trans_id)).status, 'PREPARE');
   assertError(await send('CREDITVOID', settled.trans_id), 'refundTooLarge');
 });
+
+// SALE with a connector that is not side-effect free: PREPARE is committed first, held by the
+// SALE's own sub-transaction, and the bank is asked within acquirerTimeoutMs.
+for (const mode of ['throw', 'hang'] as const) {
+  test(`a PREPARE-first SALE whose acquirer ${mode}s: SUCCESS/PREPARE, never DECLINED; the order is held`, async () => {
+    connector.sideEffectFree = false;
+    connector.mode = mode;
+    const fields = saleFields(merchant, { order_amount: '10.00' });
+    const answer = (await platform.post(fields)).body;
+    assert.equal(answer.result, 'SUCCESS', JSON.stringify(answer));
+    assert.equal(answer.status, 'PREPARE');
+    assert.equal(answer.decline_reason, undefined);
+    connector.mode = 'answer';
+    assert.equal((await send('GET_TRANS_STATUS', answer.trans_id)).status, 'PREPARE');
+    const details = await send('GET_TRANS_DETAILS', answer.trans_id);
+    assert.deepEqual(details.transactions.map((row: any) => `${row.type}:${row.status}`), ['SALE:waiting']);
+    const again = await platform.post(saleFields(merchant, { order_id: fields.order_id, order_amount: '10.00' }));
+    assertError(again.body, 'previousPaymentNotCompleted');
+    assert.deepEqual(await callbacksOf(answer.trans_id), [], 'no callback before the outcome is known');
+
+    // Later known approved (the reconciler's seam): SETTLED, the SALE's callback, once.
+    const operationId = await waitingOperation(answer.trans_id, 'SALE');
+    const finished = await finishUnknownOperation(platform.context, operationId, { outcome: 'approved' });
+    assert.equal(finished.status, 'SETTLED');
+    assert.equal(finished.operationLock, null);
+    assert.equal((await send('GET_TRANS_STATUS', answer.trans_id)).status, 'SETTLED');
+    const callbacks = await callbacksOf(answer.trans_id);
+    assert.deepEqual(callbacks.map((callback) => `${callback.result}:${callback.status}`), ['SUCCESS:SETTLED']);
+    await assert.rejects(
+      finishUnknownOperation(platform.context, operationId, { outcome: 'declined', declineReason: 'late' }),
+      ClaimLostError,
+    );
+    assert.equal((await send('GET_TRANS_STATUS', answer.trans_id)).status, 'SETTLED');
+  });
+}
+
+test('a PREPARE-first SALE the acquirer answers: one final write under its claim, answered as ever', async () => {
+  connector.sideEffectFree = false;
+  const approved = await sale();
+  assert.equal(approved.result, 'SUCCESS');
+  assert.equal(approved.status, 'SETTLED');
+  const declined = await sale({ order_amount: '10.00', card_exp_month: '02' });
+  assert.equal(declined.result, 'DECLINED', JSON.stringify(declined));
+  for (const body of [approved, declined]) {
+    const details = await send('GET_TRANS_DETAILS', body.trans_id);
+    assert.equal(details.transactions.length, 1);
+    assert.notEqual(details.transactions[0].status, 'waiting');
+    assert.equal((await callbacksOf(body.trans_id)).length, 1);
+  }
+  const challenged = await sale({ card_exp_month: '05' });
+  assert.equal(challenged.result, 'REDIRECT', JSON.stringify(challenged));
+  assert.equal(challenged.status, '3DS');
+  const details = await send('GET_TRANS_DETAILS', challenged.trans_id);
+  const steps = details.transactions.map((row: any) => `${row.type}:${row.status}`);
+  assert.deepEqual(steps, ['SALE:waiting', '3DS:waiting']);
+  const held = await platform.context.storage.db.selectFrom('payments').select('operation_lock')
+    .where('trans_id', 'in', [approved.trans_id, declined.trans_id, challenged.trans_id]).execute();
+  assert.deepEqual(held.map((row) => row.operation_lock), [null, null, null], 'the claim is let go with the outcome');
+});
+
+async function createSchedule() {
+  const created = await platform.post({
+    action: 'CREATE_SCHEDULE', client_key: merchant.clientKey, name: 'Plan',
+    hash: createScheduleHash(merchant.password),
+    interval_length: '10', interval_unit: 'day', payments_count: '3',
+  });
+  assert.equal(created.body.result, 'SUCCESS', JSON.stringify(created.body));
+  return created.body.schedule_id as string;
+}
+
+for (const known of ['approved', 'declined'] as const) {
+  test(`an unknown SALE with req_token, recurring_init, schedule_id known ${known}: companions follow`, async () => {
+    platform.clock.set(Date.UTC(2032, 2, 1, 10, 0, 0));
+    const scheduleId = await createSchedule();
+    connector.sideEffectFree = false;
+    connector.mode = 'throw';
+    const first = await sale({ recurring_init: 'Y', req_token: 'Y', schedule_id: scheduleId });
+    assert.equal(first.status, 'PREPARE');
+    assert.equal(first.card_token, undefined, 'no token is shown before the payment is approved');
+    assert.equal(first.recurring_token, undefined);
+    connector.mode = 'answer';
+    connector.sideEffectFree = true;
+    const runner = new ScheduleRunner(platform.context);
+    platform.clock.set(Date.UTC(2032, 2, 12, 10, 0, 0));
+    assert.equal((await runner.runOnce()).charged, 0, 'the binding waits for its initiating payment');
+
+    const operationId = await waitingOperation(first.trans_id, 'SALE');
+    const outcome = known === 'approved'
+      ? { outcome: 'approved' as const }
+      : { outcome: 'declined' as const, declineReason: 'Declined by the bank later' };
+    await finishUnknownOperation(platform.context, operationId, outcome);
+    const [callback] = await callbacksOf(first.trans_id);
+    if (known === 'declined') {
+      assert.equal(callback.result, 'DECLINED');
+      assert.equal(callback.card_token, undefined);
+      assert.equal(callback.recurring_token, undefined);
+      const counts = await runner.runOnce();
+      assert.equal(counts.charged, 0);
+      assert.equal(counts.ended, 1, 'the schedule binding of a declined payment ends');
+      return;
+    }
+    assert.equal(callback.result, 'SUCCESS');
+    assert.equal(callback.schedule_id, scheduleId);
+    assert.match(callback.recurring_token, /^[0-9a-f-]{36}$/);
+    assert.match(callback.card_token, /^[0-9a-f]{64}$/);
+
+    const byToken = saleFields(merchant, { order_amount: '3.00' });
+    for (const name of ['card_number', 'card_exp_month', 'card_exp_year']) delete byToken[name];
+    byToken.card_token = callback.card_token;
+    byToken.hash = saleTokenHash('doe@example.com', merchant.password, callback.card_token);
+    assert.equal((await platform.post(byToken)).body.status, 'SETTLED', 'the card token charges the card');
+    const recurring = await platform.post({
+      action: 'RECURRING_SALE', client_key: merchant.clientKey, order_id: `REC-${first.trans_id}`, order_amount: '4.99',
+      order_description: 'Plan', recurring_first_trans_id: first.trans_id, recurring_token: callback.recurring_token,
+      hash: saleHash({
+        email: 'doe@example.com', password: merchant.password, cardDigits: cardHashPart(testCard.number),
+      }),
+    });
+    assert.equal(recurring.body.status, 'SETTLED', JSON.stringify(recurring.body));
+    assert.equal((await runner.runOnce()).charged, 1, 'the schedule charges the stored card');
+  });
+}

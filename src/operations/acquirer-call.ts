@@ -1,5 +1,7 @@
-import type { Decision } from '../acquirers/connector.ts';
+import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import type { AcquirerOutcome } from '../domain/payment.ts';
+
+type UnknownOutcome = Extract<AcquirerOutcome, { outcome: 'unknown' }>;
 import type { PlatformContext } from './context.ts';
 
 /** How long a money operation waits for the acquirer before its outcome counts as unknown. */
@@ -11,20 +13,27 @@ export const acquirerTimeoutMsDefault = 30_000;
  * and the caller keeps its claim (ADR 0010). The late answer, if one ever comes, is ignored;
  * the reconciler asks the connector again (finishUnknownOperation).
  */
-export async function askAcquirer(
+export async function askAcquirer<Answer extends Decision | AuthorizationAnswer>(
   context: PlatformContext,
   what: string,
   transId: string,
-  call: () => Promise<Decision>,
-): Promise<AcquirerOutcome> {
+  call: () => Promise<Answer>,
+): Promise<Answer | UnknownOutcome> {
   const timeoutMs = context.acquirerTimeoutMs ?? acquirerTimeoutMsDefault;
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<AcquirerOutcome>((resolve) => {
+  const timedOut = new Promise<UnknownOutcome>((resolve) => {
     timer = setTimeout(() => resolve({ outcome: 'unknown', reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
   });
-  const answered = call().then(
-    (decision): AcquirerOutcome => decision,
-    (error: unknown): AcquirerOutcome => ({
+  let pending: Promise<Answer>;
+  try {
+    pending = call();
+  } catch (error) {
+    // A connector that throws before it returns a promise has not answered either.
+    pending = Promise.reject(error);
+  }
+  const answered = pending.then(
+    (answer): Answer => answer,
+    (error: unknown): UnknownOutcome => ({
       outcome: 'unknown',
       reason: error instanceof Error ? error.message : String(error),
     }),

@@ -1,4 +1,3 @@
-import type { PaymentRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 
 export interface Redirect {
@@ -44,13 +43,13 @@ export function redirectPageUrlOf(context: PlatformContext, transId: string): st
  * PaReq, MD and TermUrl, as the spec's example. REDIRECT: GET to the emulated payment provider
  * page, no parameters (the spec: redirect_params may be missing with GET; Kassa sends `[]`).
  */
-export function challengeRedirect(context: PlatformContext, payment: PaymentRow, kind: '3DS' | 'REDIRECT'): Redirect {
+export function challengeRedirect(context: PlatformContext, transId: string, kind: '3DS' | 'REDIRECT'): Redirect {
   if (kind === '3DS') {
     return {
       url: `${context.publicBaseUrl}/emulator/acs`,
       method: 'POST',
-      params: { PaReq: paReqOf(context, payment.trans_id), MD: payment.trans_id, TermUrl: termUrlOf(context, payment.trans_id) },
+      params: { PaReq: paReqOf(context, transId), MD: transId, TermUrl: termUrlOf(context, transId) },
     };
   }
-  return { url: redirectPageUrlOf(context, payment.trans_id), method: 'GET', params: {} };
+  return { url: redirectPageUrlOf(context, transId), method: 'GET', params: {} };
 }

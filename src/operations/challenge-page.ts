@@ -1,9 +1,9 @@
 import { judgeOneTimeCode, sandboxOneTimeCode, type CodeVerdict } from '../acquirers/issuer-emulator.ts';
 import { maskFromParts } from '../domain/card.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { countFailedCode, findChallenge } from '../storage/challenges.ts';
-import { findMerchantById } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant } from '../storage/payments.ts';
+import { countFailedCode, hasChallenge } from '../storage/challenges.ts';
+import { loadMerchantById } from '../storage/merchants.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { completeChallenge } from './complete-challenge.ts';
 import type { PlatformContext } from './context.ts';
 
@@ -41,21 +41,21 @@ export interface WaitingPaymentView {
 export async function waitingPayment(
   context: PlatformContext, transId: string, options: { requireChallenge?: boolean } = {},
 ): Promise<WaitingPaymentView> {
-  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
+  const payment = await loadPaymentAnyMerchant(context.storage, transId);
   if (!payment) throw new ChallengePageError('notFound');
   if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new ChallengePageError('notWaiting');
-  if (options.requireChallenge && !(await findChallenge(context.storage.db, transId))) {
+  if (options.requireChallenge && !(await hasChallenge(context.storage, transId))) {
     throw new ChallengePageError('notWaiting');
   }
-  const merchant = await findMerchantById(context.storage.db, payment.merchant_id);
-  const payer = JSON.parse(payment.payer_json) as Record<string, string>;
+  const merchant = await loadMerchantById(context.storage, payment.merchantId);
+  const payer = JSON.parse(payment.payerJson) as Record<string, string>;
   return {
-    transId: payment.trans_id,
+    transId: payment.transId,
     merchantName: merchant?.descriptor ?? '',
-    amountMinor: Number(payment.amount_minor),
+    amountMinor: payment.amountMinor,
     currency: payment.currency,
-    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
-    orderDescription: payment.order_description,
+    cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
+    orderDescription: payment.orderDescription,
     payerPhone: payer.payer_phone ?? '',
     oneTimeCodeHint: sandboxOneTimeCode,
   };
@@ -63,7 +63,7 @@ export async function waitingPayment(
 
 /** The emulated issuer's verdict on a typed code; a wrong one is counted on the challenge. */
 export function checkOneTimeCode(context: PlatformContext, transId: string, code: string): Promise<CodeVerdict> {
-  return judgeOneTimeCode(transId, code, (id) => countFailedCode(context.storage.db, id));
+  return judgeOneTimeCode(transId, code, (id) => countFailedCode(context.storage, id));
 }
 
 /** Where the cardholder goes after the step, and what to tell them on the way. */

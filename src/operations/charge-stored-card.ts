@@ -1,5 +1,5 @@
 import { Secret } from '../domain/secret.ts';
-import type { PaymentRow } from '../storage/payments.ts';
+import type { Payment } from '../domain/payment.ts';
 import { storedCard, type AlsoWrite } from './recurring.ts';
 import type { PlatformContext } from './context.ts';
 import { performSale, type SaleCommand, type SaleMerchant, type SaleOutcome } from './sale.ts';
@@ -7,7 +7,7 @@ import { performSale, type SaleCommand, type SaleMerchant, type SaleOutcome } fr
 /** One charge of the card of an earlier payment. */
 export interface StoredCardCharge {
   /** The payment that started recurring: its card, payer, channel and parameters are reused. */
-  source: PaymentRow;
+  source: Payment;
   orderId: string;
   amountMinor: number;
   currency: string;
@@ -37,17 +37,17 @@ export function chargeStoredCard(
     description: charge.description,
     ...storedCard(context, source),
     cvv: new Secret(''),
-    payerEmail: source.payer_email,
-    payer: JSON.parse(source.payer_json) as Record<string, string>,
-    termUrl: source.term_url_3ds,
-    termUrlTarget: source.term_url_target,
-    channelId: source.channel_id,
-    parameters: source.parameters_json ? JSON.parse(source.parameters_json) as Record<string, string> : {},
+    payerEmail: source.payerEmail,
+    payer: JSON.parse(source.payerJson) as Record<string, string>,
+    termUrl: source.termUrl3ds,
+    termUrlTarget: source.termUrlTarget,
+    channelId: source.channelId,
+    parameters: source.parametersJson ? JSON.parse(source.parametersJson) as Record<string, string> : {},
     isAuth: charge.isAuth,
     recurringInit: false,
   };
   return performSale(context, merchant, {
-    action: 'RECURRING_SALE', command, fingerprint: charge.fingerprint, sourceTransId: source.trans_id,
+    action: 'RECURRING_SALE', command, fingerprint: charge.fingerprint, sourceTransId: source.transId,
     scheduleId: charge.scheduleId, alsoWrite: charge.alsoWrite,
   });
 }

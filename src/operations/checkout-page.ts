@@ -2,7 +2,7 @@ import type { DeclineExplanation } from '../acquirers/connector.ts';
 import { maskFromParts } from '../domain/card.ts';
 import type { CardEntry } from '../domain/card-entry.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import type { PaymentRow } from '../storage/payments.ts';
+import type { Payment } from '../domain/payment.ts';
 import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import {
   CheckoutError, isApproved, isExpired, loadCheckout, newFormToken, payOnCheckout, type CheckoutView,
@@ -56,35 +56,35 @@ export interface CheckoutPageView {
 
 function pageViewOf(context: PlatformContext, { session, merchant, payment }: CheckoutView): CheckoutPageView {
   return {
-    sessionId: session.session_id,
+    sessionId: session.sessionId,
     status: session.status,
     language: session.language,
-    formToken: session.form_token,
+    formToken: session.formToken,
     expired: isExpired(context, session),
-    orderDescription: session.order_description,
-    amountMinor: Number(session.amount_minor),
+    orderDescription: session.orderDescription,
+    amountMinor: session.amountMinor,
     currency: session.currency,
-    successUrl: session.success_url,
-    declineUrl: session.decline_url,
+    successUrl: session.successUrl,
+    declineUrl: session.declineUrl,
     merchant: { descriptor: merchant.descriptor, frameOrigins: merchant.frameOrigins ?? [] },
     payment: payment ? paymentViewOf(context, payment) : undefined,
   };
 }
 
-function paymentViewOf(context: PlatformContext, payment: PaymentRow): CheckoutPaymentView {
+function paymentViewOf(context: PlatformContext, payment: Payment): CheckoutPaymentView {
   const approved = isApproved(payment);
   const waiting = payment.status === '3DS' || payment.status === 'REDIRECT';
   return {
-    transId: payment.trans_id,
+    transId: payment.transId,
     status: payment.status,
     approved,
-    isAuth: Number(payment.is_auth) === 1,
-    amountMinor: Number(payment.amount_minor),
+    isAuth: payment.isAuth,
+    amountMinor: payment.amountMinor,
     currency: payment.currency,
-    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
-    declineExplanation: explainDecline(context, payment.decline_reason),
-    redirect: waiting ? challengeRedirect(context, payment, payment.status === '3DS' ? '3DS' : 'REDIRECT') : undefined,
-    refundApplicationPath: approved ? refundApplicationPath(context, payment.trans_id) : undefined,
+    cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
+    declineExplanation: explainDecline(context, payment.declineReason),
+    redirect: waiting ? challengeRedirect(context, payment.transId, payment.status as '3DS' | 'REDIRECT') : undefined,
+    refundApplicationPath: approved ? refundApplicationPath(context, payment.transId) : undefined,
   };
 }
 

@@ -9,11 +9,12 @@ import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { checkoutHash, hashesMatch } from '../protocol/hash.ts';
 import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
 import {
-  claimFormToken, findCheckoutSession, insertCheckoutSession, issueFormToken, recordCheckoutPayment, settleCheckoutSession,
-  type CheckoutSessionRow,
+  claimFormToken, insertCheckoutSession, issueFormToken, loadCheckoutSession, recordCheckoutPayment, settleCheckoutSession,
+  type CheckoutSession,
 } from '../storage/checkout-sessions.ts';
-import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import { approvedStatuses, openStatuses, type Payment } from '../domain/payment.ts';
+import { loadMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { recurringAdditions } from './recurring.ts';
@@ -57,35 +58,34 @@ export async function createCheckout(context: PlatformContext, merchant: Authent
     throw new ProtocolError('hashInvalid');
   }
   const nowMs = context.clock.nowMs();
-  const session: CheckoutSessionRow = {
-    session_id: randomBytes(16).toString('base64url'),
-    merchant_id: merchant.merchantId,
-    order_id: values.order_id!,
-    amount_minor: amountMinor,
+  const session: CheckoutSession = {
+    sessionId: randomBytes(16).toString('base64url'),
+    merchantId: merchant.merchantId,
+    orderId: values.order_id!,
+    amountMinor,
     currency: values.order_currency!,
-    order_description: values.order_description!,
-    payer_email: values.payer_email!,
-    success_url: values.success_url!,
-    decline_url: values.decline_url!,
-    is_auth: values.auth === 'Y' ? 1 : 0,
-    recurring_init: values.recurring_init === 'Y' ? 1 : 0,
-    request_token: values.req_token === 'Y' ? 1 : 0,
+    orderDescription: values.order_description!,
+    payerEmail: values.payer_email!,
+    successUrl: values.success_url!,
+    declineUrl: values.decline_url!,
+    isAuth: values.auth === 'Y',
+    recurringInit: values.recurring_init === 'Y',
+    requestToken: values.req_token === 'Y',
     language: values.language ?? null,
     status: 'OPEN',
-    form_token: null,
-    trans_id: null,
-    expires_at_ms: nowMs + (context.checkoutSessionTimeoutMs ?? checkoutSessionTimeoutMsDefault),
-    created_at_ms: nowMs,
-    updated_at_ms: nowMs,
+    formToken: null,
+    transId: null,
+    expiresAtMs: nowMs + (context.checkoutSessionTimeoutMs ?? checkoutSessionTimeoutMsDefault),
+    createdAtMs: nowMs,
   };
-  await insertCheckoutSession(context.storage.db, session);
+  await insertCheckoutSession(context.storage, session);
   return checkoutResponse({
-    sessionId: session.session_id,
-    orderId: session.order_id,
+    sessionId: session.sessionId,
+    orderId: session.orderId,
     amount: formatAmount(amountMinor, session.currency),
     currency: session.currency,
-    url: checkoutUrlOf(context, session.session_id),
-    expiresAtText: formatTransDate(session.expires_at_ms, context.timeZone),
+    url: checkoutUrlOf(context, session.sessionId),
+    expiresAtText: formatTransDate(session.expiresAtMs, context.timeZone),
   });
 }
 
@@ -98,10 +98,10 @@ export class CheckoutError extends Error {
 }
 
 export interface CheckoutView {
-  session: CheckoutSessionRow;
+  session: CheckoutSession;
   merchant: MerchantRecord;
   /** The latest payment made on the page, if any. */
-  payment: PaymentRow | undefined;
+  payment: Payment | undefined;
 }
 
 /**
@@ -112,34 +112,32 @@ export interface CheckoutView {
 export async function loadCheckout(context: PlatformContext, sessionId: string): Promise<CheckoutView> {
   // Ids are base64url of 16 bytes; anything else is not worth a database read.
   if (!/^[\w-]{22}$/.test(sessionId)) throw new CheckoutError('sessionNotFound');
-  let session = await findCheckoutSession(context.storage.db, sessionId);
+  let session = await loadCheckoutSession(context.storage, sessionId);
   if (!session) throw new CheckoutError('sessionNotFound');
-  const merchant = await findMerchantById(context.storage.db, session.merchant_id);
+  const merchant = await loadMerchantById(context.storage, session.merchantId);
   if (!merchant) throw new CheckoutError('sessionNotFound');
-  const payment = session.trans_id ? await findPaymentAnyMerchant(context.storage.db, session.trans_id) : undefined;
-  if (session.status === 'PAYING' && payment && isFinal(payment)) {
-    await settleCheckoutSession(context.storage.db, session.session_id, payment.trans_id, isApproved(payment), context.clock.nowMs());
-    session = (await findCheckoutSession(context.storage.db, sessionId))!;
+  const payment = session.transId ? await loadPaymentAnyMerchant(context.storage, session.transId) : undefined;
+  if (session.status === 'PAYING' && payment && !openStatuses.has(payment.status)) {
+    await settleCheckoutSession(context.storage, session.sessionId, payment.transId, isApproved(payment), context.clock.nowMs());
+    session = (await loadCheckoutSession(context.storage, sessionId))!;
   }
   return { session, merchant, payment };
 }
 
-export function isApproved(payment: PaymentRow): boolean {
-  return ['SETTLED', 'PENDING', 'REFUND', 'REVERSAL', 'VOID'].includes(payment.status);
+/** What the page counts as paid: approved and not charged back (a CHARGEBACK is no payment the
+ * cardholder made, as far as the page is concerned). */
+export function isApproved(payment: Payment): boolean {
+  return approvedStatuses.has(payment.status) && payment.status !== 'CHARGEBACK';
 }
 
-function isFinal(payment: PaymentRow): boolean {
-  return !['PREPARE', '3DS', 'REDIRECT'].includes(payment.status);
-}
-
-export function isExpired(context: PlatformContext, session: CheckoutSessionRow): boolean {
-  return Number(session.expires_at_ms) <= context.clock.nowMs();
+export function isExpired(context: PlatformContext, session: CheckoutSession): boolean {
+  return session.expiresAtMs <= context.clock.nowMs();
 }
 
 /** A new one-time token for the form about to be shown, or undefined if it may not pay now. */
 export async function newFormToken(context: PlatformContext, sessionId: string): Promise<string | undefined> {
   const formToken = randomBytes(16).toString('base64url');
-  const issued = await issueFormToken(context.storage.db, sessionId, formToken, context.clock.nowMs());
+  const issued = await issueFormToken(context.storage, sessionId, formToken, context.clock.nowMs());
   return issued ? formToken : undefined;
 }
 
@@ -160,52 +158,52 @@ export async function payOnCheckout(
 ): Promise<SaleOutcome> {
   const { session, merchant } = view;
   if (isExpired(context, session)) throw new CheckoutError('sessionExpired');
-  if (!(await claimFormToken(context.storage.db, session.session_id, formToken, context.clock.nowMs()))) {
+  if (!(await claimFormToken(context.storage, session.sessionId, formToken, context.clock.nowMs()))) {
     throw new CheckoutError('formUsed');
   }
   const name = splitCardholderName(card.cardholderName);
   const payer: Record<string, string> = {
-    payer_first_name: name.firstName, payer_last_name: name.lastName, payer_email: session.payer_email, payer_ip: payerIp,
+    payer_first_name: name.firstName, payer_last_name: name.lastName, payer_email: session.payerEmail, payer_ip: payerIp,
   };
   const command: SaleCommand = {
-    orderId: session.order_id,
-    amountMinor: Number(session.amount_minor),
+    orderId: session.orderId,
+    amountMinor: session.amountMinor,
     currency: session.currency,
-    description: session.order_description,
+    description: session.orderDescription,
     cardNumber: new Secret(card.digits),
     cvv: new Secret(card.cvv),
     expiryMonth: card.expiryMonth,
     expiryYear: card.expiryYear,
-    payerEmail: session.payer_email,
+    payerEmail: session.payerEmail,
     payer,
-    termUrl: checkoutResultUrlOf(context, session.session_id),
+    termUrl: checkoutResultUrlOf(context, session.sessionId),
     // The result page stays where the payment page was (the merchant's frame, if framed).
     termUrlTarget: '_self',
     channelId: null,
     parameters: {},
-    isAuth: Number(session.is_auth) === 1,
-    recurringInit: Number(session.recurring_init) === 1,
+    isAuth: session.isAuth,
+    recurringInit: session.recurringInit,
   };
   let outcome: SaleOutcome;
   try {
     // What recurring_init=Y and req_token=Y add to an S2S SALE (a recurring token for an eligible
     // card, a card token), added here by the same function.
-    const reqToken = Number(session.request_token) === 1;
+    const reqToken = session.requestToken;
     const recurring = await recurringAdditions(context, merchant, command, { reqToken, scheduleId: null });
     // The consumed token names this attempt: even if two requests got past the claim, the
     // payments table's unique fingerprint would refuse the second as a replay.
-    const fingerprint = context.vault.fingerprint(`checkout\n${session.session_id}\n${formToken}`);
+    const fingerprint = context.vault.fingerprint(`checkout\n${session.sessionId}\n${formToken}`);
     outcome = await performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring });
   } catch (error) {
     // Nothing was charged (an open S2S payment for the same order, say): the page may be used again.
-    await settleCheckoutSession(context.storage.db, session.session_id, null, false, context.clock.nowMs());
+    await settleCheckoutSession(context.storage, session.sessionId, null, false, context.clock.nowMs());
     throw error;
   }
-  const { transId, status } = outcome;
-  await recordCheckoutPayment(context.storage.db, session.session_id, transId, context.clock.nowMs());
+  const { transId, status } = outcome.payment;
+  await recordCheckoutPayment(context.storage, session.sessionId, transId, context.clock.nowMs());
   if (status === 'SETTLED' || status === 'PENDING' || status === 'DECLINED') {
     const approved = status !== 'DECLINED';
-    await settleCheckoutSession(context.storage.db, session.session_id, transId, approved, context.clock.nowMs());
+    await settleCheckoutSession(context.storage, session.sessionId, transId, approved, context.clock.nowMs());
   }
   return outcome;
 }

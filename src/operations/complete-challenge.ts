@@ -79,7 +79,8 @@ async function settleChallenge(
   if (!operation)
     throw new Error(`payment ${payment.transId} has no waiting ${authorizationTypeOf(payment)} sub-transaction`);
   // A REDIRECT has no `3DS` sub-transaction: the step then only erases the CVV and the challenge.
-  return finishOperation(context, { ...payment, status: 'PREPARE' }, operation, outcome as KnownOutcome, step);
+  const claimed: Payment = { ...payment, status: 'PREPARE' };
+  return finishOperation(context, claimed, operation, outcome as KnownOutcome, { challenge: step });
 }
 
 /** The sub-transaction the challenge was holding: DEBIT and CARD2CARD wait with a DEBIT or

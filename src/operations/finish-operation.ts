@@ -1,5 +1,4 @@
 import { newId } from '../domain/ids.ts';
-import { formatTransDate } from '../domain/dates.ts';
 import {
   afterOutcome,
   type KnownOutcome,
@@ -8,24 +7,29 @@ import {
   type PaymentOperation,
 } from '../domain/payment.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { captureCallback, creditvoidCallback, paymentCallback, voidCallback } from '../protocol/responses.ts';
 import {
   finishClaimedOperation,
   loadOperation,
   loadPaymentAnyMerchant,
   type ChallengeStepResult,
   type OperationFinish,
-  type OutboxRow,
   type PaymentUpdate,
 } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
-import { factsOf, outboxRowFor } from './payment-facts.ts';
+import { finishedOperationCallbackRow } from './callback-writer.ts';
 
 /** Sub-transactions that authorize a payment; after 3-D Secure they finish with the payment in PREPARE. */
 const authorizationTypes: ReadonlySet<string> = new Set(['SALE', 'AUTH', 'DEBIT', 'TRANSFER', 'CREDIT']);
 
 /** The 3-D Secure step finished together with the authorization it led to. */
 export type ChallengeStep = ChallengeStepResult;
+
+export interface FinishOptions {
+  /** 3-D Secure: the cardholder's step, finished in the same transaction. */
+  challenge?: ChallengeStep;
+  /** The merchant's callback URL when the caller knows it (see callbackRow). */
+  merchantCallbackUrl?: string | null;
+}
 
 /**
  * Writes a now-known outcome of a waiting money operation — the payment, the sub-transaction and
@@ -39,7 +43,7 @@ export async function finishOperation(
   payment: Payment,
   operation: PaymentOperation,
   outcome: KnownOutcome,
-  challenge?: ChallengeStep,
+  options: FinishOptions = {},
 ): Promise<Payment> {
   const nowMs = context.clock.nowMs();
   const approved = outcome.outcome === 'approved';
@@ -50,9 +54,11 @@ export async function finishOperation(
     operationStatus: approved ? 'success' : 'fail',
     declineReason,
     change: {},
-    challenge,
+    challenge: options.challenge,
     nowMs,
-    callbacksFor: (after) => [callbackOf(context, after, operation, outcome, nowMs)],
+    callbacksFor: (after) => [
+      finishedOperationCallbackRow(context, after, operation, outcome, nowMs, options.merchantCallbackUrl),
+    ],
   };
   const held = heldDecisionOf(operation);
   if (held?.kind === 'refund') {
@@ -65,7 +71,9 @@ export async function finishOperation(
       finish.change = { status: after.status, capturedMinor: after.capturedMinor, settledAtMs: after.settledAtMs };
   } else {
     if (!authorizationTypes.has(operation.type)) throw new Error(`operation type ${operation.type} cannot be finished`);
-    finish.hold = 'prepare';
+    // A PREPARE-first SALE is held by its own sub-transaction (operations/sale.ts); after 3-D
+    // Secure the payment's PREPARE is the claim (the return from the issuer took it).
+    finish.hold = payment.operationLock === operation.operationId ? 'lock' : 'prepare';
     finish.change = authorizationChange(payment, outcome, nowMs);
   }
   return finishClaimedOperation(context.storage, finish);
@@ -92,46 +100,6 @@ function authorizationChange(payment: Payment, outcome: KnownOutcome, nowMs: num
     declineReason: null,
     descriptor: outcome.descriptor ?? payment.descriptor,
   };
-}
-
-/** The callback writer of a finished operation: the spec's callback for its action, rendered
- * from the payment as it is after the change. */
-function callbackOf(
-  context: PlatformContext,
-  payment: Payment,
-  operation: PaymentOperation,
-  outcome: KnownOutcome,
-  nowMs: number,
-): OutboxRow {
-  const approved = outcome.outcome === 'approved';
-  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
-  let body: Record<string, unknown>;
-  switch (operation.type) {
-    case 'CAPTURE':
-      body = captureCallback(
-        factsOf(context, payment, { dateMs: nowMs }),
-        operation.amountMinor,
-        approved,
-        declineReason,
-      );
-      break;
-    case 'REFUND':
-    case 'REVERSAL':
-      body = creditvoidCallback(
-        factsOf(context, payment),
-        operation.amountMinor,
-        approved
-          ? { approved: true, status: payment.status, dateText: formatTransDate(nowMs, context.timeZone) }
-          : { approved: false, declineReason: declineReason! },
-      );
-      break;
-    case 'VOID':
-      body = voidCallback(factsOf(context, payment, { dateMs: nowMs }), approved, declineReason);
-      break;
-    default:
-      body = paymentCallback(factsOf(context, payment));
-  }
-  return outboxRowFor(payment, body, nowMs);
 }
 
 /**

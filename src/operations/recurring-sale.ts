@@ -4,13 +4,13 @@ import { recurringSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { hashesMatch, saleHash } from '../protocol/hash.ts';
 import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
-import { findPayment } from '../storage/payments.ts';
+import { loadPayment } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { approvedStatuses } from './payment-facts.ts';
 import { chargeStoredCard } from './charge-stored-card.ts';
 import { usableSchedule } from './recurring.ts';
-import { requestFingerprint } from './sale.ts';
+import { requestFingerprint, type SaleOutcome } from './sale.ts';
 
 function sameText(left: string, right: string): boolean {
   const a = Buffer.from(left.toLowerCase());
@@ -25,15 +25,17 @@ function sameText(left: string, right: string): boolean {
  * present: no CVV, no 3-D Secure. The currency is the first payment's (the spec's table has no
  * order_currency). With schedule_id the card is bound to that schedule.
  */
-export async function recurringSale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function recurringSale(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): Promise<SaleOutcome> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, recurringSaleFields, errors);
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
-  const first = await findPayment(context.storage.db, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
+  const first = await loadPayment(context.storage, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
   if (!first) throw new ProtocolError('paymentNotFound');
-  const expectedHash = saleHash({ email: first.payer_email, password: merchant.password, cardDigits: first.card_bin + first.card_last_four });
+  const expectedHash = saleHash({ email: first.payerEmail, password: merchant.password, cardDigits: first.card.bin + first.card.lastFour });
   if (!hashesMatch(expectedHash, values.hash!)) throw new ProtocolError('hashInvalid');
-  if (!first.recurring_token || !approvedStatuses.has(first.status) || !sameText(first.recurring_token, values.recurring_token!)) {
+  if (!first.recurringToken || !approvedStatuses.has(first.status) || !sameText(first.recurringToken, values.recurring_token!)) {
     throw new ProtocolError('recurringTokenInvalid');
   }
   const amount = parseAmount(values.order_amount!, first.currency);
@@ -43,16 +45,15 @@ export async function recurringSale(context: PlatformContext, merchant: Authenti
     ]);
   }
   const schedule = values.schedule_id ? await usableSchedule(context, merchant.merchantId, values.schedule_id) : undefined;
-  const outcome = await chargeStoredCard(context, merchant, {
+  return chargeStoredCard(context, merchant, {
     source: first,
     orderId: values.order_id!,
     amountMinor: amount.amountMinor,
     currency: first.currency,
     description: values.order_description!,
     isAuth: values.auth === 'Y',
-    scheduleId: schedule?.schedule_id,
+    scheduleId: schedule?.scheduleId,
     fingerprint: requestFingerprint(context, merchant.merchantId, fields),
-    alsoWrite: schedule ? [{ kind: 'schedule-binding', schedule, sourceTransId: first.trans_id }] : [],
+    alsoWrite: schedule ? [{ kind: 'schedule-binding', schedule, sourceTransId: first.transId }] : [],
   });
-  return outcome.body;
 }

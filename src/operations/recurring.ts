@@ -4,10 +4,10 @@ import { newId } from '../domain/ids.ts';
 import { nextDueDate, type IntervalUnit } from '../domain/schedule-dates.ts';
 import { Secret } from '../domain/secret.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { findCardToken } from '../storage/card-tokens.ts';
+import type { Payment } from '../domain/payment.ts';
+import { loadCardToken } from '../storage/card-tokens.ts';
 import type { PaymentCompanion } from '../storage/payment-companions.ts';
-import type { PaymentRow } from '../storage/payments.ts';
-import { findSchedule, type ScheduleRow } from '../storage/schedules.ts';
+import { loadSchedule, type Schedule } from '../storage/schedules.ts';
 import type { PlatformContext } from './context.ts';
 import { approvedStatuses } from './payment-facts.ts';
 import type { PaymentPlan, SaleCommand, SaleMerchant } from './sale.ts';
@@ -32,33 +32,33 @@ export function newCardToken(): string {
 export async function tokenCard(
   context: PlatformContext, merchantId: string, token: string,
 ): Promise<Pick<SaleCommand, 'cardNumber' | 'expiryMonth' | 'expiryYear'>> {
-  const found = await findCardToken(context.storage.db, cardTokenFingerprint(context, token));
+  const found = await loadCardToken(context.storage, cardTokenFingerprint(context, token));
   if (!found || !approvedStatuses.has(found.payment.status)) throw new ProtocolError('cardTokenNotFound');
-  if (found.token.merchant_id !== merchantId) throw new ProtocolError('cardTokenNotAccessible');
-  if (Number(found.token.expires_at_ms) <= context.clock.nowMs()) throw new ProtocolError('cardTokenExpired');
+  if (found.merchantId !== merchantId) throw new ProtocolError('cardTokenNotAccessible');
+  if (found.expiresAtMs <= context.clock.nowMs()) throw new ProtocolError('cardTokenExpired');
   return storedCard(context, found.payment);
 }
 
 /** The card of an earlier payment, decrypted for the acquirer only. */
-export function storedCard(context: PlatformContext, payment: PaymentRow): Pick<SaleCommand, 'cardNumber' | 'expiryMonth' | 'expiryYear'> {
-  const [month, year] = payment.card_expiry.split('/');
-  return { cardNumber: new Secret(context.vault.decrypt(payment.card_ciphertext)), expiryMonth: Number(month), expiryYear: Number(year) };
+export function storedCard(context: PlatformContext, payment: Payment): Pick<SaleCommand, 'cardNumber' | 'expiryMonth' | 'expiryYear'> {
+  const [month, year] = payment.card.expiry.split('/');
+  return { cardNumber: new Secret(context.vault.decrypt(payment.card.ciphertext)), expiryMonth: Number(month), expiryYear: Number(year) };
 }
 
 /** A schedule a new recurring payment may use: this merchant's, not deleted, not paused. */
-export async function usableSchedule(context: PlatformContext, merchantId: string, scheduleId: string): Promise<ScheduleRow> {
-  const schedule = await findSchedule(context.storage.db, merchantId, scheduleId);
+export async function usableSchedule(context: PlatformContext, merchantId: string, scheduleId: string): Promise<Schedule> {
+  const schedule = await loadSchedule(context.storage, merchantId, scheduleId);
   if (!schedule) throw new ProtocolError('scheduleNotFound');
-  if (schedule.paused === 1) throw new ProtocolError('schedulePaused');
+  if (schedule.paused) throw new ProtocolError('schedulePaused');
   return schedule;
 }
 
-export function ruleOf(schedule: Pick<ScheduleRow, 'interval_unit' | 'interval_length' | 'day_of_month' | 'delays'>) {
+export function ruleOf(schedule: Pick<Schedule, 'intervalUnit' | 'intervalLength' | 'dayOfMonth' | 'delays'>) {
   return {
-    intervalUnit: schedule.interval_unit as IntervalUnit,
-    intervalLength: Number(schedule.interval_length),
-    dayOfMonth: schedule.day_of_month === null ? null : Number(schedule.day_of_month),
-    delays: Number(schedule.delays),
+    intervalUnit: schedule.intervalUnit as IntervalUnit,
+    intervalLength: schedule.intervalLength,
+    dayOfMonth: schedule.dayOfMonth,
+    delays: schedule.delays,
   };
 }
 
@@ -69,7 +69,7 @@ export type AlsoWrite =
   | { kind: 'card-token'; token: string }
   /** schedule_id: binds the card of `sourceTransId` (null: this payment's own card) to the
    * schedule; this payment's day anchors the dates and its amount is charged. */
-  | { kind: 'schedule-binding'; schedule: ScheduleRow; sourceTransId: string | null }
+  | { kind: 'schedule-binding'; schedule: Schedule; sourceTransId: string | null }
   /** A scheduled charge: its row (one per binding and due date) and the binding's progress. */
   | {
     kind: 'schedule-charge'; bindingId: string; scheduleId: string; dueOn: string; seriesIndex: number;
@@ -78,20 +78,20 @@ export type AlsoWrite =
 
 /** The storage rows of a plan's alsoWrite, given the payment as it was built. */
 export function companionWrites(
-  context: PlatformContext, records: readonly AlsoWrite[], payment: PaymentRow,
+  context: PlatformContext, records: readonly AlsoWrite[], payment: Payment,
 ): PaymentCompanion[] {
   return records.map((record) => companionOf(context, record, payment));
 }
 
-function companionOf(context: PlatformContext, record: AlsoWrite, payment: PaymentRow): PaymentCompanion {
-  const nowMs = Number(payment.created_at_ms);
+function companionOf(context: PlatformContext, record: AlsoWrite, payment: Payment): PaymentCompanion {
+  const nowMs = payment.createdAtMs;
   switch (record.kind) {
     case 'card-token':
       return {
         kind: 'card-token',
         row: {
-          token_fingerprint: cardTokenFingerprint(context, record.token), merchant_id: payment.merchant_id,
-          source_trans_id: payment.trans_id, expires_at_ms: nowMs + (context.cardTokenTtlMs ?? defaultCardTokenTtlMs),
+          token_fingerprint: cardTokenFingerprint(context, record.token), merchant_id: payment.merchantId,
+          source_trans_id: payment.transId, expires_at_ms: nowMs + (context.cardTokenTtlMs ?? defaultCardTokenTtlMs),
           created_at_ms: nowMs,
         },
       };
@@ -100,10 +100,10 @@ function companionOf(context: PlatformContext, record: AlsoWrite, payment: Payme
       return {
         kind: 'schedule-binding',
         row: {
-          binding_id: newId(nowMs), schedule_id: record.schedule.schedule_id, merchant_id: payment.merchant_id,
-          initiating_trans_id: payment.trans_id, source_trans_id: record.sourceTransId ?? payment.trans_id,
-          anchor_on: anchorOn, amount_minor: Number(payment.amount_minor), currency: payment.currency,
-          order_id: payment.order_id, status: 'active', charges_made: 0, last_index: 0,
+          binding_id: newId(nowMs), schedule_id: record.schedule.scheduleId, merchant_id: payment.merchantId,
+          initiating_trans_id: payment.transId, source_trans_id: record.sourceTransId ?? payment.transId,
+          anchor_on: anchorOn, amount_minor: payment.amountMinor, currency: payment.currency,
+          order_id: payment.orderId, status: 'active', charges_made: 0, last_index: 0,
           next_due_on: nextDueDate(ruleOf(record.schedule), anchorOn, 0).dueOn, created_at_ms: nowMs, updated_at_ms: nowMs,
         },
       };
@@ -113,7 +113,7 @@ function companionOf(context: PlatformContext, record: AlsoWrite, payment: Payme
         kind: 'schedule-charge',
         row: {
           charge_id: newId(nowMs), binding_id: record.bindingId, schedule_id: record.scheduleId, due_on: record.dueOn,
-          series_index: record.seriesIndex, trans_id: payment.trans_id, created_at_ms: nowMs,
+          series_index: record.seriesIndex, trans_id: payment.transId, created_at_ms: nowMs,
         },
         progress: { nextDueOn: record.nextDueOn, completed: record.completed, nowMs },
       };
@@ -153,7 +153,7 @@ export async function recurringAdditions(
   if (eligible) {
     additions.recurringToken = randomUUID();
     if (schedule) {
-      additions.scheduleId = schedule.schedule_id;
+      additions.scheduleId = schedule.scheduleId;
       alsoWrite.push({ kind: 'schedule-binding', schedule, sourceTransId: null });
     }
   }

@@ -1,12 +1,13 @@
 import { maskFromParts } from '../domain/card.ts';
-import { findMerchantById, type MerchantRecord } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant, type PaymentRow } from '../storage/payments.ts';
+import type { Payment } from '../domain/payment.ts';
+import { loadMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { applicationsOfPayment } from '../storage/refund-applications.ts';
 import { CheckoutError } from './checkout.ts';
 import type { PlatformContext } from './context.ts';
 import { defaultRefundDays } from './manage-merchants.ts';
 import {
-  fileRefundApplication, refundableMinor, refundApplicationPath, type ApplicationInput, type ApplicationProblem,
+  applicationRefundableMinor, fileApplication, refundApplicationPath, type ApplicationInput, type ApplicationProblem,
 } from './refund-applications.ts';
 
 export type { ApplicationInput, ApplicationProblem } from './refund-applications.ts';
@@ -48,31 +49,31 @@ export type ApplicationProblems = Partial<Record<keyof ApplicationInput, Applica
 /** The payment behind a signed link, or CheckoutError 'sessionNotFound' (a readable 404). */
 async function linkTarget(
   context: PlatformContext, transId: string, signature: string,
-): Promise<{ payment: PaymentRow; merchant: MerchantRecord }> {
+): Promise<{ payment: Payment; merchant: MerchantRecord }> {
   if (!context.vault.verify('refund-application', transId, signature)) throw new CheckoutError('sessionNotFound');
-  const payment = await findPaymentAnyMerchant(context.storage.db, transId);
-  const merchant = payment ? await findMerchantById(context.storage.db, payment.merchant_id) : undefined;
+  const payment = await loadPaymentAnyMerchant(context.storage, transId);
+  const merchant = payment ? await loadMerchantById(context.storage, payment.merchantId) : undefined;
   if (!payment || !merchant) throw new CheckoutError('sessionNotFound');
   return { payment, merchant };
 }
 
 async function pageView(
-  context: PlatformContext, payment: PaymentRow, merchant: MerchantRecord,
+  context: PlatformContext, payment: Payment, merchant: MerchantRecord,
 ): Promise<RefundApplicationPageView> {
-  const applications = await applicationsOfPayment(context.storage.db, payment.trans_id);
+  const applications = await applicationsOfPayment(context.storage, payment.transId);
   return {
-    path: refundApplicationPath(context, payment.trans_id),
-    transId: payment.trans_id,
-    orderDescription: payment.order_description,
-    amountMinor: Number(payment.amount_minor),
+    path: refundApplicationPath(context, payment.transId),
+    transId: payment.transId,
+    orderDescription: payment.orderDescription,
+    amountMinor: payment.amountMinor,
     currency: payment.currency,
-    cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
-    payerEmail: payment.payer_email,
+    cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
+    payerEmail: payment.payerEmail,
     merchant: merchantView(merchant),
-    refundableMinor: await refundableMinor(context, payment),
+    refundableMinor: await applicationRefundableMinor(context, payment),
     applications: applications.map((row) => ({
-      applicationId: row.application_id, amountMinor: Number(row.amount_minor), currency: row.currency,
-      status: row.status, deadlineDate: row.deadline_date,
+      applicationId: row.applicationId, amountMinor: row.amountMinor, currency: row.currency,
+      status: row.status, deadlineDate: row.deadlineDate,
     })),
   };
 }
@@ -100,17 +101,17 @@ export async function fileRefundApplicationOnPage(
   | { ok: false; problems: ApplicationProblems; view: RefundApplicationPageView }
 > {
   const { payment, merchant } = await linkTarget(context, transId, signature);
-  const filed = await fileRefundApplication(context, payment, input);
+  const filed = await fileApplication(context, payment, input);
   if (!filed.ok) return { ok: false, problems: filed.problems, view: await pageView(context, payment, merchant) };
   const row = filed.application;
   return {
     ok: true,
     application: {
-      applicationId: row.application_id, receivedAtMs: Number(row.received_at_ms), deadlineDate: row.deadline_date,
-      amountMinor: Number(row.amount_minor), currency: row.currency, reason: row.reason,
+      applicationId: row.applicationId, receivedAtMs: row.receivedAtMs, deadlineDate: row.deadlineDate,
+      amountMinor: row.amountMinor, currency: row.currency, reason: row.reason,
     },
     view: {
-      cardMask: maskFromParts(payment.card_bin, payment.card_last_four, payment.card_length),
+      cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
       merchant: merchantView(merchant),
     },
   };

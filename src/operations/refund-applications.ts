@@ -5,10 +5,10 @@ import { formatAmount, parseAmount } from '../domain/money.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
 import type { Payment } from '../domain/payment.ts';
 import { loadMerchantById } from '../storage/merchants.ts';
-import { loadPaymentAnyMerchant, paymentFromRow, type PaymentRow } from '../storage/payments.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
 import {
   findRefundApplication, insertRefundApplication, listRefundApplications, moveRefundApplication, pendingApplicationsOfPayment,
-  type RefundApplicationRow,
+  type RefundApplication,
 } from '../storage/refund-applications.ts';
 import { defaultRefundDays } from './manage-merchants.ts';
 import type { PlatformContext } from './context.ts';
@@ -36,23 +36,11 @@ export async function applicationRefundableMinor(context: PlatformContext, payme
   const base = payment.status === 'PENDING' ? payment.amountMinor
     : payment.status === 'SETTLED' ? payment.capturedMinor - payment.refundedMinor : 0;
   const pending = await pendingApplicationsOfPayment(context.storage, payment.transId);
-  return Math.max(0, base - pending.reduce((sum, application) => sum + Number(application.amount_minor), 0));
-}
-
-// Row-accepting forms of applicationRefundableMinor and fileApplication, for the refund
-// application page, which still reads the payment's row; remove them once it loads a Payment.
-export async function refundableMinor(context: PlatformContext, payment: PaymentRow): Promise<number> {
-  return applicationRefundableMinor(context, paymentFromRow(payment));
-}
-
-export async function fileRefundApplication(
-  context: PlatformContext, payment: PaymentRow, input: ApplicationInput,
-): Promise<FiledApplication> {
-  return fileApplication(context, paymentFromRow(payment), input);
+  return Math.max(0, base - pending.reduce((sum, application) => sum + application.amountMinor, 0));
 }
 
 export type FiledApplication =
-  | { ok: true; application: RefundApplicationRow }
+  | { ok: true; application: RefundApplication }
   | { ok: false; problems: Partial<Record<keyof ApplicationInput, ApplicationProblem>> };
 
 export interface ApplicationInput {
@@ -86,43 +74,43 @@ export async function fileApplication(
   const merchant = (await loadMerchantById(context.storage, payment.merchantId))!;
   const nowMs = context.clock.nowMs();
   const receivedDate = financialDay(nowMs, context.timeZone);
-  const application: RefundApplicationRow = {
-    application_id: newId(nowMs),
-    trans_id: payment.transId,
-    merchant_id: payment.merchantId,
+  const application: RefundApplication = {
+    applicationId: newId(nowMs),
+    transId: payment.transId,
+    merchantId: payment.merchantId,
     kind: input.kind,
     reason,
-    amount_minor: amount.amountMinor,
+    amountMinor: amount.amountMinor,
     currency: payment.currency,
-    contact_email: email,
+    contactEmail: email,
     status: 'RECEIVED',
-    received_at_ms: nowMs,
-    received_date: receivedDate,
-    deadline_date: addBusinessDays(receivedDate, merchant.refundDays ?? defaultRefundDays, new Set(merchant.holidays ?? [])),
-    decided_at_ms: null,
-    decision_note: null,
+    receivedAtMs: nowMs,
+    receivedDate,
+    deadlineDate: addBusinessDays(receivedDate, merchant.refundDays ?? defaultRefundDays, new Set(merchant.holidays ?? [])),
+    decidedAtMs: null,
+    decisionNote: null,
   };
   await insertRefundApplication(context.storage, application);
   return { ok: true, application };
 }
 
 /** What the operator sees of an application. */
-export function describeApplication(context: PlatformContext, application: RefundApplicationRow) {
+export function describeApplication(context: PlatformContext, application: RefundApplication) {
   const today = financialDay(context.clock.nowMs(), context.timeZone);
   const open = application.status === 'RECEIVED' || application.status === 'APPROVING';
   return {
-    application_id: application.application_id,
-    trans_id: application.trans_id,
+    application_id: application.applicationId,
+    trans_id: application.transId,
     status: application.status,
     kind: application.kind,
-    amount: formatAmount(Number(application.amount_minor), application.currency),
+    amount: formatAmount(application.amountMinor, application.currency),
     currency: application.currency,
-    contact_email: application.contact_email,
+    contact_email: application.contactEmail,
     reason: application.reason,
-    received_at: formatTransDate(Number(application.received_at_ms), context.timeZone),
-    deadline: application.deadline_date,
-    overdue: open && isOverdue(application.deadline_date, today),
-    decision_note: application.decision_note,
+    received_at: formatTransDate(application.receivedAtMs, context.timeZone),
+    deadline: application.deadlineDate,
+    overdue: open && isOverdue(application.deadlineDate, today),
+    decision_note: application.decisionNote,
   };
 }
 
@@ -160,10 +148,10 @@ export async function approveRefundApplication(context: PlatformContext, applica
   if (!(await moveRefundApplication(context.storage, applicationId, 'RECEIVED', 'APPROVING', claim))) {
     throw new RefundApplicationError(`application ${applicationId} is being decided by someone else`);
   }
-  const payment = (await loadPaymentAnyMerchant(context.storage, application.trans_id))!;
+  const payment = (await loadPaymentAnyMerchant(context.storage, application.transId))!;
   let outcome: { approved: true } | { approved: false; why: string };
   try {
-    const done = await refundOrReversePayment(context, payment, formatAmount(Number(application.amount_minor), application.currency));
+    const done = await refundOrReversePayment(context, payment, formatAmount(application.amountMinor, application.currency));
     if (done.result === 'unknown') {
       // The money may have moved: the application stays claimed (APPROVING), so nobody can
       // approve it again, until the refund's outcome is known.

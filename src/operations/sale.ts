@@ -2,23 +2,23 @@ import { cardBrand, maskFromParts } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
-import type { AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
+import type { AcquirerConnector, AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import { payerFieldNames, saleFields, tokenSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
-import {
-  creditToCardCallback, creditToCardResponse, debitCallback, saleCallback, saleResponse, type PaymentFacts,
-} from '../protocol/responses.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
-import { recordChallenge } from '../storage/challenges.ts';
+import type { NewPayment, Payment, PaymentOperation } from '../domain/payment.ts';
+import { beginChallengeOfPrepared } from '../storage/challenges.ts';
 import type { PaymentCompanion } from '../storage/payment-companions.ts';
-import { completeOperation, findReplay, insertPayment, type OperationRow, type PaymentRow } from '../storage/payments.ts';
+import { hasReplay, insertPayment } from '../storage/payments.ts';
+import { askAcquirer } from './acquirer-call.ts';
+import { paymentCallbackRow } from './callback-writer.ts';
 import { missingParameterErrors } from './acquirer-parameters.ts';
 import { companionWrites, recurringAdditions, tokenCard, type AlsoWrite } from './recurring.ts';
 import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
-import { callbackRow, paymentFacts } from './payment-facts.ts';
+import { finishOperation } from './finish-operation.ts';
 
 /** A validated SALE/AUTH, whoever entered the card: the S2S request or the hosted payment page. */
 export interface SaleCommand {
@@ -68,28 +68,24 @@ export interface PaymentPlan {
   alsoWrite: readonly AlsoWrite[];
 }
 
-/** How each kind of payment differs. `cardholderPresent: false`: no CVV, no 3-D Secure. */
-const paymentKinds: Record<PaymentAction, {
-  operationType?: string; cardholderPresent: boolean; response: RenderBody; callback: RenderBody;
-}> = {
-  SALE: { cardholderPresent: true, response: saleResponse, callback: saleCallback },
-  RECURRING_SALE: { cardholderPresent: false, response: saleResponse, callback: saleCallback },
-  DEBIT: { operationType: 'DEBIT', cardholderPresent: true, response: saleResponse, callback: debitCallback },
-  CREDIT2CARD: {
-    operationType: 'CREDIT', cardholderPresent: false, response: creditToCardResponse, callback: creditToCardCallback,
-  },
-  CARD2CARD: { operationType: 'TRANSFER', cardholderPresent: true, response: saleResponse, callback: saleCallback },
+/** How each kind of payment differs. `cardholderPresent: false`: no CVV, no 3-D Secure. The bodies
+ * follow the action too: http/api-responses.ts renderSale, callback-writer.ts paymentCallbackRow. */
+const paymentKinds: Record<PaymentAction, { operationType?: string; cardholderPresent: boolean }> = {
+  SALE: { cardholderPresent: true },
+  RECURRING_SALE: { cardholderPresent: false },
+  DEBIT: { operationType: 'DEBIT', cardholderPresent: true },
+  CREDIT2CARD: { operationType: 'CREDIT', cardholderPresent: false },
+  CARD2CARD: { operationType: 'TRANSFER', cardholderPresent: true },
 };
 
-type RenderBody = (facts: PaymentFacts, redirect?: Redirect) => Record<string, unknown>;
-
-/** What became of a payment made through performSale: the merchant's answer (`body`) and, for
- * callers that act on it (the hosted page, the scheduler), its status and challenge redirect. */
+/** What became of a payment made through performSale, for the HTTP edge to render and the
+ * hosted page and the scheduler to act on. */
 export interface SaleOutcome {
-  transId: string;
-  status: string;
+  /** As it is now: final (SETTLED, PENDING, DECLINED), waiting for the cardholder (3DS,
+   * REDIRECT), or PREPARE when the acquirer's answer is unknown (held by its sub-transaction). */
+  payment: Payment;
+  /** 3DS or REDIRECT: where the merchant sends the cardholder. */
   redirect?: Redirect;
-  body: Record<string, unknown>;
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
@@ -165,25 +161,13 @@ export function requestFingerprint(context: PlatformContext, merchantId: string,
   return context.vault.fingerprint(`${merchantId}\n${JSON.stringify(entries)}`);
 }
 
-function outcomeChange(command: SaleCommand, decision: Decision, merchantDescriptor: string, nowMs: number) {
-  if (decision.outcome === 'declined') {
-    return { status: 'DECLINED' as const, captured_minor: 0, decline_reason: decision.declineReason, descriptor: merchantDescriptor, settled_at_ms: null };
-  }
-  return {
-    status: command.isAuth ? 'PENDING' as const : 'SETTLED' as const,
-    captured_minor: command.isAuth ? 0 : command.amountMinor,
-    decline_reason: null,
-    descriptor: decision.descriptor ?? merchantDescriptor,
-    settled_at_ms: command.isAuth ? null : nowMs,
-  };
-}
-
 /**
- * SALE (and AUTH with auth=Y): validate → check hash → refuse replays → ask the acquirer →
- * persist payment, sub-transaction and callback together. With a connector that reaches a real
- * bank, PREPARE is committed before the call so a crash leaves a visible, recoverable payment.
+ * SALE (and AUTH with auth=Y): validate → check hash → what recurring_init, req_token and
+ * schedule_id add → performSale. The outcome is typed; http/api-responses.ts renders the answer.
  */
-export async function sale(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function sale(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): Promise<SaleOutcome> {
   const { command, hash, cardToken, reqToken, scheduleId } = validateSale(context, merchant, fields);
   if (cardToken !== null) {
     // The card behind the token (205005 unknown, 205007 another merchant's, 205006 expired),
@@ -200,7 +184,18 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
   // No look-up for replays here: the unique key on the fingerprint refuses one at insert time
   // (before any bank is asked, since a real connector's PREPARE row is inserted first).
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
-  return (await performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring })).body;
+  return performSale(context, merchant, { action: 'SALE', command, fingerprint, ...recurring });
+}
+
+/**
+ * The connector that authorizes this payment: the one step where SALE's entry points (S2S
+ * SALE/AUTH, the hosted page, RECURRING_SALE, the scheduler, DEBIT, CREDIT2CARD, CARD2CARD)
+ * decide who is asked. One connector today; choosing a MID per merchant and plan goes here.
+ */
+export function authorizingConnector(
+  context: PlatformContext, _merchant: SaleMerchant, _plan: PaymentPlan,
+): AcquirerConnector {
+  return context.acquirer;
 }
 
 /**
@@ -208,90 +203,95 @@ export async function sale(context: PlatformContext, merchant: AuthenticatedMerc
  * payment with the plan's fingerprint is refused as a replay (400 Duplicate request), which is
  * also how a double-submitted hosted form charges once; one while the order has an unfinished
  * payment gets 400 Previous payment not completed. Both are ProtocolErrors.
+ *
+ * A side-effect-free connector (the test engine) is asked first and the payment written once,
+ * final: the hot path, one batched write. Any other connector gets PREPARE committed first,
+ * held by the SALE's own sub-transaction (`operation_lock`), so a crash or an unknown answer
+ * leaves a visible, recoverable payment that nothing else can move.
  */
 export async function performSale(
   context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan,
 ): Promise<SaleOutcome> {
-  const { command } = plan;
   const nowMs = context.clock.nowMs();
-  const payment = newPaymentRow(context, merchant, plan, nowMs);
-  const transId = payment.trans_id;
+  const acquirer = authorizingConnector(context, merchant, plan);
+  const payment = newPayment(context, merchant, plan, nowMs);
   const kind = paymentKinds[plan.action];
-  const run: SaleRun = { context, merchant, plan, kind, payment, nowMs, companions: noCompanions };
+  const run: SaleRun = { context, acquirer, merchant, plan, kind, payment, nowMs, companions: noCompanions };
   if (plan.alsoWrite.length > 0) run.companions = companionWrites(context, plan.alsoWrite, payment);
-  const operation = saleOperation(transId, command, nowMs, kind.operationType);
-
-  if (context.acquirer.sideEffectFree) {
-    const answer = await authorizeSale(run);
-    return answerSale(run, answer, operation, false);
-  }
-
-  if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
-    await throwConflict(run);
-  }
-  let answer: AuthorizationAnswer;
-  try {
-    answer = await authorizeSale(run);
-  } catch (error) {
-    // The bank's answer is unknown: the payment stays PREPARE, which the spec defines as
-    // "final status will be sent in callback". The merchant is told exactly that.
-    context.logger.error(
-      { transId, error: (error as Error).message }, 'acquirer authorization failed; payment left in PREPARE');
-    return { transId, status: payment.status, body: kind.response(paymentFacts(context, payment)) };
-  }
-  return answerSale(run, answer, operation, true);
+  const operation = saleOperation(payment.transId, plan.command, nowMs, kind.operationType);
+  if (!acquirer.sideEffectFree) return prepareFirstSale(run, operation);
+  const answer = await authorizeSale(run);
+  if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, false);
+  return recordFinalSale(run, answer, operation);
 }
 
 const noCompanions: readonly PaymentCompanion[] = [];
 
-/** The payment as it starts (PREPARE), from the plan. Properties left undefined are not
- * columns of the insert (the payment's recurring and payee columns then start NULL). */
-function newPaymentRow(context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, nowMs: number): PaymentRow {
+/** PREPARE committed (with the companions) and held by the SALE's sub-transaction, then the
+ * bank is asked within `acquirerTimeoutMs`. A throw or a timeout is an unknown outcome: nothing
+ * more is written, the payment stays PREPARE — "final status will be sent in callback" — until
+ * finishUnknownOperation writes it (docs/adr/0013). */
+async function prepareFirstSale(run: SaleRun, operation: PaymentOperation): Promise<SaleOutcome> {
+  const { context, merchant, payment } = run;
+  payment.operationLock = operation.operationId;
+  if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
+    await throwConflict(run);
+  }
+  const answer = await askAcquirer(context, payment.action, payment.transId, () => authorizeSale(run));
+  if (answer.outcome === 'unknown') return { payment };
+  if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, true);
+  const finished = await finishOperation(context, payment, operation, answer, { merchantCallbackUrl: merchant.callbackUrl });
+  return { payment: finished };
+}
+
+/** The payment as it starts (PREPARE), from the plan. */
+function newPayment(context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, nowMs: number): NewPayment {
   const { command, payee } = plan;
   const pan = command.cardNumber.reveal();
   const payeeCard = payee?.cardNumber?.reveal();
   return {
-    trans_id: newTransactionId(nowMs),
-    merchant_id: merchant.merchantId,
-    order_id: command.orderId,
+    transId: newTransactionId(nowMs),
+    merchantId: merchant.merchantId,
+    orderId: command.orderId,
     action: plan.action,
-    is_auth: command.isAuth ? 1 : 0,
+    isAuth: command.isAuth,
     status: 'PREPARE',
-    amount_minor: command.amountMinor,
-    captured_minor: 0,
-    refunded_minor: 0,
+    amountMinor: command.amountMinor,
+    capturedMinor: 0,
+    refundedMinor: 0,
     currency: command.currency,
-    order_description: command.description,
-    payer_email: command.payerEmail,
-    payer_json: JSON.stringify(command.payer),
-    card_bin: pan.slice(0, 6),
-    card_last_four: pan.slice(-4),
-    card_length: pan.length,
-    // CREDIT2CARD may name a card without its expiry: store none rather than a made-up `00/0`.
-    card_expiry: command.expiryMonth > 0 ? `${String(command.expiryMonth).padStart(2, '0')}/${command.expiryYear}` : '',
-    card_brand: cardBrand(pan),
-    card_ciphertext: context.vault.encrypt(pan),
-    card_fingerprint: context.vault.fingerprint(pan),
-    channel_id: command.channelId,
-    parameters_json: Object.keys(command.parameters).length > 0 ? JSON.stringify(command.parameters) : null,
-    term_url_3ds: command.termUrl,
-    term_url_target: command.termUrlTarget,
-    recurring_init: command.recurringInit ? 1 : 0,
+    orderDescription: command.description,
     descriptor: merchant.descriptor,
-    decline_reason: null,
-    request_fingerprint: plan.fingerprint,
-    operation_lock: null,
-    settled_at_ms: null,
-    created_at_ms: nowMs,
-    updated_at_ms: nowMs,
-    recurring_token: plan.recurringToken,
-    card_token_ciphertext: plan.cardTokenCiphertext,
-    schedule_id: plan.scheduleId,
-    source_trans_id: plan.sourceTransId,
-    payee_json: payee ? JSON.stringify(payee.fields) : undefined,
-    payee_card_mask: payeeCard
-      ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : undefined,
-    payee_card_ciphertext: payeeCard ? context.vault.encrypt(payeeCard) : undefined,
+    declineReason: null,
+    payerEmail: command.payerEmail,
+    payerJson: JSON.stringify(command.payer),
+    card: {
+      bin: pan.slice(0, 6),
+      lastFour: pan.slice(-4),
+      length: pan.length,
+      // CREDIT2CARD may name a card without its expiry: store none rather than a made-up `00/0`.
+      expiry: command.expiryMonth > 0 ? `${String(command.expiryMonth).padStart(2, '0')}/${command.expiryYear}` : '',
+      brand: cardBrand(pan),
+      ciphertext: context.vault.encrypt(pan),
+    },
+    channelId: command.channelId,
+    parametersJson: Object.keys(command.parameters).length > 0 ? JSON.stringify(command.parameters) : null,
+    termUrl3ds: command.termUrl,
+    termUrlTarget: command.termUrlTarget,
+    operationLock: null,
+    settledAtMs: null,
+    createdAtMs: nowMs,
+    updatedAtMs: nowMs,
+    recurringToken: plan.recurringToken ?? null,
+    cardTokenCiphertext: plan.cardTokenCiphertext ?? null,
+    scheduleId: plan.scheduleId ?? null,
+    sourceTransId: plan.sourceTransId ?? null,
+    recurringInit: command.recurringInit,
+    requestFingerprint: plan.fingerprint,
+    cardFingerprint: context.vault.fingerprint(pan),
+    payeeJson: payee ? JSON.stringify(payee.fields) : null,
+    payeeCardMask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : null,
+    payeeCardCiphertext: payeeCard ? context.vault.encrypt(payeeCard) : null,
   };
 }
 
@@ -300,19 +300,21 @@ function newPaymentRow(context: PlatformContext, merchant: SaleMerchant, plan: P
  * defineProperty call, which the profile showed as ~1% of a SALE's CPU. */
 interface SaleRun {
   context: PlatformContext;
+  acquirer: AcquirerConnector;
   merchant: SaleMerchant;
   plan: PaymentPlan;
   kind: (typeof paymentKinds)[PaymentAction];
-  payment: PaymentRow;
+  /** Built for this SALE only, so the steps below change it in place rather than copy it. */
+  payment: NewPayment;
   nowMs: number;
   /** The plan's alsoWrite as storage rows. */
   companions: readonly PaymentCompanion[];
 }
 
-function authorizeSale({ context, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+function authorizeSale({ acquirer, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
   const { command } = plan;
-  return context.acquirer.authorize({
-    transId: payment.trans_id,
+  return acquirer.authorize({
+    transId: payment.transId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,
@@ -326,35 +328,32 @@ function authorizeSale({ context, merchant, plan, kind, payment, nowMs }: SaleRu
   });
 }
 
-async function answerSale(
-  run: SaleRun, answer: AuthorizationAnswer, operation: OperationRow, alreadyInserted: boolean,
-): Promise<SaleOutcome> {
-  const { context, merchant, plan, kind, payment, nowMs } = run;
-  if (answer.outcome === 'challenge') {
-    return beginChallenge(run, answer.kind, operation, alreadyInserted);
-  }
-  const change = outcomeChange(plan.command, answer, merchant.descriptor, nowMs);
-  const finalPayment: PaymentRow = { ...payment, ...change };
-  const facts = paymentFacts(context, finalPayment);
-  const callbacks = [callbackRow(finalPayment, kind.callback(facts), nowMs, merchant.callbackUrl)];
-  const operationStatus = answer.outcome === 'approved' ? 'success' : 'fail';
-  if (alreadyInserted) {
-    await completeOperation(context.storage.db, payment.trans_id, change,
-      { operationId: operation.operation_id, status: operationStatus, declineReason: change.decline_reason },
-      callbacks, context.clock.nowMs());
+/** The side-effect-free connector's decision, applied to the payment and written with it: the
+ * payment, its finished sub-transaction and its callback in one insert. */
+async function recordFinalSale(run: SaleRun, decision: Decision, operation: PaymentOperation): Promise<SaleOutcome> {
+  const { context, merchant, payment, nowMs } = run;
+  const approved = decision.outcome === 'approved';
+  if (decision.outcome === 'declined') {
+    payment.status = 'DECLINED';
+    payment.declineReason = decision.declineReason;
   } else {
-    const finalOperation = { ...operation, status: operationStatus, decline_reason: change.decline_reason };
-    const inserted = await insertPayment(context.storage, finalPayment, [finalOperation], callbacks, run.companions);
-    if (inserted === 'conflict') await throwConflict(run);
+    payment.status = payment.isAuth ? 'PENDING' : 'SETTLED';
+    payment.capturedMinor = payment.isAuth ? 0 : payment.amountMinor;
+    payment.settledAtMs = payment.isAuth ? null : nowMs;
+    payment.descriptor = decision.descriptor ?? payment.descriptor;
   }
-  return { transId: payment.trans_id, status: change.status, body: kind.response(facts) };
+  operation.status = approved ? 'success' : 'fail';
+  operation.declineReason = payment.declineReason;
+  const callbacks = [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl)];
+  const inserted = await insertPayment(context.storage, payment, [operation], callbacks, run.companions);
+  if (inserted === 'conflict') await throwConflict(run);
+  return { payment };
 }
 
-function saleOperation(transId: string, command: SaleCommand, nowMs: number, type?: string): OperationRow {
-  type ??= command.isAuth ? 'AUTH' : 'SALE';
+function saleOperation(transId: string, command: SaleCommand, nowMs: number, type?: string): PaymentOperation {
   return {
-    operation_id: newId(nowMs), trans_id: transId, type, status: 'waiting', amount_minor: command.amountMinor,
-    decline_reason: null, created_at_ms: nowMs, updated_at_ms: nowMs,
+    operationId: newId(nowMs), transId, type: type ?? (command.isAuth ? 'AUTH' : 'SALE'), status: 'waiting',
+    amountMinor: command.amountMinor, declineReason: null, createdAtMs: nowMs,
   };
 }
 
@@ -364,41 +363,41 @@ function saleOperation(transId: string, command: SaleCommand, nowMs: number, typ
  * sub-transaction comes before the SALE/AUTH one in the history, as the spec's example shows.
  */
 async function beginChallenge(
-  run: SaleRun, challengeKind: '3DS' | 'REDIRECT', operation: OperationRow, alreadyInserted: boolean,
+  run: SaleRun, challengeKind: '3DS' | 'REDIRECT', operation: PaymentOperation, alreadyInserted: boolean,
 ): Promise<SaleOutcome> {
-  const { context, merchant, payment, plan, kind } = run;
-  const nowMs = payment.created_at_ms;
-  const challenged: PaymentRow = { ...payment, status: challengeKind };
-  const redirect = challengeRedirect(context, challenged, challengeKind);
-  const facts = paymentFacts(context, challenged);
-  const callbacks = [callbackRow(challenged, kind.callback(facts, redirect), nowMs, merchant.callbackUrl)];
+  const { context, merchant, payment, plan } = run;
+  const nowMs = payment.createdAtMs;
+  payment.status = challengeKind;
+  const redirect = challengeRedirect(context, payment.transId, challengeKind);
+  const callbacks = [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl, redirect)];
   const challenge = {
-    transId: payment.trans_id, kind: challengeKind, nowMs,
+    transId: payment.transId, kind: challengeKind, nowMs,
     expiresAtMs: nowMs + context.challengeTimeoutMs,
     cvvCiphertext: context.vault.encrypt(plan.command.cvv.reveal()),
   };
-  const threeDs = challengeKind === '3DS' ? [saleOperation(payment.trans_id, plan.command, nowMs, '3DS')] : [];
+  const threeDs = challengeKind === '3DS' ? [saleOperation(payment.transId, plan.command, nowMs, '3DS')] : [];
   if (alreadyInserted) {
-    await recordChallenge(context.storage.db, challenge, { status: challengeKind }, threeDs, callbacks);
+    await beginChallengeOfPrepared(context.storage, challenge, operation.operationId, threeDs, callbacks);
+    payment.operationLock = null;
   } else {
     // The 3DS row is made after the SALE row but must sort before it: give it the SALE row's id
     // and the SALE row a fresh, later one.
     const ordered = threeDs.length > 0
       ? [
-        { ...threeDs[0], operation_id: operation.operation_id },
-        { ...operation, operation_id: threeDs[0].operation_id },
+        { ...threeDs[0], operationId: operation.operationId },
+        { ...operation, operationId: threeDs[0].operationId },
       ]
       : [operation];
     const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...run.companions];
-    const inserted = await insertPayment(context.storage, challenged, ordered, callbacks, companions);
+    const inserted = await insertPayment(context.storage, payment, ordered, callbacks, companions);
     if (inserted === 'conflict') await throwConflict(run);
   }
-  return { transId: payment.trans_id, status: challengeKind, redirect, body: kind.response(facts, redirect) };
+  return { payment, redirect };
 }
 
 /** Instead of a second payment: 400 Duplicate request when this very request made one, else
  * 400 Previous payment not completed (the order has an unfinished payment). */
 async function throwConflict({ context, merchant, plan }: SaleRun): Promise<never> {
-  const replay = await findReplay(context.storage.db, merchant.merchantId, plan.fingerprint);
+  const replay = await hasReplay(context.storage, merchant.merchantId, plan.fingerprint);
   throw new ProtocolError(replay ? 'duplicateRequest' : 'previousPaymentNotCompleted');
 }

@@ -8,7 +8,7 @@ import { missingParameterErrors } from './acquirer-parameters.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { tokenCard } from './recurring.ts';
-import { orderAmountAndChannel, performSale, requestFingerprint, type SaleCommand } from './sale.ts';
+import { orderAmountAndChannel, performSale, requestFingerprint, type SaleCommand, type SaleOutcome } from './sale.ts';
 
 /**
  * The transfer actions — DEBIT, CREDIT2CARD, CARD2CARD — are payments on one card made through
@@ -58,7 +58,9 @@ function commonCommand(values: Values, amountMinor: number, parameters: Record<s
 }
 
 /** DEBIT: the debit leg of a transfer. Formula 1, the e-mail term dropped when none is sent. */
-export async function debit(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function debit(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): Promise<SaleOutcome> {
   const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'DEBIT', debitFields);
   const command: SaleCommand = {
     ...commonCommand(values, amountMinor, parameters),
@@ -71,7 +73,7 @@ export async function debit(context: PlatformContext, merchant: AuthenticatedMer
   const expected = saleHash({ email: command.payerEmail, password: merchant.password, cardDigits: cardHashPart(values.card_number!) });
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
-  return (await performSale(context, merchant, { action: 'DEBIT', command, fingerprint, alsoWrite: [] })).body;
+  return performSale(context, merchant, { action: 'DEBIT', command, fingerprint, alsoWrite: [] });
 }
 
 /** Appendix C set 2 (PWD) sends the payee card's expiry as parameters; use it when it is a
@@ -90,7 +92,9 @@ function expiryFromParameters(parameters: Record<string, string>): { expiryMonth
  * card_token variant; status queries and callbacks then use Formula 6. No cardholder takes
  * part, so no CVV and no 3-D Secure; the answer is final at once.
  */
-export async function creditToCard(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function creditToCard(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): Promise<SaleOutcome> {
   // As for SALE: card data makes card_token ignored; card_token alone makes card_number optional.
   const usesToken = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
   const { values, amountMinor, parameters } = validateTransfer(
@@ -112,16 +116,18 @@ export async function creditToCard(context: PlatformContext, merchant: Authentic
   };
   // No expiry sent (expiryMonth 0): performSale stores none rather than a made-up `00/0`.
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
-  return (await performSale(context, merchant, {
+  return performSale(context, merchant, {
     action: 'CREDIT2CARD', command, fingerprint, payee: { fields: pick(values, payeeFieldNames) }, alsoWrite: [],
-  })).body;
+  });
 }
 
 /**
  * CARD2CARD: one TRANSFER from the payer's card to the payee's. Formula 1 over payer_email (if
  * sent) and the payer's card. The payer is present: CVV and 3-D Secure as for SALE.
  */
-export async function cardToCard(context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) {
+export async function cardToCard(
+  context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
+): Promise<SaleOutcome> {
   const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'CARD2CARD', cardToCardFields);
   const command: SaleCommand = {
     ...commonCommand(values, amountMinor, parameters),
@@ -137,5 +143,5 @@ export async function cardToCard(context: PlatformContext, merchant: Authenticat
   const payee = { fields: pick(values, payeeFieldNames), cardNumber: new Secret(values.payee_card_number!) };
   const fingerprint = requestFingerprint(context, merchant.merchantId, fields);
   const plan = { action: 'CARD2CARD', command, fingerprint, payee, alsoWrite: [] } as const;
-  return (await performSale(context, merchant, plan)).body;
+  return performSale(context, merchant, plan);
 }

@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { CardTokenTable, Database } from './schema.ts';
-import type { PaymentRow } from './payments.ts';
+import type { Payment } from '../domain/payment.ts';
+import type { Storage } from './database.ts';
+import { paymentFromRow, type PaymentRow } from './payments.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -16,4 +18,16 @@ export async function findCardToken(
   if (!token) return undefined;
   const payment = await db.selectFrom('payments').selectAll().where('trans_id', '=', token.source_trans_id).executeTakeFirst();
   return payment ? { token, payment } : undefined;
+}
+
+/** A card token's owner, expiry and the payment that holds its card (findCardToken, mapped). */
+export async function loadCardToken(
+  storage: Storage, tokenFingerprint: string,
+): Promise<{ merchantId: string; expiresAtMs: number; payment: Payment } | undefined> {
+  const found = await findCardToken(storage.db, tokenFingerprint);
+  if (!found) return undefined;
+  return {
+    merchantId: found.token.merchant_id, expiresAtMs: Number(found.token.expires_at_ms),
+    payment: paymentFromRow(found.payment),
+  };
 }

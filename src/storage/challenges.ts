@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from 'kysely';
 import { callbacksCommitted } from './callback-signal.ts';
 import type { ChallengeTable, Database } from './schema.ts';
 import type { Storage } from './database.ts';
-import type { OperationRow, OutboxRow, PaymentChange } from './payments.ts';
+import type { PaymentOperation } from '../domain/payment.ts';
+import { ClaimLostError, operationRowOf, type OutboxRow } from './payments.ts';
 
 export interface NewChallenge {
   transId: string;
@@ -23,18 +24,31 @@ export async function saveChallenge(transaction: Transaction<Database>, challeng
   }).execute();
 }
 
-/** For a payment already stored in PREPARE (a connector to a real bank): move it into the challenge. */
-export async function recordChallenge(
-  db: Kysely<Database>, challenge: NewChallenge, change: PaymentChange, operations: OperationRow[], callbacks: OutboxRow[],
+/**
+ * For a payment already stored in PREPARE (a connector to a real bank), held by its authorizing
+ * sub-transaction: the cardholder must act. Moves it into 3DS/REDIRECT and lets the claim go,
+ * conditional on the claim (`operation_lock = operationId`): nothing is written, and
+ * ClaimLostError is thrown, unless exactly one row changed.
+ */
+export async function beginChallengeOfPrepared(
+  storage: Storage, challenge: NewChallenge, operationId: string,
+  operations: readonly PaymentOperation[], callbacks: OutboxRow[],
 ): Promise<void> {
-  await db.transaction().execute(async (transaction) => {
-    await transaction.updateTable('payments').set({ ...change, updated_at_ms: challenge.nowMs })
-      .where('trans_id', '=', challenge.transId).execute();
-    if (operations.length > 0) await transaction.insertInto('payment_operations').values(operations).execute();
+  await storage.write(async (transaction) => {
+    const moved = await transaction.updateTable('payments')
+      .set({ status: challenge.kind, operation_lock: null, updated_at_ms: challenge.nowMs })
+      .where('trans_id', '=', challenge.transId).where('operation_lock', '=', operationId).executeTakeFirst();
+    if (Number(moved.numUpdatedRows) !== 1) throw new ClaimLostError(operationId, 'the payment is not held by it');
+    if (operations.length > 0) await transaction.insertInto('payment_operations').values(operations.map(operationRowOf)).execute();
     if (callbacks.length > 0) await transaction.insertInto('outbox').values(callbacks).execute();
     await saveChallenge(transaction, challenge);
   });
   callbacksCommitted(callbacks);
+}
+
+/** Whether the payment still has its challenge row (the sweeper removes it once the wait is over). */
+export async function hasChallenge(storage: Storage, transId: string): Promise<boolean> {
+  return (await findChallenge(storage.db, transId)) !== undefined;
 }
 
 export async function findChallenge(db: Kysely<Database>, transId: string): Promise<ChallengeTable | undefined> {
@@ -42,8 +56,8 @@ export async function findChallenge(db: Kysely<Database>, transId: string): Prom
 }
 
 /** One wrong one-time code more; returns how many wrong codes there have been. */
-export async function countFailedCode(db: Kysely<Database>, transId: string): Promise<number> {
-  return db.transaction().execute(async (transaction) => {
+export async function countFailedCode(storage: Storage, transId: string): Promise<number> {
+  return storage.db.transaction().execute(async (transaction) => {
     await transaction.updateTable('challenges').set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
       .where('trans_id', '=', transId).execute();
     const row = await transaction.selectFrom('challenges').select('failed_attempts').where('trans_id', '=', transId).executeTakeFirst();

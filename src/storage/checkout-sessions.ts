@@ -1,19 +1,67 @@
-import type { Kysely } from 'kysely';
-import type { CheckoutSessionTable, Database } from './schema.ts';
+import type { Storage } from './database.ts';
+import type { CheckoutSessionTable } from './schema.ts';
 
-export type CheckoutSessionRow = CheckoutSessionTable;
+type CheckoutSessionRow = CheckoutSessionTable;
 
-export async function insertCheckoutSession(db: Kysely<Database>, session: CheckoutSessionRow): Promise<void> {
-  await db.insertInto('checkout_sessions').values(session).execute();
+/** A hosted payment page's session as the operations see it: camelCase, flags as booleans. */
+export interface CheckoutSession {
+  sessionId: string;
+  merchantId: string;
+  orderId: string;
+  amountMinor: number;
+  currency: string;
+  orderDescription: string;
+  payerEmail: string;
+  successUrl: string;
+  declineUrl: string;
+  isAuth: boolean;
+  recurringInit: boolean;
+  requestToken: boolean;
+  language: string | null;
+  /** OPEN (may take a payment) | PAYING (a payment is under way) | PAID (approved, final). */
+  status: string;
+  formToken: string | null;
+  /** The latest payment made on the page. */
+  transId: string | null;
+  expiresAtMs: number;
+  createdAtMs: number;
 }
 
-export async function findCheckoutSession(db: Kysely<Database>, sessionId: string): Promise<CheckoutSessionRow | undefined> {
-  return db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId).executeTakeFirst();
+function sessionFromRow(row: CheckoutSessionRow): CheckoutSession {
+  return {
+    sessionId: row.session_id, merchantId: row.merchant_id, orderId: row.order_id,
+    amountMinor: Number(row.amount_minor), currency: row.currency, orderDescription: row.order_description,
+    payerEmail: row.payer_email,
+    successUrl: row.success_url, declineUrl: row.decline_url, isAuth: Number(row.is_auth) === 1,
+    recurringInit: Number(row.recurring_init) === 1, requestToken: Number(row.request_token) === 1,
+    language: row.language, status: row.status, formToken: row.form_token, transId: row.trans_id,
+    expiresAtMs: Number(row.expires_at_ms), createdAtMs: Number(row.created_at_ms),
+  };
+}
+
+export async function insertCheckoutSession(storage: Storage, session: CheckoutSession): Promise<void> {
+  await storage.db.insertInto('checkout_sessions').values({
+    session_id: session.sessionId, merchant_id: session.merchantId, order_id: session.orderId,
+    amount_minor: session.amountMinor, currency: session.currency, order_description: session.orderDescription,
+    payer_email: session.payerEmail, success_url: session.successUrl, decline_url: session.declineUrl,
+    is_auth: session.isAuth ? 1 : 0, recurring_init: session.recurringInit ? 1 : 0,
+    request_token: session.requestToken ? 1 : 0, language: session.language, status: session.status,
+    form_token: session.formToken, trans_id: session.transId, expires_at_ms: session.expiresAtMs,
+    created_at_ms: session.createdAtMs, updated_at_ms: session.createdAtMs,
+  }).execute();
+}
+
+export async function loadCheckoutSession(storage: Storage, sessionId: string): Promise<CheckoutSession | undefined> {
+  const row = await storage.db.selectFrom('checkout_sessions').selectAll().where('session_id', '=', sessionId)
+    .executeTakeFirst();
+  return row && sessionFromRow(row);
 }
 
 /** A fresh one-time token for the form about to be shown; only while the session may pay. */
-export async function issueFormToken(db: Kysely<Database>, sessionId: string, formToken: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('checkout_sessions').set({ form_token: formToken, updated_at_ms: nowMs })
+export async function issueFormToken(
+  storage: Storage, sessionId: string, formToken: string, nowMs: number,
+): Promise<boolean> {
+  const result = await storage.db.updateTable('checkout_sessions').set({ form_token: formToken, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('status', '=', 'OPEN').where('expires_at_ms', '>', nowMs)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
@@ -24,8 +72,11 @@ export async function issueFormToken(db: Kysely<Database>, sessionId: string, fo
  * submissions of the same form (a double click) exactly one gets true and goes on to charge.
  * The previous (declined) attempt is forgotten, so its final state cannot reopen the session.
  */
-export async function claimFormToken(db: Kysely<Database>, sessionId: string, formToken: string, nowMs: number): Promise<boolean> {
-  const result = await db.updateTable('checkout_sessions').set({ form_token: null, status: 'PAYING', trans_id: null, updated_at_ms: nowMs })
+export async function claimFormToken(
+  storage: Storage, sessionId: string, formToken: string, nowMs: number,
+): Promise<boolean> {
+  const result = await storage.db.updateTable('checkout_sessions')
+    .set({ form_token: null, status: 'PAYING', trans_id: null, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('form_token', '=', formToken)
     .where('status', '=', 'OPEN').where('expires_at_ms', '>', nowMs)
     .executeTakeFirst();
@@ -33,8 +84,10 @@ export async function claimFormToken(db: Kysely<Database>, sessionId: string, fo
 }
 
 /** The payment made for the claim; still PAYING until the payment is final. */
-export async function recordCheckoutPayment(db: Kysely<Database>, sessionId: string, transId: string, nowMs: number): Promise<void> {
-  await db.updateTable('checkout_sessions').set({ trans_id: transId, updated_at_ms: nowMs })
+export async function recordCheckoutPayment(
+  storage: Storage, sessionId: string, transId: string, nowMs: number,
+): Promise<void> {
+  await storage.db.updateTable('checkout_sessions').set({ trans_id: transId, updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).execute();
 }
 
@@ -44,9 +97,10 @@ export async function recordCheckoutPayment(db: Kysely<Database>, sessionId: str
  * about an earlier attempt cannot reopen a session.
  */
 export async function settleCheckoutSession(
-  db: Kysely<Database>, sessionId: string, transId: string | null, approved: boolean, nowMs: number,
+  storage: Storage, sessionId: string, transId: string | null, approved: boolean, nowMs: number,
 ): Promise<void> {
-  let update = db.updateTable('checkout_sessions').set({ status: approved ? 'PAID' : 'OPEN', updated_at_ms: nowMs })
+  let update = storage.db.updateTable('checkout_sessions')
+    .set({ status: approved ? 'PAID' : 'OPEN', updated_at_ms: nowMs })
     .where('session_id', '=', sessionId).where('status', '=', 'PAYING');
   update = transId === null ? update.where('trans_id', 'is', null) : update.where('trans_id', '=', transId);
   await update.execute();

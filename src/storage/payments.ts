@@ -4,7 +4,7 @@ import { callbacksCommitted } from './callback-signal.ts';
 import { isUniqueViolation } from './dialect-errors.ts';
 import type { Storage } from './database.ts';
 import type {
-  OperationStatus, Payment, PaymentOperation, PaymentStatus,
+  NewPayment, OperationStatus, Payment, PaymentOperation, PaymentStatus,
 } from '../domain/payment.ts';
 import { writeCompanions, type PaymentCompanion } from './payment-companions.ts';
 
@@ -21,11 +21,13 @@ export async function findPayment(db: Executor, merchantId: string, transId: str
     .executeTakeFirst();
 }
 
-export async function findReplay(db: Executor, merchantId: string, requestFingerprint: string): Promise<PaymentRow | undefined> {
-  return db.selectFrom('payments').selectAll()
+/** Whether this merchant already made a payment for the request with this fingerprint. */
+export async function hasReplay(storage: Storage, merchantId: string, requestFingerprint: string): Promise<boolean> {
+  const row = await storage.db.selectFrom('payments').select('trans_id')
     .where('merchant_id', '=', merchantId)
     .where('request_fingerprint', '=', requestFingerprint)
     .limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Insert texts by table, columns, row count and dialect: a SALE's insert has ~35 columns, and
@@ -55,6 +57,7 @@ function hasColumns(record: Record<string, unknown>, columns: readonly string[])
 }
 
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true; // a fixed column list (newPaymentColumns): no need to compare names
   if (a.length !== b.length) return false;
   for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
   return true;
@@ -99,6 +102,55 @@ function insertInto(
   return { text: insertText(dialect, table, rows.length, firstParameter, columns), parameters };
 }
 
+/** The payments columns a new payment writes, in the order `pushNewPayment` gives them:
+ * one fixed shape, so the insert text is made once per dialect and row count. */
+const newPaymentColumns = [
+  'trans_id', 'merchant_id', 'order_id', 'action', 'is_auth', 'status', 'amount_minor', 'captured_minor',
+  'refunded_minor', 'currency', 'order_description', 'payer_email', 'payer_json', 'card_bin', 'card_last_four',
+  'card_length', 'card_expiry', 'card_brand', 'card_ciphertext', 'card_fingerprint', 'channel_id', 'parameters_json',
+  'term_url_3ds', 'term_url_target', 'recurring_init', 'descriptor', 'decline_reason', 'request_fingerprint',
+  'operation_lock', 'settled_at_ms', 'created_at_ms', 'updated_at_ms', 'recurring_token', 'card_token_ciphertext',
+  'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext',
+];
+
+/** A NewPayment as the row's values, straight into the parameter list (no row object between). */
+function pushNewPayment(parameters: unknown[], payment: NewPayment): void {
+  const { card } = payment;
+  parameters.push(
+    payment.transId, payment.merchantId, payment.orderId, payment.action, payment.isAuth ? 1 : 0, payment.status,
+    payment.amountMinor, payment.capturedMinor, payment.refundedMinor, payment.currency, payment.orderDescription,
+    payment.payerEmail, payment.payerJson, card.bin, card.lastFour, card.length, card.expiry, card.brand,
+    card.ciphertext, payment.cardFingerprint, payment.channelId, payment.parametersJson, payment.termUrl3ds,
+    payment.termUrlTarget, payment.recurringInit ? 1 : 0, payment.descriptor, payment.declineReason,
+    payment.requestFingerprint, payment.operationLock, payment.settledAtMs, payment.createdAtMs, payment.updatedAtMs,
+    payment.recurringToken, payment.cardTokenCiphertext, payment.scheduleId, payment.sourceTransId, payment.payeeJson,
+    payment.payeeCardMask, payment.payeeCardCiphertext,
+  );
+}
+
+const operationColumns = [
+  'operation_id', 'trans_id', 'type', 'status', 'amount_minor', 'decline_reason', 'created_at_ms', 'updated_at_ms',
+];
+
+function pushOperation(parameters: unknown[], operation: PaymentOperation): void {
+  parameters.push(
+    operation.operationId, operation.transId, operation.type, operation.status, operation.amountMinor,
+    operation.declineReason, operation.createdAtMs, operation.createdAtMs,
+  );
+}
+
+/** The inserts of a new payment and its sub-transactions, their PostgreSQL placeholders
+ * numbered from `firstParameter`, with one parameter list for both. */
+function newPaymentInserts(
+  dialect: Storage['dialect'], payment: NewPayment, operations: readonly PaymentOperation[], parameters: unknown[],
+): { paymentText: string; operationsText: string } {
+  const paymentText = insertText(dialect, 'payments', 1, parameters.length + 1, newPaymentColumns);
+  pushNewPayment(parameters, payment);
+  const operationsText = insertText(dialect, 'payment_operations', operations.length, parameters.length + 1, operationColumns);
+  for (const operation of operations) pushOperation(parameters, operation);
+  return { paymentText, operationsText };
+}
+
 /**
  * Inserts a new payment with its sub-transactions, outbox rows and companions (storage/
  * payment-companions.ts), atomically. Returns
@@ -111,7 +163,7 @@ function insertInto(
  * SQLite, concurrent inserts share one commit (Storage.write).
  */
 export async function insertPayment(
-  storage: Storage, payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[],
+  storage: Storage, payment: NewPayment, operations: readonly PaymentOperation[], outbox: OutboxRow[],
   companions: readonly PaymentCompanion[] = [],
 ): Promise<'inserted' | 'conflict'> {
   try {
@@ -121,11 +173,21 @@ export async function insertPayment(
       return 'inserted';
     }
     await storage.write(async (transaction) => {
-      for (const [table, rows] of [['payments', [payment]], ['payment_operations', operations], ['outbox', outbox]] as const) {
-        if (rows.length === 0) continue;
-        const statement = insertInto(storage.dialect, table, rows);
+      // A statement per table: SQLite has no data-modifying CTEs, and the batch shares one commit.
+      const paymentParameters: unknown[] = [];
+      pushNewPayment(paymentParameters, payment);
+      const paymentText = insertText(storage.dialect, 'payments', 1, 1, newPaymentColumns);
+      await transaction.executeQuery(CompiledQuery.raw(paymentText, paymentParameters));
+      if (operations.length > 0) {
+        const operationParameters: unknown[] = [];
+        for (const operation of operations) pushOperation(operationParameters, operation);
+        const text = insertText(storage.dialect, 'payment_operations', operations.length, 1, operationColumns);
+        await transaction.executeQuery(CompiledQuery.raw(text, operationParameters));
+      }
+      if (outbox.length > 0) {
+        const statement = insertInto(storage.dialect, 'outbox', outbox);
         if (statement) await transaction.executeQuery(CompiledQuery.raw(statement.text, statement.parameters));
-        else await transaction.insertInto(table).values(rows as never).execute();
+        else await transaction.insertInto('outbox').values(outbox).execute();
       }
       if (companions.length > 0) await writeCompanions(transaction, companions);
     });
@@ -138,16 +200,15 @@ export async function insertPayment(
 }
 
 /** PostgreSQL: the payment, its operations and its callbacks as one statement. */
-function paymentInOneStatement(payment: PaymentRow, operations: OperationRow[], outbox: OutboxRow[]): CompiledQuery {
-  const paymentInsert = insertInto('postgres', 'payments', [payment])!;
-  const operationsInsert = insertInto('postgres', 'payment_operations', operations, paymentInsert.parameters.length + 1);
-  const outboxInsert = operationsInsert
-    && insertInto('postgres', 'outbox', outbox, paymentInsert.parameters.length + operationsInsert.parameters.length + 1);
-  if (!operationsInsert || !outboxInsert) throw new Error('operations and callbacks of one payment must each have one shape');
-  return CompiledQuery.raw(
-    oneStatementText(paymentInsert.text, operationsInsert.text, outboxInsert.text),
-    [...paymentInsert.parameters, ...operationsInsert.parameters, ...outboxInsert.parameters],
-  );
+function paymentInOneStatement(
+  payment: NewPayment, operations: readonly PaymentOperation[], outbox: OutboxRow[],
+): CompiledQuery {
+  const parameters: unknown[] = [];
+  const { paymentText, operationsText } = newPaymentInserts('postgres', payment, operations, parameters);
+  const outboxInsert = insertInto('postgres', 'outbox', outbox, parameters.length + 1);
+  if (!outboxInsert) throw new Error('the callbacks of one payment must have one shape');
+  for (const parameter of outboxInsert.parameters) parameters.push(parameter);
+  return CompiledQuery.raw(oneStatementText(paymentText, operationsText, outboxInsert.text), parameters);
 }
 
 /** The combined text, made once per shape: a text built afresh per SALE (~2 KB) had to be
@@ -182,36 +243,6 @@ export async function findOpenPaymentOfOrder(db: Executor, merchantId: string, o
     .limit(1).executeTakeFirst();
 }
 
-export interface PaymentChange {
-  status?: PaymentStatus;
-  captured_minor?: number;
-  decline_reason?: string | null;
-  descriptor?: string;
-  settled_at_ms?: number | null;
-  operation_lock?: string | null;
-}
-
-/** Finishes a SALE written PREPARE first (operations/sale.ts): payment fields, the operation's
- * status and the callbacks, together. Money operations finish with finishClaimedOperation. */
-export async function completeOperation(
-  db: Kysely<Database>,
-  transId: string,
-  change: PaymentChange,
-  operation: { operationId: string; status: 'success' | 'fail'; declineReason: string | null },
-  outbox: OutboxRow[],
-  nowMs: number,
-): Promise<void> {
-  await db.transaction().execute(async (transaction) => {
-    await transaction.updateTable('payments').set({ ...change, updated_at_ms: nowMs })
-      .where('trans_id', '=', transId).execute();
-    await transaction.updateTable('payment_operations')
-      .set({ status: operation.status, decline_reason: operation.declineReason, updated_at_ms: nowMs })
-      .where('operation_id', '=', operation.operationId).execute();
-    if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
-  });
-  callbacksCommitted(outbox);
-}
-
 /** A row as the operations see it (domain/payment.ts). Unknown statuses cannot be stored: the
  * column is only written from the union. */
 export function paymentFromRow(row: PaymentRow): Payment {
@@ -220,12 +251,14 @@ export function paymentFromRow(row: PaymentRow): Payment {
     isAuth: Number(row.is_auth) === 1, status: row.status as PaymentStatus,
     amountMinor: Number(row.amount_minor), capturedMinor: Number(row.captured_minor),
     refundedMinor: Number(row.refunded_minor),
-    currency: row.currency, descriptor: row.descriptor, declineReason: row.decline_reason,
+    currency: row.currency, orderDescription: row.order_description,
+    descriptor: row.descriptor, declineReason: row.decline_reason,
     payerEmail: row.payer_email, payerJson: row.payer_json,
     card: {
       bin: row.card_bin, lastFour: row.card_last_four, length: Number(row.card_length), expiry: row.card_expiry,
       brand: row.card_brand, ciphertext: row.card_ciphertext,
     },
+    channelId: row.channel_id, parametersJson: row.parameters_json,
     termUrl3ds: row.term_url_3ds, termUrlTarget: row.term_url_target, operationLock: row.operation_lock,
     settledAtMs: row.settled_at_ms === null ? null : Number(row.settled_at_ms),
     createdAtMs: Number(row.created_at_ms), updatedAtMs: Number(row.updated_at_ms),
@@ -241,7 +274,7 @@ export function operationFromRow(row: OperationRow): PaymentOperation {
   };
 }
 
-function operationRowOf(operation: PaymentOperation): OperationRow {
+export function operationRowOf(operation: PaymentOperation): OperationRow {
   return {
     operation_id: operation.operationId, trans_id: operation.transId, type: operation.type, status: operation.status,
     amount_minor: operation.amountMinor, decline_reason: operation.declineReason,

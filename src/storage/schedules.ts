@@ -21,7 +21,7 @@ export interface Schedule {
   paused: boolean;
 }
 
-function scheduleFromRow(row: ScheduleRow): Schedule {
+export function scheduleFromRow(row: ScheduleRow): Schedule {
   return {
     scheduleId: row.schedule_id, merchantId: row.merchant_id, name: row.name, intervalUnit: row.interval_unit,
     intervalLength: Number(row.interval_length),

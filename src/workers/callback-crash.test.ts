@@ -18,6 +18,7 @@ import { openStorage } from '../storage/database.ts';
 import { advanceClockOffset } from '../storage/sandbox-clock.ts';
 import { startCallbackReceiver } from '../testing/callback-receiver.ts';
 import { saleFields } from '../testing/harness.ts';
+import { serverProcessArguments } from '../testing/processes.ts';
 
 /** A hang fails the test by name instead of stalling the whole suite. */
 const testTimeoutMs = 90_000;
@@ -53,7 +54,7 @@ interface RunningServer {
 
 /** Starts `src/server.ts` as its own process and waits for its 'kassa is listening' line. */
 async function startServer(environment: NodeJS.ProcessEnv): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, serverProcessArguments(), {
     cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -6,8 +6,8 @@ import { approvedStatuses } from '../operations/payment-facts.ts';
 import { ruleOf } from '../operations/recurring.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { findMerchantById } from '../storage/merchants.ts';
-import { findPaymentAnyMerchant } from '../storage/payments.ts';
-import { dueBindings, endBinding, moveNextDue, type BindingRow, type ScheduleRow } from '../storage/schedules.ts';
+import { loadPaymentAnyMerchant } from '../storage/payments.ts';
+import { dueBindings, endBinding, moveNextDue, scheduleFromRow, type BindingRow, type ScheduleRow } from '../storage/schedules.ts';
 
 /**
  * Charges the cards bound to schedules on their due dates: a RECURRING_SALE payment per due
@@ -88,21 +88,22 @@ export class ScheduleRunner {
     binding: BindingRow, schedule: ScheduleRow, today: string, nowMs: number,
   ): Promise<keyof ScheduleRunCounts | 'waiting'> {
     const db = this.#context.storage.db;
-    const initiating = await findPaymentAnyMerchant(db, binding.initiating_trans_id);
+    const initiating = await loadPaymentAnyMerchant(this.#context.storage, binding.initiating_trans_id);
     if (!initiating || initiating.status === 'DECLINED') {
       await endBinding(db, binding.binding_id, 'ended', nowMs);
       return 'ended';
     }
     if (!approvedStatuses.has(initiating.status)) return 'waiting';
 
-    const rule = ruleOf(schedule);
+    const rule = ruleOf(scheduleFromRow(schedule));
     const next = nextDueDate(rule, binding.anchor_on, Number(binding.last_index), schedule.resumed_on);
     if (next.dueOn !== binding.next_due_on) {
       // Dates that fell while the schedule was paused: skipped, not charged late.
       await moveNextDue(db, binding.binding_id, binding.next_due_on, next.dueOn, next.index - 1, nowMs);
       if (next.dueOn > today) return 'skipped';
     }
-    const source = binding.source_trans_id === initiating.trans_id ? initiating : await findPaymentAnyMerchant(db, binding.source_trans_id);
+    const source = binding.source_trans_id === initiating.transId
+      ? initiating : await loadPaymentAnyMerchant(this.#context.storage, binding.source_trans_id);
     const merchant = await findMerchantById(db, binding.merchant_id);
     if (!source || !merchant) {
       await endBinding(db, binding.binding_id, 'ended', nowMs);
@@ -116,7 +117,7 @@ export class ScheduleRunner {
         orderId: binding.order_id,
         amountMinor: Number(binding.amount_minor),
         currency: binding.currency,
-        description: initiating.order_description,
+        description: initiating.orderDescription,
         isAuth: false,
         scheduleId: schedule.schedule_id,
         fingerprint: this.#context.vault.fingerprint(`schedule-charge\n${binding.binding_id}\n${next.dueOn}`),
@@ -125,7 +126,7 @@ export class ScheduleRunner {
           seriesIndex: next.index, nextDueOn: following.dueOn, completed,
         }],
       });
-      return outcome.status === 'DECLINED' ? 'declined' : 'charged';
+      return outcome.payment.status === 'DECLINED' ? 'declined' : 'charged';
     } catch (error) {
       // This very charge was made (by another runner: its fingerprint is taken), or the order
       // has an unfinished payment: nothing was charged here.

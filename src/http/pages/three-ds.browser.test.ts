@@ -131,7 +131,6 @@ test('the 3-D Secure page speaks Russian, Kazakh and Uzbek, and works without Ja
 
 async function redirectInputs(transId: string): Promise<string> {
   const { challengeRedirect } = await import('../../operations/challenge-links.ts');
-  const row = await platform.context.storage.db.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirstOrThrow();
-  const redirect = challengeRedirect(platform.context, row, '3DS');
+  const redirect = challengeRedirect(platform.context, transId, '3DS');
   return Object.entries(redirect.params).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
 }

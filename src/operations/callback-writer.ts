@@ -1,0 +1,67 @@
+import { formatTransDate } from '../domain/dates.ts';
+import type { KnownOutcome, Payment, PaymentOperation } from '../domain/payment.ts';
+import {
+  captureCallback, creditvoidCallback, paymentCallback, voidCallback, type RedirectFacts,
+} from '../protocol/responses.ts';
+import type { OutboxRow } from '../storage/payments.ts';
+import type { PlatformContext } from './context.ts';
+import { callbackRow, factsOf } from './payment-facts.ts';
+
+/**
+ * The callback writer: the one place operations turn a change of a payment into the merchant's
+ * callback body (the API's answers are rendered at the HTTP edge, http/api-responses.ts). Each
+ * row goes to the outbox in the transaction of the change it reports.
+ */
+
+/**
+ * A payment made through performSale reached a final or challenge state: the spec's callback
+ * for the action that made it (SALE, DEBIT, CREDIT2CARD, …), with the redirect while the
+ * cardholder must act. `merchantCallbackUrl`, when known: see callbackRow.
+ */
+export function paymentCallbackRow(
+  context: PlatformContext, payment: Payment, nowMs: number, merchantCallbackUrl?: string | null,
+  redirect?: RedirectFacts,
+): OutboxRow {
+  return callbackRow(payment, paymentCallback(factsOf(context, payment), redirect), nowMs, merchantCallbackUrl);
+}
+
+/** A waiting operation finished with a known outcome: its callback, rendered from the payment
+ * as it is after the change. */
+export function finishedOperationCallbackRow(
+  context: PlatformContext,
+  payment: Payment,
+  operation: PaymentOperation,
+  outcome: KnownOutcome,
+  nowMs: number,
+  merchantCallbackUrl?: string | null,
+): OutboxRow {
+  const approved = outcome.outcome === 'approved';
+  const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
+  let body: Record<string, unknown>;
+  switch (operation.type) {
+    case 'CAPTURE':
+      body = captureCallback(
+        factsOf(context, payment, { dateMs: nowMs }),
+        operation.amountMinor,
+        approved,
+        declineReason,
+      );
+      break;
+    case 'REFUND':
+    case 'REVERSAL':
+      body = creditvoidCallback(
+        factsOf(context, payment),
+        operation.amountMinor,
+        approved
+          ? { approved: true, status: payment.status, dateText: formatTransDate(nowMs, context.timeZone) }
+          : { approved: false, declineReason: declineReason! },
+      );
+      break;
+    case 'VOID':
+      body = voidCallback(factsOf(context, payment, { dateMs: nowMs }), approved, declineReason);
+      break;
+    default:
+      return paymentCallbackRow(context, payment, nowMs, merchantCallbackUrl);
+  }
+  return callbackRow(payment, body, nowMs, merchantCallbackUrl);
+}
