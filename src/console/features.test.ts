@@ -112,3 +112,17 @@ test('schedules: paused, run and deleted from the console through the operations
   const actions = await auditActions();
   assert.ok(['schedule pause', 'schedule run', 'schedule delete'].every((action) => actions.includes(action)));
 });
+
+test("sandbox: an administrator times out a payment's 3-D Secure step; it is declined as abandoned", async () => {
+  const merchant = await platform.addMerchant({ threeDsEnabled: true, email: 'threeds@shop.test' });
+  const sale = (await platform.post(saleFields(merchant, { card_exp_month: '05' }))).body;
+  assert.equal(sale.status, '3DS');
+  const page = (await client.get(`/console/payments/${sale.trans_id}`)).body;
+  assert.match(page, /Time out 3-D Secure \(sandbox\)/);
+  const answer = await client.post(`/console/payments/${sale.trans_id}/expire-challenge`, {});
+  assert.equal(answer.headers.location, `/console/payments/${sale.trans_id}?done=challengeExpired`);
+  const after = (await client.get(String(answer.headers.location))).body;
+  assert.match(after, /<dd>DECLINED/);
+  assert.match(after, /The cardholder&#39;s step timed out/);
+  assert.ok((await auditActions()).includes('sandbox 3-D Secure timeout'));
+});

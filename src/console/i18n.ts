@@ -159,6 +159,8 @@ const en = {
   name: 'Name',
   interval: 'Interval',
   scheduleDone: 'Done.',
+  expireChallenge: 'Time out 3-D Secure (sandbox)',
+  challengeExpired: "The cardholder's step timed out; the payment is declined.",
 };
 
 export type ConsoleKey = keyof typeof en;
@@ -316,6 +318,8 @@ const ru: Record<ConsoleKey, string> = {
   name: 'Название',
   interval: 'Интервал',
   scheduleDone: 'Готово.',
+  expireChallenge: 'Истечь 3-D Secure (песочница)',
+  challengeExpired: 'Время шага покупателя истекло; платёж отклонён.',
 };
 
 const kk: Record<ConsoleKey, string> = {
@@ -471,6 +475,8 @@ const kk: Record<ConsoleKey, string> = {
   name: 'Атауы',
   interval: 'Аралық',
   scheduleDone: 'Дайын.',
+  expireChallenge: '3-D Secure мерзімін өткізу (құмсалғыш)',
+  challengeExpired: 'Төлеушінің қадамының уақыты өтті; төлем қабылданбады.',
 };
 
 const catalogue: Record<ConsoleLanguage, Record<ConsoleKey, string>> = { en, ru, kk };

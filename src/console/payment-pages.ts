@@ -11,6 +11,7 @@ import {
   paymentSearchOf,
   resendConsoleCallback,
   sandboxChargeback,
+  sandboxExpireChallenge,
   visiblePayment,
   type MoneyAction,
   type PaymentPage,
@@ -35,6 +36,7 @@ import {
 
 const flashes: Record<string, ConsoleKey> = {
   chargedBack: 'chargedBack',
+  challengeExpired: 'challengeExpired',
   refunded: 'refunded',
   captured: 'captured',
   voided: 'voided',
@@ -66,6 +68,22 @@ export function registerPaymentPages(scope: FastifyInstance, settings: ConsoleSe
   }
   if (settings.sandbox) {
     scope.post('/console/payments/:transId/chargeback', (request, reply) => chargebackAction(settings, request, reply));
+    scope.post('/console/payments/:transId/expire-challenge', async (request, reply) => {
+      const consoleRequest = await guarded(settings, request, reply, 'moveClock');
+      if (!consoleRequest) return reply;
+      const { t, session } = consoleRequest;
+      const payment = await visiblePayment(
+        settings.context,
+        session.user,
+        (request.params as { transId: string }).transId,
+      );
+      if (!payment) return messagePage(reply, consoleRequest, 404, t('notFound'));
+      const expired = await sandboxExpireChallenge(settings.context, session.user, payment);
+      return reply
+        .code(303)
+        .header('location', `/console/payments/${payment.transId}${expired ? '?done=challengeExpired' : ''}`)
+        .send();
+    });
   }
   scope.post('/console/callbacks/:outboxId/resend', async (request, reply) => {
     const consoleRequest = await guarded(settings, request, reply, 'resendCallback');
@@ -150,7 +168,9 @@ function chargebackForm(t: Translate, csrfToken: string, payment: Payment, error
   return html`<form class="inline" method="post" action="/console/payments/${payment.transId}/chargeback">
 ${csrfInput(csrfToken)}${field({ name: 'reason_code', id: 'field-reason-code', label: t('reasonCode'), value: '4837' })}
 ${field({
-  name: 'amount', id: 'field-amount-chargeback', error,
+  name: 'amount',
+  id: 'field-amount-chargeback',
+  error,
   label: `${t('chargebackSandbox')}: ${t('amount').toLowerCase()} (${payment.currency})`,
 })}
 <button type="submit" class="secondary">${t('chargebackSandbox')}</button></form>`;
@@ -341,6 +361,10 @@ ${csrfInput(session.csrfToken)}
 ${errorOf('void')}</p>`
         : ''
     }</form>`);
+  }
+  if (sandbox && (payment.status === '3DS' || payment.status === 'REDIRECT') && may(role, 'moveClock')) {
+    forms.push(html`<form class="inline" method="post" action="/console/payments/${payment.transId}/expire-challenge">
+${csrfInput(session.csrfToken)}<button type="submit" class="secondary">${t('expireChallenge')}</button></form>`);
   }
   if (sandbox && settled && may(role, 'moveClock'))
     forms.push(chargebackForm(t, session.csrfToken, payment, errorOf('chargeback')));

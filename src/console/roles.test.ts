@@ -38,6 +38,7 @@ async function everyAction(transId: string): Promise<[string, Record<string, str
     ['/console/refund-applications/01a00000-0000-7000-8000-000000000000/decide', { decision: 'approve' }],
     ['/console/clock/advance', { duration: '1d' }],
     [`/console/payments/${transId}/chargeback`, { reason_code: '4837' }],
+    [`/console/payments/${transId}/expire-challenge`, {}],
     [`/console/merchants/${clientKey}/enabled`, { enabled: 'off' }],
     [`/console/merchants/${clientKey}/users`, { email: 'sneaky@shop.test' }],
     ['/console/schedules/01a00000-0000-7000-8000-000000000000/delete', { merchant_id: platform.merchant.merchantId }],

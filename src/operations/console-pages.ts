@@ -15,6 +15,7 @@ import { loadOperations, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { advanceClockOffset, readClockOffset, SandboxClock } from '../storage/sandbox-clock.ts';
 import { capturePayment } from './capture.ts';
 import { createChargeback } from './chargeback.ts';
+import { expireChallenge } from './complete-challenge.ts';
 import { actorOf, recordAudit, type ConsoleUser } from './console-accounts.ts';
 import type { PlatformContext } from './context.ts';
 import { describeCallback, resendCallback, type DescribedCallback } from './manage-callbacks.ts';
@@ -281,6 +282,25 @@ export async function sandboxChargeback(
     after: { ...(after ? moneyFacts(after) : {}), reason_code: input.reasonCode },
   });
   return { done: true, result: 'approved' };
+}
+
+/** Sandbox only: the cardholder's 3-D Secure or redirect step times out now, as if abandoned. */
+export async function sandboxExpireChallenge(
+  context: PlatformContext,
+  user: ConsoleUser,
+  payment: Payment,
+): Promise<boolean> {
+  if (payment.status !== '3DS' && payment.status !== 'REDIRECT') return false;
+  if (!(await expireChallenge(context, payment.transId, context.clock.nowMs()))) return false;
+  const after = await loadPaymentAnyMerchant(context.storage, payment.transId);
+  await recordAudit(context.storage, context.clock, actorOf(user), {
+    action: 'sandbox 3-D Secure timeout',
+    target: payment.transId,
+    merchantId: payment.merchantId,
+    before: moneyFacts(payment),
+    after: after ? moneyFacts(after) : undefined,
+  });
+  return true;
 }
 
 export async function sandboxClockOffsetMs(context: PlatformContext): Promise<number> {
