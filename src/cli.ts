@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
+import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import {
   auditCliCommand, consoleAreas, consoleCommand, ConsoleInputError, consoleOptions, consoleUsage,
@@ -66,6 +67,8 @@ ${refundApplicationsUsage}
 ${operatorUsage}
 
 ${lockoutsUsage}
+
+${routingUsage}
 
 ${consoleUsage}
 
@@ -265,7 +268,51 @@ const areas = new Set([
   'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', ...consoleAreas,
 ]);
 
+/** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
+async function withPlatform<T>(
+  io: CliIo, initialise: boolean, work: (context: RoutingCliContext) => Promise<T>,
+): Promise<T> {
+  const config = settingsOf(io.environment);
+  refuseMissingDataDirectory(config, initialise);
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
+  });
+  const vault = openVault({
+    secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+  });
+  const clock = await platformClock(config, storage, io.clock ?? systemClock);
+  try {
+    return await work({ storage, vault, clock, timeZone: config.timeZone });
+  } finally {
+    if ('close' in clock && typeof clock.close === 'function') await clock.close();
+    await storage.close();
+  }
+}
+
+/** `kassa routing` commands that change the configuration (routing has its own history too). */
+function routingChanges(argv: string[]): boolean {
+  return !argv.includes('--dry-run') && !argv.includes('--help')
+    && ['create', 'set', 'disable', 'apply'].some((verb) => argv.slice(1, 3).includes(verb));
+}
+
+/** Secrets given on the command line (`--secret KEY=VALUE`) never reach the audit log. */
+function maskedArguments(argv: string[]): string {
+  return argv
+    .map((argument, index) => (argv[index - 1] === '--secret' ? `${argument.split('=')[0]}=***` : argument))
+    .join(' ');
+}
+
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
+  // `kassa routing …` parses its own options (cli-routing.ts).
+  if (argv[0] === 'routing') {
+    const code = await routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+    if (code === 0 && routingChanges(argv)) {
+      await withPlatform(io, false, ({ storage, clock }) => auditCliCommand(storage, clock, io.environment, {
+        area: 'routing', verb: argv.slice(1, 3).join(' '), values: { arguments: maskedArguments(argv.slice(1)) },
+      }));
+    }
+    return code;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: merchantOptions,
@@ -327,6 +374,7 @@ const knownErrors = [
   RefundApplicationError,
   OperatorInputError,
   LockoutInputError,
+  RoutingInputError,
   CliSetupError,
   StorageSetupError,
 ];

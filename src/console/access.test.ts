@@ -160,3 +160,12 @@ test('console passwords are stored as scrypt hashes, never in clear', async () =
   assert.match(row.password_hash, /^scrypt\$15\$8\$1\$/);
   assert.ok(!row.password_hash.includes(administrator.password));
 });
+
+test('routing changes made with the CLI are audited, their secrets masked', async () => {
+  await runKassa(platform, 'routing', 'mid', 'create', '--name', 'AUDITED-MID', '--secret', 'apiKey=very-secret-value');
+  const entries = JSON.parse((await runKassa(platform, 'audit', 'list', '--json')).stdout) as { action: string; after: string }[];
+  const entry = entries.find((row) => row.action === 'cli routing mid create');
+  assert.ok(entry, 'the routing change is in the audit log');
+  assert.match(entry.after ?? '', /apiKey=\*\*\*/);
+  assert.doesNotMatch(JSON.stringify(entries), /very-secret-value/);
+});
