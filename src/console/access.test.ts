@@ -163,7 +163,10 @@ test('console passwords are stored as scrypt hashes, never in clear', async () =
 
 test('routing changes made with the CLI are audited, their secrets masked', async () => {
   await runKassa(platform, 'routing', 'mid', 'create', '--name', 'AUDITED-MID', '--secret', 'apiKey=very-secret-value');
-  const entries = JSON.parse((await runKassa(platform, 'audit', 'list', '--json')).stdout) as { action: string; after: string }[];
+  const entries = JSON.parse((await runKassa(platform, 'audit', 'list', '--json')).stdout) as {
+    action: string;
+    after: string;
+  }[];
   const entry = entries.find((row) => row.action === 'cli routing mid create');
   assert.ok(entry, 'the routing change is in the audit log');
   assert.match(entry.after ?? '', /apiKey=\*\*\*/);
