@@ -1,3 +1,4 @@
+import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-backup.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -67,6 +68,7 @@ ${refundApplicationsUsage}
 ${operatorUsage}
 
 ${lockoutsUsage}
+${backupUsage}
 
 ${routingUsage}
 
@@ -320,6 +322,11 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     strict: true,
   });
   const [area, verb] = positionals;
+  if (!values.help && (area === 'backup' || area === 'restore')) {
+    const config = settingsOf(io.environment);
+    await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
+    return 0;
+  }
   if (values.help || !area || !areas.has(area) || !verb) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
@@ -377,6 +384,7 @@ const knownErrors = [
   RoutingInputError,
   CliSetupError,
   StorageSetupError,
+  BackupError,
 ];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message

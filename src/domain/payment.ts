@@ -128,6 +128,8 @@ export interface NewPayment extends Payment {
   payeeJson: string | null;
   payeeCardMask: string | null;
   payeeCardCiphertext: string | null;
+  /** X-Request-Id of the request that made it (docs/adr/0061); null when no request did. */
+  requestId: string | null;
 }
 
 /** A sub-transaction of a payment (GET_TRANS_DETAILS lists them). */

@@ -90,8 +90,9 @@ export interface SaleOutcome {
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
-export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>
-  & { routingRevision?: number };
+export type SaleMerchant = Pick<
+  AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl' | 'requestId'
+> & { routingRevision?: number };
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
@@ -303,6 +304,7 @@ function newPayment(context: PlatformContext, merchant: SaleMerchant, plan: Paym
     payeeJson: payee ? JSON.stringify(payee.fields) : null,
     payeeCardMask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : null,
     payeeCardCiphertext: payeeCard ? context.vault.encrypt(payeeCard) : null,
+    requestId: merchant.requestId ?? null,
   };
 }
 

@@ -52,6 +52,10 @@ export const protocolErrors = {
   chargebackNotAllowed: { code: 900106, message: 'Chargeback is possible for a settled payment only.', source: 'kassa' },
   midWeekLimit: { code: 900201, message: 'Week MID limit is exceeded.', source: 'kassa' },
   mappingMonthLimit: { code: 900202, message: 'Month Merchant mapping limit is exceeded.', source: 'kassa' },
+  storageUnavailable: {
+    code: 900503, source: 'kassa',
+    message: 'Storage temporarily unavailable. Check the payment with GET_TRANS_STATUS before retrying.',
+  },
   internal: { code: 900500, message: 'Internal error. Check the payment with GET_TRANS_STATUS before retrying.', source: 'kassa' },
 } as const;
 

@@ -5,10 +5,11 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
-import { migrateToLatest } from './migrations.ts';
+import { migrateToLatest, missingMigrations } from './migrations.ts';
 import { schemaScopedMigrationDatabase } from './schema-scoped-migrations.ts';
 import { WriteBatcher } from './write-batch.ts';
 import { cachedMerchantLookup, sqliteMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
+import { PostgresHostChoice, postgresUrlsOf, ReadOnlyHostError } from './postgres-hosts.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -31,6 +32,12 @@ export interface Storage {
   /** Merchants by client_key for authenticating requests, cached and kept exact: by change
    * notifications on PostgreSQL, by data_version on SQLite (storage/merchant-cache.ts). */
   merchants: MerchantLookup;
+  /** PostgreSQL: the pool's connections (total, idle) and requests waiting for one. */
+  poolStatistics?(): { total: number; idle: number; waiting: number };
+  /** For /health/ready: what is wrong with the database now, or an empty list. */
+  readinessProblems(): Promise<string[]>;
+  /** The SQLite file (for `kassa backup`); undefined on PostgreSQL. */
+  sqliteFile?: SqliteDatabase.Database;
   close(): Promise<void>;
 }
 
@@ -105,6 +112,48 @@ class PreparingClient extends pg.Client {
   }
 }
 
+/**
+ * The pool's client class for a host choice: each new connection goes to the host that last
+ * worked; one that cannot be reached, or (with several hosts) is a read-only standby, moves the
+ * choice on (storage/postgres-hosts.ts). The read-write check is one query per new connection.
+ */
+function clientClassFor(choice: PostgresHostChoice): typeof pg.Client {
+  return class HostChoosingClient extends PreparingClient {
+    readonly chosenUrl: string;
+    constructor(config?: string | pg.ClientConfig) {
+      const chosenUrl = choice.current;
+      super({ ...(typeof config === 'object' ? config : {}), connectionString: chosenUrl });
+      this.chosenUrl = chosenUrl;
+      // A connection the server drops (restart, failover) while the client is checked out but
+      // between queries is an 'error' event nobody else listens to, which would end the process.
+      // The next query on it fails, and the pool drops it: the request gets 900503.
+      this.on('error', () => undefined);
+    }
+
+    // biome-ignore lint/suspicious/noExplicitAny: pg's connect has a callback and a promise form
+    override connect(callback?: any): any {
+      const connecting = (async () => {
+        try {
+          await super.connect();
+        } catch (error) {
+          choice.failed(this.chosenUrl);
+          throw error;
+        }
+        if (!choice.multiple) return;
+        const { rows } = await super.query('select pg_is_in_recovery() as standby');
+        if (rows[0]?.standby) {
+          choice.failed(this.chosenUrl);
+          const { host, port } = describePostgres(this.chosenUrl);
+          throw new ReadOnlyHostError(`PostgreSQL at ${host}:${port} is a read-only standby`);
+        }
+      })();
+      if (!callback) return connecting.then(() => this);
+      connecting.then(() => callback(null, this), (error: Error) => callback(error));
+      return undefined;
+    }
+  };
+}
+
 /** The database cannot be used as configured; the message says what to do, in one line. */
 export class StorageSetupError extends Error {}
 
@@ -140,14 +189,23 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   if (config.databaseUrl) {
     const schema = config.postgresSchema;
     if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error('invalid PostgreSQL schema name');
+    const choice = new PostgresHostChoice(postgresUrlsOf(config.databaseUrl) ?? [config.databaseUrl]);
+    const Client = clientClassFor(choice);
+    const searchPath = schema ? { options: `-c search_path=${schema}` } : {};
     const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
+      connectionString: choice.current,
       max: config.postgresPoolSize ?? 8,
-      // A request never waits forever for a connection.
-      connectionTimeoutMillis: 10_000,
-      Client: PreparingClient,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      // A request never waits long for a connection: with PostgreSQL down it is answered with
+      // the protocol's error in seconds, not held (docs/adr/0063).
+      connectionTimeoutMillis: 5_000,
+      // A dead server behind a live route is noticed by the kernel, not only at the next write.
+      keepAlive: true,
+      Client,
+      ...searchPath,
     });
+    // An idle connection the server dropped (restart, failover) is an 'error' on the pool; the
+    // pool removes it, and the next request opens a fresh one. Unhandled, it would end the process.
+    pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
       await migrateToLatest(schemaScopedMigrationDatabase(pool, schema ?? 'public'), schema);
@@ -157,10 +215,20 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
     }
     // Named, so an operator can tell the LISTEN connection in pg_stat_activity.
     const merchants = cachedMerchantLookup(db, {
-      connection: { connectionString: config.databaseUrl, application_name: `kassa merchant changes ${schema ?? 'public'}` },
+      connection: () => ({ connectionString: choice.current, application_name: `kassa merchant changes ${schema ?? 'public'}` }),
+      createClient: (connection) => new Client(connection),
     });
     return {
       db, dialect: 'postgres', write: (work) => db.transaction().execute(work), merchants,
+      poolStatistics: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      readinessProblems: async () => {
+        const problems = await databaseProblems(db);
+        if (problems.length === 0 && !merchants.caching) {
+          merchants.listen();
+          problems.push('the merchant-change LISTEN connection is not connected');
+        }
+        return problems;
+      },
       close: async () => {
         await merchants.close();
         await db.destroy();
@@ -178,5 +246,20 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
   await migrateToLatest(db);
   const batcher = new WriteBatcher(db);
-  return { db, dialect: 'sqlite', write: (work) => batcher.run(work), merchants: sqliteMerchantLookup(db, () => file.pragma('data_version', { simple: true }) as number), close: () => db.destroy() };
+  return {
+    db, dialect: 'sqlite', write: (work) => batcher.run(work),
+    merchants: sqliteMerchantLookup(db, () => file.pragma('data_version', { simple: true }) as number),
+    readinessProblems: () => databaseProblems(db), sqliteFile: file, close: () => db.destroy(),
+  };
+}
+
+/** Reachable, and every migration this version knows applied (an older restore, or a node of a
+ * newer version that ran one this node does not know, is not ready in a way the operator must see). */
+async function databaseProblems(db: Kysely<Database>): Promise<string[]> {
+  try {
+    const missing = await missingMigrations(db);
+    return missing.length === 0 ? [] : [`migrations not applied: ${missing.join(', ')}`];
+  } catch (error) {
+    return [`database unreachable: ${(error as Error).message}`];
+  }
 }

@@ -464,6 +464,14 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0030_payment_request_ids': {
+    // The X-Request-Id of the request that created a payment, so an operator can go from a
+    // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
+    // (0030–0039) so it cannot collide with migrations written alongside it.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
+    },
+  },
 };
 
 /** The audit log is append-only in the database itself: an UPDATE or DELETE fails whoever runs it. */
@@ -601,4 +609,11 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
   if (!error && !failed) return;
   const message = (error as Error | undefined)?.message ?? 'unknown error';
   throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${message}`, { cause: error });
+}
+
+/** Migrations this version knows that the database has not applied (for /health/ready). */
+export async function missingMigrations(db: Kysely<any>): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const applied = new Set(rows.map((row) => row.name));
+  return Object.keys(migrations).filter((name) => !applied.has(name));
 }

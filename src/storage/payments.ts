@@ -111,7 +111,7 @@ const newPaymentColumns = [
   'card_length', 'card_expiry', 'card_brand', 'card_ciphertext', 'card_fingerprint', 'channel_id', 'parameters_json',
   'term_url_3ds', 'term_url_target', 'recurring_init', 'descriptor', 'decline_reason', 'request_fingerprint',
   'operation_lock', 'settled_at_ms', 'created_at_ms', 'updated_at_ms', 'recurring_token', 'card_token_ciphertext',
-  'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext', 'mid_id',
+  'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext', 'mid_id', 'request_id',
 ];
 
 /** A NewPayment as the row's values, straight into the parameter list (no row object between). */
@@ -125,7 +125,7 @@ function pushNewPayment(parameters: unknown[], payment: NewPayment): void {
     payment.termUrlTarget, payment.recurringInit ? 1 : 0, payment.descriptor, payment.declineReason,
     payment.requestFingerprint, payment.operationLock, payment.settledAtMs, payment.createdAtMs, payment.updatedAtMs,
     payment.recurringToken, payment.cardTokenCiphertext, payment.scheduleId, payment.sourceTransId, payment.payeeJson,
-    payment.payeeCardMask, payment.payeeCardCiphertext, payment.midId ?? null,
+    payment.payeeCardMask, payment.payeeCardCiphertext, payment.midId ?? null, payment.requestId,
   );
 }
 

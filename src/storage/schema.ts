@@ -80,6 +80,9 @@ export interface PaymentTable {
   card_token_ciphertext?: string | null;
   /** The schedule this payment was bound to, or was charged for. */
   schedule_id?: string | null;
+  /** X-Request-Id of the request that created the payment (migration 0030); NULL for payments
+   * made by the scheduler, and for those made before the column. */
+  request_id?: string | null;
   /** RECURRING_SALE and scheduled charges: the first payment whose card is charged. */
   source_trans_id?: string | null;
   /** CARD2CARD / CREDIT2CARD: payee_* fields (JSON) and the payee card, masked and encrypted. */
