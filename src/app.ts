@@ -14,6 +14,7 @@ import { ProtocolError, errorBody } from './protocol/errors.ts';
 import { hashHint } from './protocol/hash-hints.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
+import { registerConsole } from './console/routes.ts';
 import {
   Lifecycle, registerHealthRoutes, registerMetricsRoute, registerRequestIdEcho, requestIdOf,
 } from './http/operations-endpoints.ts';
@@ -158,7 +159,9 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     if (answer.name === 'hashInvalid' && config.mode === 'sandbox') body.hash_hint = hashHint(apiFieldsOf(request));
     return reply.code(200).send(body);
   });
+  const consoleNotFound = registerConsole(app, context, { production: config.mode === 'production' });
   app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith('/console/') || request.url === '/console') return consoleNotFound(request, reply);
     const answer = new ProtocolError('notFound');
     logErrorAnswer(request, answer);
     return reply.code(404).send(errorBody(answer));

@@ -59,6 +59,12 @@ test('no file under src/http/pages imports storage or the test engine', () => {
   assert.deepEqual(offenders('http/pages', forbidden), []);
 });
 
+test('no file under src/console imports storage or the test engine: its pages call operations', () => {
+  const forbidden = (specifier: string) =>
+    /(^|\/)storage\//.test(specifier) || /acquirers\/test-engine/.test(specifier) || specifier === 'kysely';
+  assert.deepEqual(offenders('console', forbidden).filter((line) => !line.includes('.test.ts')), []);
+});
+
 test('no file under src/operations imports Kysely', () => {
   const forbidden = (specifier: string) => specifier === 'kysely' || specifier.startsWith('kysely/');
   assert.deepEqual(offenders('operations', forbidden), []);

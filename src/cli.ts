@@ -8,6 +8,9 @@ import { ListenInputError, listenCommand, listenOptions, listenUsage } from './c
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
 import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
+import {
+  auditCliCommand, consoleAreas, consoleCommand, ConsoleInputError, consoleOptions, consoleUsage,
+} from './cli-console.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
 import {
@@ -81,6 +84,8 @@ ${hashUsage}
 
 ${listenUsage}
 
+${consoleUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -106,6 +111,7 @@ const merchantOptions = {
   limit: { type: 'string' },
   'outbox-id': { type: 'string' },
   ...operatorOptions,
+  ...consoleOptions,
   ip: lockoutsOptions.ip,
   url: { type: 'string' },
   'frame-origin': { type: 'string', multiple: true },
@@ -310,7 +316,9 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen']);
+const areas = new Set([
+  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', ...consoleAreas,
+]);
 /** Areas that are one command, without a verb. */
 const verbless = new Set(['listen']);
 
@@ -335,10 +343,29 @@ async function withPlatform<T>(
   }
 }
 
+/** `kassa routing` commands that change the configuration (routing has its own history too). */
+function routingChanges(argv: string[]): boolean {
+  return !argv.includes('--dry-run') && !argv.includes('--help')
+    && ['create', 'set', 'disable', 'apply'].some((verb) => argv.slice(1, 3).includes(verb));
+}
+
+/** Secrets given on the command line (`--secret KEY=VALUE`) never reach the audit log. */
+function maskedArguments(argv: string[]): string {
+  return argv
+    .map((argument, index) => (argv[index - 1] === '--secret' ? `${argument.split('=')[0]}=***` : argument))
+    .join(' ');
+}
+
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   // `kassa routing …` parses its own options (cli-routing.ts).
   if (argv[0] === 'routing') {
-    return routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+    const code = await routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+    if (code === 0 && routingChanges(argv)) {
+      await withPlatform(io, false, ({ storage, clock }) => auditCliCommand(storage, clock, io.environment, {
+        area: 'routing', verb: argv.slice(1, 3).join(' '), values: { arguments: maskedArguments(argv.slice(1)) },
+      }));
+    }
+    return code;
   }
   const { values, positionals } = parseArgs({
     args: argv,
@@ -379,25 +406,40 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   // Every command runs on the server's time: the sandbox clock with its stored offset.
   const clock = await platformClock(config, storage, io.clock ?? systemClock);
   try {
-    if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
-    if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
-    if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
-    if (area === 'listen') {
-      const vault = openVault({
-        secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
-      });
-      return await listenCommand(io, values, { storage, vault, clock, timeZone: config.timeZone });
-    }
-    if (area === 'clock' || area === 'chargeback')
-      return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
-    return await merchantCommand(io, verb, values, config, storage, clock);
+    const code = await runCommand(io, { area, verb, argument: positionals[2] }, values, config, storage, clock);
+    // Every change made with the CLI goes to the audit log, as the console's do (cli-console.ts).
+    const command = { area, verb, argument: positionals[2], values };
+    if (code === 0) await auditCliCommand(storage, clock, io.environment, command);
+    return code;
   } finally {
     if ('close' in clock && typeof clock.close === 'function') await clock.close();
     await storage.close();
   }
 }
 
+async function runCommand(
+  io: CliIo, command: { area: string; verb: string; argument?: string }, values: ParsedValues,
+  config: KassaConfig, storage: Storage, clock: Clock,
+): Promise<number> {
+  const { area, verb } = command;
+  if (area === 'callbacks') return callbacksCommand(io, verb, values, storage, clock);
+  if (area === 'refund-applications') return refundApplicationsCommand(io, verb, values, config, storage);
+  if (area === 'lockouts') return lockoutsCommand(verb, values, storage, io);
+  if (area === 'listen') {
+    const vault = openVault({
+      secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+    });
+    return listenCommand(io, values, { storage, vault, clock, timeZone: config.timeZone });
+  }
+  if (area === 'clock' || area === 'chargeback') {
+    return operatorCommand(io, area, verb, command.argument, values, config, storage);
+  }
+  if ((consoleAreas as readonly string[]).includes(area)) return consoleCommand(io, area, verb, values, storage, clock);
+  return merchantCommand(io, verb, values, config, storage, clock);
+}
+
 const knownErrors = [
+  ConsoleInputError,
   MerchantInputError,
   CallbackInputError,
   RefundApplicationError,

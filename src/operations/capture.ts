@@ -44,8 +44,18 @@ export async function capture(
   fields: RequestFields,
 ): Promise<CaptureOutcome> {
   const { payment, values } = await loadPaymentByTransId(context, merchant, fields, amountOnTransactionFields);
+  return capturePayment(context, payment, values.amount);
+}
+
+/** The CAPTURE decision and its money movement for a payment already loaded and authorized:
+ * the S2S request and the operator console both come here. */
+export async function capturePayment(
+  context: PlatformContext,
+  payment: Payment,
+  amountText: string | undefined,
+): Promise<CaptureOutcome> {
   if (payment.status !== 'PENDING' || !payment.isAuth) throw new ProtocolError('captureNotPending');
-  const decided = decideCapture(payment, followUpAmount(values.amount, payment.currency, payment.amountMinor));
+  const decided = decideCapture(payment, followUpAmount(amountText, payment.currency, payment.amountMinor));
   if (!decided.ok) throw new ProtocolError(decided.error);
   const { amountMinor } = decided.decision;
   const nowMs = context.clock.nowMs();

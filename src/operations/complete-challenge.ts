@@ -97,6 +97,29 @@ function authorizationTypeOf(payment: Payment): string {
 const expiryBatchSize = 100;
 
 /**
+ * Declines one payment waiting for its cardholder's 3-D Secure or redirect step, as its timeout
+ * does (the sweeper, and the sandbox console's "3-D Secure timeout" button); false when the
+ * payment was no longer waiting.
+ */
+export async function expireChallenge(context: PlatformContext, transId: string, nowMs: number): Promise<boolean> {
+  const claimed = await claimChallenge(context.storage, transId, nowMs);
+  if (!claimed) {
+    // The payment left 3DS some other way; the challenge row must not come back every sweep.
+    await deleteChallenge(context.storage, transId);
+    return false;
+  }
+  const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
+  await settleChallenge(
+    context,
+    payment,
+    false,
+    { outcome: 'declined', declineReason: declineReasons.threeDsExpired },
+    nowMs,
+  );
+  return true;
+}
+
+/**
  * The sweeper: a cardholder who never came back declines the payment when the deadline
  * passes, and every CVV past its deadline is erased even if something else went wrong.
  */
@@ -106,21 +129,7 @@ export async function expireAbandonedChallenges(
   const nowMs = context.clock.nowMs();
   let expired = 0;
   for (const transId of await findExpiredChallenges(context.storage, nowMs, expiryBatchSize)) {
-    const claimed = await claimChallenge(context.storage, transId, nowMs);
-    if (!claimed) {
-      // The payment left 3DS some other way; the challenge row must not come back every sweep.
-      await deleteChallenge(context.storage, transId);
-      continue;
-    }
-    const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
-    await settleChallenge(
-      context,
-      payment,
-      false,
-      { outcome: 'declined', declineReason: declineReasons.threeDsExpired },
-      nowMs,
-    );
-    expired += 1;
+    if (await expireChallenge(context, transId, nowMs)) expired += 1;
   }
   const erased = await eraseOverdueCardSecrets(context.storage, nowMs);
   return { expired, erased };

@@ -62,6 +62,20 @@ function checkSettings(settings: Partial<MerchantSettings>): void {
   }
 }
 
+/** Each setting's problem, by its name (the console shows each beside its field); none: valid. */
+export function settingProblems(settings: Partial<MerchantSettings>): Partial<Record<keyof MerchantSettings, string>> {
+  const problems: Partial<Record<keyof MerchantSettings, string>> = {};
+  for (const [name, value] of Object.entries(settings) as [keyof MerchantSettings, unknown][]) {
+    try {
+      checkSettings({ [name]: value });
+    } catch (error) {
+      if (!(error instanceof MerchantInputError)) throw error;
+      problems[name] = error.message;
+    }
+  }
+  return problems;
+}
+
 /** An origin as CSP frame-ancestors takes it: scheme, host and optional port, nothing else,
  * so a setting can never smuggle another directive (`;`) or a wildcard into the header. */
 function checkFrameOrigin(origin: string): void {

@@ -32,6 +32,12 @@ export async function voidPayment(
   fields: RequestFields,
 ): Promise<VoidOutcome> {
   const { payment } = await loadPaymentByTransId(context, merchant, fields, voidFields);
+  return voidLoadedPayment(context, payment);
+}
+
+/** The VOID decision and its money movement for a payment already loaded and authorized:
+ * the S2S request and the operator console both come here. */
+export async function voidLoadedPayment(context: PlatformContext, payment: Payment): Promise<VoidOutcome> {
   const nowMs = context.clock.nowMs();
   const decision = decideVoid(payment, nowMs, context.timeZone);
   if (decision.kind === 'refused')

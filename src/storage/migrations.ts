@@ -406,6 +406,62 @@ const migrations: Record<string, Migration> = {
       await createRoutingConfiguration(db);
       await createLimitCounters(db);
       await routeExistingMerchants(db);
+      },
+    },
+  '0050_console': {
+    // The admin console (docs/adr/0080): accounts, sessions every node shares, login throttling,
+    // the append-only audit log, and the indexes payment search pages through by keyset.
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('console_users')
+        .addColumn('user_id', 'text', (column) => column.primaryKey())
+        .addColumn('email', 'text', (column) => column.notNull().unique())
+        .addColumn('role', 'text', (column) => column.notNull())
+        .addColumn('merchant_id', 'text')
+        .addColumn('password_hash', 'text', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+        .addCheckConstraint('console_users_role', sql`role IN ('administrator', 'support', 'viewer', 'merchant')`)
+        .addCheckConstraint('console_users_merchant_scope', sql`(role = 'merchant') = (merchant_id IS NOT NULL)`)
+        .execute();
+      await db.schema.createTable('console_sessions')
+        .addColumn('token_digest', 'text', (column) => column.primaryKey())
+        .addColumn('user_id', 'text', (column) => column.notNull())
+        .addColumn('csrf_token', 'text', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('last_seen_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('console_sessions_by_user').on('console_sessions').column('user_id').execute();
+      await db.schema.createTable('console_login_failures')
+        .addColumn('subject', 'text', (column) => column.primaryKey())
+        .addColumn('window_started_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('failures', 'integer', (column) => column.notNull())
+        .addColumn('locked_until_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createTable('audit_log')
+        .addColumn('entry_id', 'text', (column) => column.primaryKey())
+        .addColumn('at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('actor', 'text', (column) => column.notNull())
+        .addColumn('actor_role', 'text', (column) => column.notNull())
+        .addColumn('merchant_id', 'text')
+        .addColumn('action', 'text', (column) => column.notNull())
+        .addColumn('target', 'text', (column) => column.notNull())
+        .addColumn('before_json', 'text')
+        .addColumn('after_json', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_by_time').on('audit_log').columns(['at_ms', 'entry_id']).execute();
+      await refuseAuditChanges(db);
+      // Payment search: newest first, paged by (created_at_ms, trans_id); each filter has an
+      // index that starts with it and ends with the page order, so a page reads ~50 index rows.
+      for (const [name, columns] of [
+        ['payments_by_time', ['created_at_ms', 'trans_id']],
+        ['payments_by_merchant_time', ['merchant_id', 'created_at_ms', 'trans_id']],
+        ['payments_by_status_time', ['status', 'created_at_ms', 'trans_id']],
+        ['payments_by_card_time', ['card_last_four', 'created_at_ms', 'trans_id']],
+        ['payments_by_order_any_merchant', ['order_id', 'created_at_ms']],
+        ['payments_by_amount_time', ['amount_minor', 'created_at_ms', 'trans_id']],
+      ] as const) {
+        await db.schema.createIndex(name).on('payments').columns([...columns]).execute();
+      }
     },
   },
   '0030_payment_request_ids': {
@@ -425,6 +481,21 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
+
+/** The audit log is append-only in the database itself: an UPDATE or DELETE fails whoever runs it. */
+async function refuseAuditChanges(db: Kysely<any>): Promise<void> {
+  if ((await dialectOf(db)) === 'postgres') {
+    await sql`CREATE FUNCTION kassa_refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$`.execute(db);
+    await sql`CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION kassa_refuse_audit_change()`.execute(db);
+    return;
+  }
+  for (const event of ['UPDATE', 'DELETE']) {
+    await sql.raw(`CREATE TRIGGER audit_log_no_${event.toLowerCase()} BEFORE ${event} ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`).execute(db);
+  }
+}
 
 async function createRoutingConfiguration(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('mids')

@@ -392,4 +392,58 @@ export interface Database {
   schedule_bindings: ScheduleBindingTable;
   schedule_charges: ScheduleChargeTable;
   settings: SettingTable;
+  console_users: ConsoleUserTable;
+  console_sessions: ConsoleSessionTable;
+  console_login_failures: ConsoleLoginFailureTable;
+  audit_log: AuditLogTable;
+}
+
+// The admin console (migration 0050_console, docs/adr/0080).
+
+/** A person who signs in to the console: an operator (administrator, support, viewer) or a
+ * merchant's user, who sees only merchant_id's payments. */
+export interface ConsoleUserTable {
+  user_id: string;
+  /** Lower-case; the sign-in name. */
+  email: string;
+  role: string;
+  merchant_id: string | null;
+  /** `scrypt$N$r$p$salt$key` (base64url), see src/console/passwords.ts. */
+  password_hash: string;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a copy
+ * of the database signs nobody in. */
+export interface ConsoleSessionTable {
+  token_digest: string;
+  user_id: string;
+  /** Every form of the session carries it; a POST without it changes nothing. */
+  csrf_token: string;
+  created_at_ms: number;
+  last_seen_at_ms: number;
+}
+
+/** Failed sign-ins per subject (`email:…` or `ip:…`) in the current window, and the lock. */
+export interface ConsoleLoginFailureTable {
+  subject: string;
+  window_started_at_ms: number;
+  failures: number;
+  locked_until_ms: number;
+}
+
+/** One change made in the console or with the CLI. Never card data: payments appear by trans_id. */
+export interface AuditLogTable {
+  entry_id: string;
+  at_ms: number;
+  /** The console user's e-mail, or `cli` with the operating-system user. */
+  actor: string;
+  actor_role: string;
+  /** The merchant the change concerns, when there is one (merchant users read their own). */
+  merchant_id: string | null;
+  action: string;
+  target: string;
+  before_json: string | null;
+  after_json: string | null;
 }

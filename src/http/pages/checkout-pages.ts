@@ -30,7 +30,7 @@ function languageOf(request: FastifyRequest, fields: Fields, sessionLanguage: st
 const styles = `
 form.card label { margin-top: 14px; }
 form.card input[type=text], form.card input[type=email], form.card textarea {
-  width: 100%; font: inherit; font-size: 1.1rem; letter-spacing: normal; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px; }
+  width: 100%; font: inherit; font-size: 1.1rem; letter-spacing: normal; padding: 10px 12px; border: 1px solid var(--control); border-radius: 8px; }
 form.card textarea { min-height: 6em; }
 form.card input[aria-invalid=true], form.card textarea[aria-invalid=true] { border-color: var(--danger); border-width: 2px; }
 /* Expiry and CVV side by side: each column's label, input, hint and error share the rows of
