@@ -141,33 +141,16 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   context.metrics = metrics;
   registerRequestIdEcho(app, lifecycle);
 
-  // Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
-  // JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body.
-  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
-    const answer = protocolErrorOf(error);
-    // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
-    const detail = answer.name === 'internal' || answer.name === 'storageUnavailable'
-      ? { failure: { message: error.message, stack: error.stack } }
-      : error instanceof ProtocolError ? undefined : { bodyError: error.code };
-    logErrorAnswer(request, answer, detail);
-    if (apiPaths.has(request.routeOptions.url ?? '')) {
-      metrics.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
-    }
-    const body: Record<string, unknown> = { ...errorBody(answer) };
-    // Sandbox only: say which formula and which of the request's values were expected to sign
-    // it (never the PASSWORD or the expected hash). Production answers exactly as before.
-    if (answer.name === 'hashInvalid' && config.mode === 'sandbox') body.hash_hint = hashHint(apiFieldsOf(request));
-    return reply.code(200).send(body);
-  });
-  const consoleNotFound = registerConsole(app, context, { production: config.mode === 'production' });
+  registerErrorAnswers(app, config, metrics);
+  const consolePages = registerConsole(app, context, { production: config.mode === 'production' });
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith('/console/') || request.url === '/console') return consoleNotFound(request, reply);
+    if (request.url.startsWith('/console/') || request.url === '/console') return consolePages.notFound(request, reply);
     const answer = new ProtocolError('notFound');
     logErrorAnswer(request, answer);
     return reply.code(404).send(errorBody(answer));
   });
 
-  registerApiRoutes(app, context);
+  registerApiRoutes(app, context, consolePages.frontDoor);
   registerChallengePages(app, context);
   registerCheckoutPages(app, context);
   if (config.mode === 'sandbox' && config.operatorToken) registerOperatorRoutes(app, context, config.operatorToken);
@@ -188,4 +171,25 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
       await storage.close();
     },
   };
+}
+
+/** Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
+ * JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body. */
+function registerErrorAnswers(app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics): void {
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    const answer = protocolErrorOf(error);
+    // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
+    const detail = answer.name === 'internal' || answer.name === 'storageUnavailable'
+      ? { failure: { message: error.message, stack: error.stack } }
+      : error instanceof ProtocolError ? undefined : { bodyError: error.code };
+    logErrorAnswer(request, answer, detail);
+    if (apiPaths.has(request.routeOptions.url ?? '')) {
+      metrics.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
+    }
+    const body: Record<string, unknown> = { ...errorBody(answer) };
+    // Sandbox only: say which formula and which of the request's values were expected to sign
+    // it (never the PASSWORD or the expected hash). Production answers exactly as before.
+    if (answer.name === 'hashInvalid' && config.mode === 'sandbox') body.hash_hint = hashHint(apiFieldsOf(request));
+    return reply.code(200).send(body);
+  });
 }

@@ -29,13 +29,22 @@ import { registerSignaturePage } from './signature-page.ts';
  * The admin console (issue #12): server-rendered pages under /console that work without
  * JavaScript, on the operations the API uses. `GET /` is the platform's front door.
  */
+type PageHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+
+/** `frontDoor` answers a person's `GET /` (the API shares the path: the API routes hand a GET
+ * without fields here); `notFound` answers an unknown /console/… path. */
+export interface ConsoleHandlers {
+  frontDoor: PageHandler;
+  notFound: PageHandler;
+}
+
 export function registerConsole(
   app: FastifyInstance,
   context: PlatformContext,
   options: { production: boolean },
-): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+): ConsoleHandlers {
   const settings: ConsoleSettings = { context, secureCookies: options.production, sandbox: !options.production };
-  app.get('/', async (request, reply) => {
+  const frontDoor = async (request: FastifyRequest, reply: FastifyReply) => {
     const consoleRequest = await consoleRequestOf(settings, request, reply);
     const { t } = consoleRequest;
     return page(
@@ -47,7 +56,7 @@ export function registerConsole(
 <li><a href="https://github.com/kassa-payments/kassa#readme">${t('docs')}</a> (README, docs/errors.md)</li></ul>`,
       { narrow: true },
     );
-  });
+  };
   void app.register(async (scope) => {
     scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
       context.logger.error(
@@ -88,10 +97,11 @@ export function registerConsole(
     registerSignaturePage(scope, settings);
   });
   // The platform's not-found handler hands /console/… here: a page, not the API's JSON.
-  return async (request, reply) => {
+  const notFound = async (request: FastifyRequest, reply: FastifyReply) => {
     const consoleRequest = await consoleRequestOf(settings, request, reply);
     return messagePage(reply, consoleRequest, 404, consoleRequest.t('notFound'));
   };
+  return { frontDoor, notFound };
 }
 
 function registerSignIn(scope: FastifyInstance, settings: ConsoleSettings): void {

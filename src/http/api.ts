@@ -111,7 +111,12 @@ export function apiFieldsOf(request: FastifyRequest): RequestFields {
 const actionsByGet = new Set(['SCHEDULE_INFO']);
 
 /** Thin: parse, authenticate, call one operation, send JSON. Errors go to the error handler. */
-export function registerApiRoutes(app: FastifyInstance, context: PlatformContext): void {
+/** `frontDoor`: what a `GET /` without any field gets — a person's browser, not a merchant's
+ * SCHEDULE_INFO (which always names its action): the console's front page. */
+export function registerApiRoutes(
+  app: FastifyInstance, context: PlatformContext,
+  frontDoor?: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>,
+): void {
   const handle = (style: RedirectParamsStyle) => async (request: FastifyRequest, reply: FastifyReply) => {
     const fields = apiFieldsOf(request);
     const action = fields.action;
@@ -133,9 +138,16 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
   for (const path of ['/', '/post', '/payment/post', '/v2/post']) {
     const style = path === '/v2/post' ? 'list' : 'object';
     app.post(path, handle(style));
-    app.get(path, handle(style));
+    const api = handle(style);
+    app.get(path, path === '/' && frontDoor
+      ? (request, reply) => (isEmptyQuery(request.query) ? frontDoor(request, reply) : api(request, reply))
+      : api);
   }
   // Built once: it depends on the field tables and the public URL only.
   const openApi = JSON.stringify(openApiDocument({ serverUrl: context.publicBaseUrl, version: kassaVersion }));
   app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(openApi));
+}
+
+function isEmptyQuery(query: unknown): boolean {
+  return typeof query !== 'object' || query === null || Object.keys(query).length === 0;
 }
