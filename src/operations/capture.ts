@@ -53,6 +53,7 @@ export async function capture(
   const outcome = await askAcquirer(context, 'capture', payment.transId, () =>
     context.acquirer.capture({
       transId: payment.transId,
+      operationId: operation.operationId,
       card: cardSummaryOf(payment),
       amountMinor,
       currency: payment.currency,

@@ -60,6 +60,7 @@ export async function refundOrReversePayment(
   await claim(context, kind, operation);
   const request = {
     transId: payment.transId,
+    operationId: operation.operationId,
     card: cardSummaryOf(payment),
     amountMinor,
     currency: payment.currency,

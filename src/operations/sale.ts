@@ -237,7 +237,8 @@ async function prepareFirstSale(run: SaleRun, operation: PaymentOperation): Prom
   if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
     await throwConflict(run);
   }
-  const answer = await askAcquirer(context, payment.action, payment.transId, () => authorizeSale(run));
+  const authorize = () => authorizeSale(run, operation.operationId);
+  const answer = await askAcquirer(context, payment.action, payment.transId, authorize);
   if (answer.outcome === 'unknown') return { payment };
   if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, true);
   const finished = await finishOperation(context, payment, operation, answer, { merchantCallbackUrl: merchant.callbackUrl });
@@ -311,10 +312,13 @@ interface SaleRun {
   companions: readonly PaymentCompanion[];
 }
 
-function authorizeSale({ acquirer, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+function authorizeSale(
+  { acquirer, merchant, plan, kind, payment, nowMs }: SaleRun, operationId?: string,
+): Promise<AuthorizationAnswer> {
   const { command } = plan;
   return acquirer.authorize({
     transId: payment.transId,
+    operationId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,

@@ -42,6 +42,7 @@ export async function voidPayment(
   const outcome = await askAcquirer(context, 'void', payment.transId, () =>
     context.acquirer.void({
       transId: payment.transId,
+      operationId: operation.operationId,
       card: cardSummaryOf(payment),
       amountMinor: decision.amountMinor,
       currency: payment.currency,
