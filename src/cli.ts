@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
+import {
+  reconciliationCommand, reconciliationOptions, reconciliationUsage, ResolveInputError,
+} from './cli-reconciliation.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
@@ -64,6 +67,8 @@ ${operatorUsage}
 
 ${lockoutsUsage}
 
+${reconciliationUsage}
+
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
 
@@ -85,6 +90,7 @@ const merchantOptions = {
   'outbox-id': { type: 'string' },
   ...operatorOptions,
   ip: lockoutsOptions.ip,
+  ...reconciliationOptions,
   url: { type: 'string' },
   'frame-origin': { type: 'string', multiple: true },
   'refund-days': { type: 'string' },
@@ -255,7 +261,9 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
+const areas = new Set([
+  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'reconciliation',
+]);
 
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -289,6 +297,7 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     if (area === 'callbacks') return await callbacksCommand(io, verb, values, storage, clock);
     if (area === 'refund-applications') return await refundApplicationsCommand(io, verb, values, config, storage);
     if (area === 'lockouts') return await lockoutsCommand(verb, values, storage, io);
+    if (area === 'reconciliation') return await reconciliationCommand(io, verb, values, config, storage);
     if (area === 'clock' || area === 'chargeback')
       return await operatorCommand(io, area, verb, positionals[2], values, config, storage);
     return await merchantCommand(io, verb, values, config, storage, clock);
@@ -304,6 +313,7 @@ const knownErrors = [
   RefundApplicationError,
   OperatorInputError,
   LockoutInputError,
+  ResolveInputError,
   CliSetupError,
   StorageSetupError,
 ];

@@ -4,6 +4,7 @@ import { StorageSetupError } from './storage/database.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 import { ScheduleRunner } from './workers/schedule-runner.ts';
 import { ChallengeSweeper } from './workers/challenge-sweeper.ts';
+import { Reconciler } from './workers/reconciler.ts';
 
 /** The only place that listens, and the only place that starts background workers (tests
  * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
@@ -42,6 +43,9 @@ scheduleRunner.start();
 // A sweep every 5 s is plenty for a deadline measured in minutes.
 const challengeSweeper = new ChallengeSweeper(kassa.context, { pollIntervalMs: 5_000 });
 challengeSweeper.start();
+// Finishes operations whose bank outcome was unknown (docs/adr/0091).
+const reconciler = new Reconciler(kassa.context);
+reconciler.start();
 kassa.context.logger.info(
   { address, storage: kassa.context.storage.dialect, dataDirectory: config.databaseUrl ? undefined : config.dataDirectory, mode: config.mode },
   'kassa is listening',
@@ -52,7 +56,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop()])
+    Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop(), reconciler.stop()])
       .then(() => kassa.close())
       .then(() => process.exit(0), () => process.exit(1));
   });
