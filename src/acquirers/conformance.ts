@@ -103,6 +103,19 @@ async function settle<T>(call: () => Promise<T>, boundMs: number): Promise<Settl
 
 let sequence = 0;
 
+/** The payer of every request of the suite, as a merchant would send it. */
+const conformancePayer = {
+  payer_first_name: 'Ada',
+  payer_last_name: 'Lovelace',
+  payer_address: '12 Analytical Street',
+  payer_country: 'GB',
+  payer_city: 'London',
+  payer_zip: 'N1 9GU',
+  payer_email: 'ada@kassa.test',
+  payer_phone: '442071234567',
+  payer_ip: '127.0.0.1',
+};
+
 /** Ids unique per run, so checks against one bank never meet each other's transactions. */
 function freshIds(): { transId: string; operationId: string } {
   sequence += 1;
@@ -130,6 +143,7 @@ function authorization(
     parameters: {},
     nowMs: Date.now(),
     action: 'SALE',
+    payer: conformancePayer,
     ...options,
   } satisfies AuthorizationRequest;
 }
@@ -147,6 +161,7 @@ function followUpOf(request: AuthorizationRequest, amountMinor = request.amountM
     },
     amountMinor,
     currency: request.currency,
+    payerEmail: conformancePayer.payer_email,
     nowMs: Date.now(),
   };
 }
@@ -225,14 +240,16 @@ const checks: ConformanceCheck[] = [
       assert.equal((await answered('authorize', target, () => connector.authorize(sale))).outcome, 'approved');
       const refund = await answered('refund', target, () => connector.refund(followUpOf(sale, 1)));
       assert.equal(refund.outcome, 'approved', 'a partial refund of an approved SALE');
-      const voided = await answered('void', target, () => connector.void(followUpOf(sale)));
+      const other = authorization(target, target.cards.approved);
+      assert.equal((await answered('authorize', target, () => connector.authorize(other))).outcome, 'approved');
+      const voided = await answered('void', target, () => connector.void(followUpOf(other)));
       assert.equal(voided.outcome, 'approved');
       const auth = authorization(target, target.cards.approved, { capture: false, action: 'SALE' });
       assert.equal((await answered('authorize (AUTH)', target, () => connector.authorize(auth))).outcome, 'approved');
       assert.equal((await answered('capture', target, () => connector.capture(followUpOf(auth)))).outcome, 'approved');
-      const other = authorization(target, target.cards.approved, { capture: false });
-      assert.equal((await answered('authorize (AUTH)', target, () => connector.authorize(other))).outcome, 'approved');
-      assert.equal((await answered('reverse', target, () => connector.reverse(followUpOf(other)))).outcome, 'approved');
+      const held = authorization(target, target.cards.approved, { capture: false });
+      assert.equal((await answered('authorize (AUTH)', target, () => connector.authorize(held))).outcome, 'approved');
+      assert.equal((await answered('reverse', target, () => connector.reverse(followUpOf(held)))).outcome, 'approved');
     },
   },
   {
@@ -351,6 +368,8 @@ const checks: ConformanceCheck[] = [
             transId: request.transId,
             operationId: request.operationId!,
             operationType: 'SALE',
+            card: followUpOf(request).card,
+            payerEmail: conformancePayer.payer_email,
             amountMinor: request.amountMinor,
             currency: request.currency,
             nowMs: Date.now(),

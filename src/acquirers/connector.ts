@@ -34,6 +34,9 @@ export interface AuthorizationRequest {
   merchantInitiated?: boolean;
   /** The request action that created the payment (SALE, RECURRING_SALE, DEBIT, CARD2CARD, …). */
   action?: string;
+  /** The payer's fields as the merchant sent them (payer_first_name, payer_email, …), for a bank
+   * that wants them (another platform of this protocol requires them). */
+  payer?: Readonly<Record<string, string>>;
   /** CARD2CARD: the card the money goes to (`card` is the payer's, which is charged). */
   payeeCardNumber?: CardForAuthorization['number'];
 }
@@ -62,6 +65,8 @@ export interface ChallengeCompletion {
 
 export interface FollowUpRequest {
   transId: string;
+  /** The payer's e-mail of the payment (a platform of this protocol signs follow-ups with it). */
+  payerEmail?: string;
   /** The platform's id of this CAPTURE, REFUND, REVERSAL or VOID (a payment may have several
    * refunds): what `inquire` is later asked about. */
   operationId?: string;
@@ -162,6 +167,9 @@ export interface InquiryRequest {
   /** The sub-transaction asked about: CAPTURE, REFUND, REVERSAL, VOID, SALE, AUTH, … */
   operationId: string;
   operationType: string;
+  /** The payment's card (never the PAN) and payer e-mail, for a bank that signs inquiries. */
+  card?: CardSummary;
+  payerEmail?: string;
   amountMinor: number;
   currency: string;
   nowMs: number;

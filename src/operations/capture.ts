@@ -54,6 +54,7 @@ export async function capture(
     context.acquirer.capture({
       transId: payment.transId,
       operationId: operation.operationId,
+      payerEmail: payment.payerEmail,
       card: cardSummaryOf(payment),
       amountMinor,
       currency: payment.currency,

@@ -61,6 +61,7 @@ export async function refundOrReversePayment(
   const request = {
     transId: payment.transId,
     operationId: operation.operationId,
+    payerEmail: payment.payerEmail,
     card: cardSummaryOf(payment),
     amountMinor,
     currency: payment.currency,

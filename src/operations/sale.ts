@@ -328,6 +328,7 @@ function authorizeSale(
     nowMs,
     merchantInitiated: kind.cardholderPresent ? undefined : true,
     action: plan.action,
+    payer: command.payer,
     payeeCardNumber: plan.payee?.cardNumber,
   });
 }

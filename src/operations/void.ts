@@ -43,6 +43,7 @@ export async function voidPayment(
     context.acquirer.void({
       transId: payment.transId,
       operationId: operation.operationId,
+      payerEmail: payment.payerEmail,
       card: cardSummaryOf(payment),
       amountMinor: decision.amountMinor,
       currency: payment.currency,

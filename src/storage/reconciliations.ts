@@ -15,6 +15,10 @@ export interface UnknownOperation {
   currency: string;
   createdAtMs: number;
   inquiryCount: number;
+  cardBin: string;
+  cardLastFour: string;
+  cardExpiry: string;
+  payerEmail: string;
 }
 
 export interface CandidateQuery {
@@ -44,6 +48,10 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
       'p.currency',
       'o.created_at_ms',
       'r.inquiry_count',
+      'p.card_bin',
+      'p.card_last_four',
+      'p.card_expiry',
+      'p.payer_email',
     ])
     .where('o.status', '=', 'waiting')
     .where('o.created_at_ms', '<=', query.createdBeforeMs)
@@ -77,6 +85,10 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
     currency: row.currency,
     createdAtMs: Number(row.created_at_ms),
     inquiryCount: Number(row.inquiry_count ?? 0),
+    cardBin: row.card_bin,
+    cardLastFour: row.card_last_four,
+    cardExpiry: row.card_expiry,
+    payerEmail: row.payer_email,
   }));
 }
 

@@ -53,6 +53,16 @@ const defaultBackoffMs = [30_000, 60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000] a
 
 type InquiryAnswer = Decision | { outcome: 'unknown'; reason: string };
 
+function cardOf(operation: UnknownOperation) {
+  const [month, year] = operation.cardExpiry.split('/');
+  return {
+    bin: operation.cardBin,
+    lastFour: operation.cardLastFour,
+    expiryMonth: Number(month) || 0,
+    expiryYear: Number(year) || 0,
+  };
+}
+
 export class Reconciler {
   readonly #context: PlatformContext;
   readonly #graceMs: number;
@@ -162,6 +172,8 @@ export class Reconciler {
         transId: operation.transId,
         operationId: operation.operationId,
         operationType: operation.type,
+        card: cardOf(operation),
+        payerEmail: operation.payerEmail,
         amountMinor: operation.amountMinor,
         currency: operation.currency,
         nowMs: this.#context.clock.nowMs(),
