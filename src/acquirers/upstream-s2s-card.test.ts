@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Secret } from '../domain/secret.ts';
 import { FaultProxy, type ProxyFault } from '../testing/fault-proxy.ts';
 import { startUpstreamKassa, type UpstreamKassa } from '../testing/upstream-process.ts';
