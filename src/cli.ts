@@ -6,6 +6,7 @@ import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } fr
 import {
   reconciliationCommand, reconciliationOptions, reconciliationUsage, ResolveInputError,
 } from './cli-reconciliation.ts';
+import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
@@ -68,6 +69,8 @@ ${operatorUsage}
 ${lockoutsUsage}
 
 ${reconciliationUsage}
+
+${routingUsage}
 
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
@@ -265,7 +268,32 @@ const areas = new Set([
   'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'reconciliation',
 ]);
 
+/** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
+async function withPlatform<T>(
+  io: CliIo, initialise: boolean, work: (context: RoutingCliContext) => Promise<T>,
+): Promise<T> {
+  const config = settingsOf(io.environment);
+  refuseMissingDataDirectory(config, initialise);
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
+  });
+  const vault = openVault({
+    secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+  });
+  const clock = await platformClock(config, storage, io.clock ?? systemClock);
+  try {
+    return await work({ storage, vault, clock, timeZone: config.timeZone });
+  } finally {
+    if ('close' in clock && typeof clock.close === 'function') await clock.close();
+    await storage.close();
+  }
+}
+
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
+  // `kassa routing …` parses its own options (cli-routing.ts).
+  if (argv[0] === 'routing') {
+    return routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: merchantOptions,
@@ -314,6 +342,7 @@ const knownErrors = [
   OperatorInputError,
   LockoutInputError,
   ResolveInputError,
+  RoutingInputError,
   CliSetupError,
   StorageSetupError,
 ];

@@ -112,6 +112,8 @@ export interface Payment {
   cardTokenCiphertext: string | null;
   scheduleId: string | null;
   sourceTransId: string | null;
+  /** The MID that processed it (routing); null: the default MID of payments made before. */
+  midId?: string | null;
 }
 
 /** A payment about to be made (SALE and the actions made like it): the Payment and what only

@@ -19,6 +19,8 @@ export interface UnknownOperation {
   cardLastFour: string;
   cardExpiry: string;
   payerEmail: string;
+  /** The MID that processed the payment (routing); null for payments from before routing. */
+  midId: string | null;
 }
 
 export interface CandidateQuery {
@@ -52,6 +54,7 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
       'p.card_last_four',
       'p.card_expiry',
       'p.payer_email',
+      'p.mid_id',
     ])
     .where('o.status', '=', 'waiting')
     .where('o.created_at_ms', '<=', query.createdBeforeMs)
@@ -89,6 +92,7 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
     cardLastFour: row.card_last_four,
     cardExpiry: row.card_expiry,
     payerEmail: row.payer_email,
+    midId: row.mid_id ?? null,
   }));
 }
 

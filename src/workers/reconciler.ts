@@ -3,6 +3,7 @@ import type { AcquirerConnector, Decision } from '../acquirers/connector.ts';
 import { acquirerTimeoutMsDefault } from '../operations/acquirer-call.ts';
 import type { PlatformContext } from '../operations/context.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
+import { connectorForPayment } from '../operations/routing.ts';
 import { ClaimLostError } from '../storage/payments.ts';
 import {
   claimUnknownOperation,
@@ -34,8 +35,8 @@ export interface ReconcilerOptions {
   inquiryTimeoutMs?: number;
   /** Waits after the 1st, 2nd, … unknown answer; the last one repeats. */
   backoffMs?: readonly number[];
-  /** The connector of a merchant's payment (routing will pick one per MID); default the context's. */
-  connectorFor?: (operation: UnknownOperation) => AcquirerConnector;
+  /** The connector to ask; default: the one of the MID that processed the payment. */
+  connectorFor?: (operation: UnknownOperation) => AcquirerConnector | Promise<AcquirerConnector>;
 }
 
 export interface ReconcileCounts {
@@ -72,7 +73,7 @@ export class Reconciler {
   readonly #batchesPerRunMax: number;
   readonly #inquiryTimeoutMs: number;
   readonly #backoffMs: readonly number[];
-  readonly #connectorFor: (operation: UnknownOperation) => AcquirerConnector;
+  readonly #connectorFor: (operation: UnknownOperation) => AcquirerConnector | Promise<AcquirerConnector>;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #run: Promise<unknown> | undefined;
@@ -86,7 +87,7 @@ export class Reconciler {
     this.#batchesPerRunMax = options.batchesPerRunMax ?? 8;
     this.#inquiryTimeoutMs = options.inquiryTimeoutMs ?? 10_000;
     this.#backoffMs = options.backoffMs ?? defaultBackoffMs;
-    this.#connectorFor = options.connectorFor ?? (() => context.acquirer);
+    this.#connectorFor = options.connectorFor ?? ((operation) => connectorForPayment(context, operation.midId));
     if (this.#backoffMs.length === 0) throw new RangeError('reconciler: backoffMs needs at least one wait');
   }
 
@@ -158,7 +159,12 @@ export class Reconciler {
 
   /** The connector's inquiry, bounded; a throw, a timeout or no inquiry at all is `unknown`. */
   async #inquire(operation: UnknownOperation): Promise<InquiryAnswer> {
-    const connector = this.#connectorFor(operation);
+    let connector: AcquirerConnector;
+    try {
+      connector = await this.#connectorFor(operation);
+    } catch (error) {
+      return { outcome: 'unknown', reason: `no connector: ${(error as Error).message}` };
+    }
     if (!connector.inquire) return { outcome: 'unknown', reason: `${connector.name} cannot answer status inquiries` };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<InquiryAnswer>((resolve) => {
