@@ -188,7 +188,9 @@ function checkUpstreamSettings(problems: string[], where: string, mid: MidSpec):
   } catch {
     url = undefined;
   }
-  if (!url || !['http:', 'https:'].includes(url.protocol)) problems.push(`${where}: settings.baseUrl must be an http(s) URL`);
+  if (!url || !['http:', 'https:'].includes(url.protocol)) {
+    problems.push(`${where}: settings.baseUrl must be an http(s) URL`);
+  }
   if (typeof settings.clientKey !== 'string' || settings.clientKey.length === 0) {
     problems.push(`${where}: settings.clientKey is required`);
   }
