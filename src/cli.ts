@@ -6,6 +6,9 @@ import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
 import { ListenInputError, listenCommand, listenOptions, listenUsage } from './cli-listen.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
+import {
+  reconciliationCommand, reconciliationOptions, reconciliationUsage, ResolveInputError,
+} from './cli-reconciliation.ts';
 import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import {
@@ -78,6 +81,8 @@ ${operatorUsage}
 ${lockoutsUsage}
 ${backupUsage}
 
+${reconciliationUsage}
+
 ${routingUsage}
 
 ${hashUsage}
@@ -113,6 +118,7 @@ const merchantOptions = {
   ...operatorOptions,
   ...consoleOptions,
   ip: lockoutsOptions.ip,
+  ...reconciliationOptions,
   url: { type: 'string' },
   'frame-origin': { type: 'string', multiple: true },
   'refund-days': { type: 'string' },
@@ -317,7 +323,7 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
 }
 
 const areas = new Set([
-  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', ...consoleAreas,
+  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', 'reconciliation', ...consoleAreas,
 ]);
 /** Areas that are one command, without a verb. */
 const verbless = new Set(['listen']);
@@ -425,6 +431,7 @@ async function runCommand(
   if (area === 'callbacks') return callbacksCommand(io, verb, values, storage, clock);
   if (area === 'refund-applications') return refundApplicationsCommand(io, verb, values, config, storage);
   if (area === 'lockouts') return lockoutsCommand(verb, values, storage, io);
+  if (area === 'reconciliation') return reconciliationCommand(io, verb, values, config, storage);
   if (area === 'listen') {
     const vault = openVault({
       secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
@@ -447,6 +454,7 @@ const knownErrors = [
   LockoutInputError,
   HashInputError,
   ListenInputError,
+  ResolveInputError,
   RoutingInputError,
   CliSetupError,
   StorageSetupError,

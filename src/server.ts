@@ -6,6 +6,7 @@ import { StorageSetupError } from './storage/database.ts';
 import { CallbackDispatcher } from './workers/callback-dispatcher.ts';
 import { ScheduleRunner } from './workers/schedule-runner.ts';
 import { ChallengeSweeper } from './workers/challenge-sweeper.ts';
+import { Reconciler } from './workers/reconciler.ts';
 
 /** The only place that listens, and the only place that starts background workers (tests
  * build the app and drive workers themselves). Stops cleanly on SIGINT/SIGTERM so in-flight
@@ -50,6 +51,9 @@ kassa.metrics.watchScheduleRunner(scheduleRunner);
 // A sweep every 5 s is plenty for a deadline measured in minutes.
 const challengeSweeper = new ChallengeSweeper(kassa.context, { pollIntervalMs: 5_000 });
 challengeSweeper.start();
+// Finishes operations whose bank outcome was unknown (docs/adr/0091).
+const reconciler = new Reconciler(kassa.context);
+reconciler.start();
 // /health/ready reports the merchant-change listener: open it now, not at the first request.
 kassa.context.storage.merchants.listen();
 if (config.mode === 'production' && !config.metricsToken && config.metricsPort === undefined) {
@@ -114,7 +118,7 @@ async function shutDown(signal: string): Promise<void> {
   kassa.lifecycle.draining = true;
   logger.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: draining');
   if (config.drainDelayMs) await sleep(config.drainDelayMs);
-  const workers = Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop()]);
+  const workers = Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop(), reconciler.stop()]);
   const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
   const inFlightAnswered = await closeListener(kassa.app.server, timeoutMs);
   await Promise.race([workers, sleep(timeoutMs)]);

@@ -18,6 +18,9 @@ export interface CardSummary {
 
 export interface AuthorizationRequest {
   transId: string;
+  /** The platform's id of this sub-transaction (SALE, AUTH, DEBIT, …): what `inquire` is later
+   * asked about. Send it to the bank as your reference when the bank keeps one. */
+  operationId?: string;
   card: CardForAuthorization;
   amountMinor: number;
   currency: string;
@@ -31,6 +34,9 @@ export interface AuthorizationRequest {
   merchantInitiated?: boolean;
   /** The request action that created the payment (SALE, RECURRING_SALE, DEBIT, CARD2CARD, …). */
   action?: string;
+  /** The payer's fields as the merchant sent them (payer_first_name, payer_email, …), for a bank
+   * that wants them (another platform of this protocol requires them). */
+  payer?: Readonly<Record<string, string>>;
   /** CARD2CARD: the card the money goes to (`card` is the payer's, which is charged). */
   payeeCardNumber?: CardForAuthorization['number'];
 }
@@ -59,6 +65,11 @@ export interface ChallengeCompletion {
 
 export interface FollowUpRequest {
   transId: string;
+  /** The payer's e-mail of the payment (a platform of this protocol signs follow-ups with it). */
+  payerEmail?: string;
+  /** The platform's id of this CAPTURE, REFUND, REVERSAL or VOID (a payment may have several
+   * refunds): what `inquire` is later asked about. */
+  operationId?: string;
   card: CardSummary;
   amountMinor: number;
   currency: string;
@@ -73,43 +84,80 @@ export type DeclineExplanation =
   | 'cardholderStep'
   | 'other';
 
+/** One of the acquirer's own decline codes, as the connector reports it (`declineCodes`). */
+export interface DeclineCode {
+  /** The decline_reason text the merchant gets (shown to cardholders as it is). */
+  declineReason: string;
+  /** The kind of refusal; `explainDecline(declineReason)` must say the same. */
+  explanation: DeclineExplanation;
+}
+
 /**
- * The seam between the platform and a bank. The platform writes PREPARE before calling it and
- * the outcome after, outside any database transaction, so a slow or crashed acquirer call never
- * holds a lock and a restart can find what was in flight.
+ * The seam between the platform and a bank: the contract a connector author implements
+ * (docs/connectors.md is the guide; `runConnectorConformance` in ./conformance.ts checks it).
+ *
+ * The platform writes PREPARE before calling it and the outcome after, outside any database
+ * transaction, so a slow or crashed acquirer call never holds a lock and a restart can find what
+ * was in flight. Rules every method follows:
+ * - **Resolve** with a decision the bank gave, **reject** (throw) when the bank's answer is not
+ *   known: a timeout after the request may have reached the bank, a reset connection, an answer
+ *   that cannot be read. A rejection is an unknown outcome: the operation stays waiting
+ *   (PREPARE) and the reconciler asks `inquire` later. Never turn "I do not know" into a decline:
+ *   the bank may have moved the money.
+ * - A decline is only for a refusal the bank gave, or for a request that provably never left
+ *   (connection refused, an open circuit): nothing can have happened at the bank.
+ * - Bound every wait yourself (connect and answer timeouts); the platform's `acquirerTimeoutMs`
+ *   is a last resort whose late answer is thrown away.
+ * - Never put the PAN or CVV in an error message, a log line or a decline_reason.
  */
 export interface AcquirerConnector {
   readonly name: string;
   /**
-   * true when authorize() has no effect outside this process (the test engine): nothing can be
-   * left half-done at a bank by a crash, so SALE commits its final state in one transaction
-   * instead of writing PREPARE first. A connector to a real bank must say false.
+   * Declared side effects. true when calls have no effect outside this process (the test
+   * engine): nothing can be left half-done at a bank by a crash, so SALE commits its final state
+   * in one transaction instead of writing PREPARE first. A connector to a real bank must say
+   * false, and must then implement `inquire`.
    */
   readonly sideEffectFree: boolean;
-  /** Extra `parameters[...]` this connector needs for SALE (Appendix C); missing ones fail
-   * validation. */
+  /** The declared Appendix C parameter set for SALE: extra `parameters[...]` this connector
+   * needs; missing ones fail validation. */
   readonly requiredParameters: readonly string[];
   /** The same per action (DEBIT, CREDIT2CARD, CARD2CARD, …); absent means `requiredParameters`
    * for SALE and none for the other actions. */
   requiredParametersFor?(action: string): readonly string[];
+  /** The request actions whose money this connector moves through `authorize` (SALE, AUTH and
+   * the payouts/transfers DEBIT, CREDIT2CARD, CARD2CARD where the bank offers them); absent
+   * means all of them (the test engine). */
+  readonly actions?: readonly string[];
+  /** The acquirer's decline codes and what each becomes: a table, so the guide, the conformance
+   * suite and an operator can read it. Absent for a connector whose bank sends texts only. */
+  readonly declineCodes?: Readonly<Record<string, DeclineCode>>;
   /** Whether this card may start recurring payments (recurring_init=Y gets a recurring_token);
    * absent means every card may. The test engine allows only the spec's card 01/2025. */
   canInitiateRecurring?(card: CardSummary): boolean;
   /** Which kind of refusal a decline_reason of this connector is; absent, or undefined for a
    * text it does not know, means 'other'. */
   explainDecline?(declineReason: string): DeclineExplanation | undefined;
+  /** SALE/AUTH and the payouts (`request.action`): a decision, or a challenge for the
+   * cardholder (3-D Secure, payment-provider redirect). */
   authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer>;
-  /** Authorization after the cardholder's 3-D Secure or redirect step. */
+  /** 3-D Secure continuation: authorization after the cardholder's 3-D Secure or redirect step. */
   completeChallenge(request: ChallengeCompletion): Promise<Decision>;
   capture(request: FollowUpRequest): Promise<Decision>;
+  /** CREDITVOID after settlement: money back to the card (partial amounts allowed). */
   refund(request: FollowUpRequest): Promise<Decision>;
+  /** CREDITVOID before settlement: the authorization is released in full. */
   reverse(request: FollowUpRequest): Promise<Decision>;
+  /** VOID: cancels the day's capture or sale before the bank settles it. */
   void(request: FollowUpRequest): Promise<Decision>;
   /**
-   * What became of an operation whose outcome was unknown (the call threw or timed out):
-   * the bank's decision, or `unknown` if the bank cannot tell yet. Absent: the connector cannot
-   * ask (the test engine, whose calls never leave the process). The reconciler calls this and
-   * then `finishUnknownOperation` (operations/finish-operation.ts).
+   * Status inquiry: what became of an operation whose outcome was unknown (the call threw or
+   * timed out): the bank's decision, or `unknown` if the bank cannot tell yet (it never saw the
+   * request, or is still deciding). Absent: the connector cannot ask (the test engine, whose
+   * calls never leave the process). The reconciler (workers/reconciler.ts) calls this and then
+   * `finishUnknownOperation` (operations/finish-operation.ts). The bank is found by the
+   * platform's own ids (`transId`, `operationId`), since the bank's own id may never have come
+   * back.
    */
   inquire?(request: InquiryRequest): Promise<Decision | { outcome: 'unknown' }>;
 }
@@ -119,6 +167,9 @@ export interface InquiryRequest {
   /** The sub-transaction asked about: CAPTURE, REFUND, REVERSAL, VOID, SALE, AUTH, … */
   operationId: string;
   operationType: string;
+  /** The payment's card (never the PAN) and payer e-mail, for a bank that signs inquiries. */
+  card?: CardSummary;
+  payerEmail?: string;
   amountMinor: number;
   currency: string;
   nowMs: number;

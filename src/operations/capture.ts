@@ -65,6 +65,8 @@ export async function capturePayment(
   const outcome = await askAcquirer(context, 'capture', payment.transId, () =>
     acquirer.capture({
       transId: payment.transId,
+      operationId: operation.operationId,
+      payerEmail: payment.payerEmail,
       card: cardSummaryOf(payment),
       amountMinor,
       currency: payment.currency,

@@ -80,7 +80,7 @@ export class RoutingInputError extends Error {
   }
 }
 
-export const connectorTypes = ['test-engine'] as const;
+export const connectorTypes = ['test-engine', 'upstream-s2s-card'] as const;
 /** Payment methods a mapping can name; S2S CARD payments are `card`. */
 export const knownPaymentMethods = ['card', 'apple-pay', 'google-pay'] as const;
 
@@ -178,6 +178,30 @@ export function limitAmountMinor(text: unknown, currency: string): number | unde
   return parsed.ok ? parsed.amountMinor : undefined;
 }
 
+/** An upstream S2S CARD MID (README "Upstream S2S CARD connector"): its base URL and CLIENT_KEY
+ * in the settings, its PASSWORD in the secret settings (encrypted at rest, never printed). */
+function checkUpstreamSettings(problems: string[], where: string, mid: MidSpec): void {
+  const settings = (mid.settings ?? {}) as Record<string, unknown>;
+  let url: URL | undefined;
+  try {
+    url = typeof settings.baseUrl === 'string' ? new URL(settings.baseUrl) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) {
+    problems.push(`${where}: settings.baseUrl must be an http(s) URL`);
+  }
+  if (typeof settings.clientKey !== 'string' || settings.clientKey.length === 0) {
+    problems.push(`${where}: settings.clientKey is required`);
+  }
+  for (const name of ['connectTimeoutMs', 'answerTimeoutMs'] as const) {
+    const value = settings[name] === undefined ? undefined : Number(settings[name]);
+    if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= 120_000)) {
+      problems.push(`${where}: settings.${name} must be a whole number of milliseconds from 1 to 120000`);
+    }
+  }
+}
+
 function checkMid(problems: string[], mid: MidSpec): void {
   const where = `MID "${mid.name}"`;
   if (typeof mid.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(mid.name)) {
@@ -185,6 +209,7 @@ function checkMid(problems: string[], mid: MidSpec): void {
   }
   if (!connectorTypes.includes(mid.connector as 'test-engine'))
     problems.push(`${where}: unknown connector "${mid.connector}"`);
+  if (mid.connector === 'upstream-s2s-card') checkUpstreamSettings(problems, where, mid);
   checkList(problems, where, mid.paymentTypes, paymentTypes, 'payment type');
   checkList(problems, where, mid.actions, routedActions, 'action');
   checkList(problems, where, mid.brands, knownBrands, 'brand');

@@ -61,6 +61,8 @@ export async function refundOrReversePayment(
   await claim(context, kind, operation);
   const request = {
     transId: payment.transId,
+    operationId: operation.operationId,
+    payerEmail: payment.payerEmail,
     card: cardSummaryOf(payment),
     amountMinor,
     currency: payment.currency,

@@ -1,5 +1,7 @@
 import type { AcquirerConnector } from '../acquirers/connector.ts';
 import { TestEngineConnector } from '../acquirers/test-engine.ts';
+import { UpstreamS2sCardConnector } from '../acquirers/upstream-s2s-card.ts';
+import { Secret } from '../domain/secret.ts';
 import type { CardBrand } from '../domain/card.ts';
 import {
   chooseMid,
@@ -209,6 +211,20 @@ const connectors = new Map<string, AcquirerConnector>();
  * platform's configured connector (what tests inject); any other MID gets its own instance
  * built from its settings, so two test-engine MIDs can behave differently.
  */
+/** The upstream S2S CARD connector of a MID: the PASSWORD is decrypted here only, into a Secret. */
+function upstreamConnectorOf(context: PlatformContext, mid: StoredMid): AcquirerConnector {
+  const secrets = mid.secretSettingsCiphertext
+    ? (JSON.parse(context.vault.decrypt(mid.secretSettingsCiphertext)) as Record<string, string>) : {};
+  const settings = mid.settings as Record<string, unknown>;
+  return new UpstreamS2sCardConnector({
+    baseUrl: String(settings.baseUrl),
+    clientKey: String(settings.clientKey),
+    password: new Secret(secrets.password ?? ''),
+    connectTimeoutMs: settings.connectTimeoutMs === undefined ? undefined : Number(settings.connectTimeoutMs),
+    answerTimeoutMs: settings.answerTimeoutMs === undefined ? undefined : Number(settings.answerTimeoutMs),
+  });
+}
+
 export function connectorOfMid(context: PlatformContext, mid: StoredMid): AcquirerConnector {
   if (
     mid.connector === 'test-engine'
@@ -219,6 +235,11 @@ export function connectorOfMid(context: PlatformContext, mid: StoredMid): Acquir
   }
   const key = `${mid.midId}@${mid.updatedAtMs}`;
   let connector = connectors.get(key);
+  if (!connector && mid.connector === 'upstream-s2s-card') {
+    connector = upstreamConnectorOf(context, mid);
+    if (connectors.size >= connectorsMax) connectors.clear();
+    connectors.set(key, connector);
+  }
   if (!connector) {
     connector = new TestEngineConnector({
       recordPrepare: mid.settings.recordPrepare === true,

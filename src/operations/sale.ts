@@ -250,7 +250,8 @@ async function prepareFirstSale(run: SaleRun, operation: PaymentOperation): Prom
   if ((await insertPayment(context.storage, payment, [operation], [], withLimitHolds(run, 'PREPARE'))) === 'conflict') {
     await throwConflict(run);
   }
-  const answer = await askAcquirer(context, payment.action, payment.transId, () => authorizeSale(run));
+  const authorize = () => authorizeSale(run, operation.operationId);
+  const answer = await askAcquirer(context, payment.action, payment.transId, authorize);
   if (answer.outcome === 'unknown') return { payment };
   if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, true);
   const finished = await finishOperation(context, payment, operation, answer, { merchantCallbackUrl: merchant.callbackUrl });
@@ -333,10 +334,13 @@ function withLimitHolds(run: SaleRun, status: string): readonly PaymentCompanion
   return [...run.companions, ...run.route.limitHolds];
 }
 
-function authorizeSale({ acquirer, route, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+function authorizeSale(
+  { acquirer, route, plan, kind, payment, nowMs }: SaleRun, operationId?: string,
+): Promise<AuthorizationAnswer> {
   const { command } = plan;
   return acquirer.authorize({
     transId: payment.transId,
+    operationId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
     amountMinor: command.amountMinor,
     currency: command.currency,
@@ -346,6 +350,7 @@ function authorizeSale({ acquirer, route, plan, kind, payment, nowMs }: SaleRun)
     nowMs,
     merchantInitiated: kind.cardholderPresent ? undefined : true,
     action: plan.action,
+    payer: command.payer,
     payeeCardNumber: plan.payee?.cardNumber,
   });
 }

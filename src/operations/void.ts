@@ -50,6 +50,8 @@ export async function voidLoadedPayment(context: PlatformContext, payment: Payme
   const outcome = await askAcquirer(context, 'void', payment.transId, () =>
     acquirer.void({
       transId: payment.transId,
+      operationId: operation.operationId,
+      payerEmail: payment.payerEmail,
       card: cardSummaryOf(payment),
       amountMinor: decision.amountMinor,
       currency: payment.currency,

@@ -480,6 +480,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0060_reconciliations': {
+    // The reconciler's bookkeeping per waiting operation, beside payment_operations rather than
+    // in it: the hot path's fixed inserts stay as they are, and only operations left unknown
+    // ever get a row. operator_needed is the operator's list (kassa reconciliation list).
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('reconciliations')
+        .addColumn('operation_id', 'text', (column) => column.primaryKey()
+          .references('payment_operations.operation_id'))
+        .addColumn('trans_id', 'text', (column) => column.notNull())
+        .addColumn('inquiry_count', 'integer', (column) => column.notNull().defaultTo(0))
+        .addColumn('next_inquiry_at_ms', 'bigint', (column) => column.notNull())
+        .addColumn('claimed_until_ms', 'bigint')
+        .addColumn('claim_token', 'text')
+        .addColumn('last_answer', 'text')
+        .addColumn('operator_needed_at_ms', 'bigint')
+        .addColumn('resolution', 'text')
+        .addColumn('resolved_by', 'text')
+        .addColumn('resolved_at_ms', 'bigint')
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      // The reconciler's candidates are the waiting money operations: few among all of them.
+      await db.schema.createIndex('payment_operations_waiting').on('payment_operations')
+        .columns(['created_at_ms'])
+        .where(sql.ref('status'), '=', 'waiting')
+        .execute();
+    },
+  },
 };
 
 /** The audit log is append-only in the database itself: an UPDATE or DELETE fails whoever runs it. */

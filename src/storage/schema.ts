@@ -303,6 +303,27 @@ export interface CardSecretTable {
   erase_after_ms: number;
 }
 
+/** The reconciler's record of a waiting operation whose outcome it is finding out (0091). */
+export interface ReconciliationTable {
+  operation_id: string;
+  trans_id: string;
+  /** Status inquiries made so far. */
+  inquiry_count: number;
+  next_inquiry_at_ms: number;
+  /** A node's lease while it asks; another node skips the row until it runs out. */
+  claimed_until_ms: number | null;
+  claim_token: string | null;
+  /** What the last inquiry said (unknown, an error text), for the operator. */
+  last_answer: string | null;
+  /** Set once the outcome stayed unknown past the deadline: the operator's list. */
+  operator_needed_at_ms: number | null;
+  /** approved | declined | finished-elsewhere, once written. */
+  resolution: string | null;
+  resolved_by: string | null;
+  resolved_at_ms: number | null;
+  created_at_ms: number;
+}
+
 /** Routing (migration 0020, ADR 0050). Lists are JSON arrays; `*` in a MID's lists accepts all. */
 export interface MidTable {
   mid_id: string;
@@ -370,6 +391,7 @@ export interface RoutingChangeTable {
 }
 
 export interface Database {
+  reconciliations: ReconciliationTable;
   mids: MidTable;
   merchant_mappings: MerchantMappingTable;
   routing_limits: RoutingLimitTable;
