@@ -18,6 +18,10 @@
  * else (/proc), and flags BUSY when unrelated work took a share. Prints a table and writes the
  * results as JSON to a fresh folder under the OS temp dir (path printed last); runs in ~2 min.
  *
+ *   6. scheduler: BENCH_SCHEDULER_DUE (default 20,000; 0: none) bindings due at once, charged by
+ *      the server's scheduler after `kassa clock advance 1d` (bench/scheduler-row.ts): charges/s
+ *      and its ratio to the SALE peak of the same run (aim ≥ 0.5). BENCH_ONLY=scheduler runs only
+ *      the SALE peak and this row.
  * Environment (all optional): BENCH_DURATION (seconds per measured load, default 8),
  * BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 32), BENCH_DATABASE_URL
  * (default postgres://postgres@127.0.0.1:5432/test), BENCH_SKIP_POSTGRES=1.
@@ -34,6 +38,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { cardHashPart, saleHash, transactionHash } from '../src/protocol/hash.ts';
+import { benchScheduler, type SchedulerRowResult } from './scheduler-row.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const durationSeconds = Number(process.env.BENCH_DURATION ?? 8);
@@ -41,7 +46,13 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Hard ceiling on the whole run: whatever happens, it stops by itself. */
-const overallDeadlineMs = 240_000;
+/** Due charges in the scheduler row (BENCH_SCHEDULER_DUE; 0 leaves the row out). */
+const schedulerDue = Number(process.env.BENCH_SCHEDULER_DUE ?? 20_000);
+/** The scheduler row's own bound: at the 0.5× SALE-peak aim, 20k charges take well under a minute. */
+const schedulerDeadlineMs = Math.max(60_000, schedulerDue * 2);
+/** BENCH_ONLY=scheduler: only the SALE peak (the row's yardstick) and the scheduler row. */
+const onlyScheduler = process.env.BENCH_ONLY === 'scheduler';
+const overallDeadlineMs = 240_000 + (schedulerDue > 0 ? 2 * schedulerDeadlineMs : 0);
 const startWaitMs = 20_000;
 const statusIdsWanted = 200;
 /** Pause between loads so requests still in flight from one do not land in the next. */
@@ -426,6 +437,17 @@ interface LoadResult {
   firstErrors: string[];
   /** Cores used during the load by the server, by this process, by anything else; and idle. */
   cpu?: CpuShare;
+  /** Not run (BENCH_ONLY): left out of the table. */
+  skipped?: boolean;
+  /** The baseline server's stderr (tail), for the report. */
+  stderrTail?: string;
+}
+
+function skippedLoad(name: string): LoadResult {
+  return {
+    name, kind: 'autocannon', durationSeconds: 0, requestsPerSecond: 0, completed: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0,
+    maxMs: 0, non2xx: 0, connectionErrors: 0, timeouts: 0, bodyErrors: 0, results: {}, firstErrors: [], skipped: true,
+  };
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -601,6 +623,7 @@ interface StorageReport {
   saleHalfAutocannon: LoadResult;
   saleHalfPaced: LoadResult;
   statusPeak: LoadResult;
+  scheduler?: SchedulerRowResult & { cpu?: CpuShare; ratioToSalePeak: number };
   ratio: number;
   statusIdsUsed: number;
   serverLog: ServerLog;
@@ -634,6 +657,11 @@ async function createSchema(prefix: string): Promise<string> {
 }
 
 async function benchStorage(storage: StorageName): Promise<StorageReport> {
+  const baseline = onlyScheduler ? skippedLoad('baseline SALE-shaped peak') : await benchBaseline(storage);
+  return benchKassa(storage, baseline);
+}
+
+async function benchBaseline(storage: StorageName): Promise<LoadResult> {
   // --- Baseline -------------------------------------------------------------------------------
   const baselineDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-baseline-'));
   temporaryDirectories.add(baselineDirectory);
@@ -665,7 +693,11 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   await stopChild(baselineServer);
   removeDirectory(baselineDirectory);
   if (baselineSchema) await dropSchema(baselineSchema);
+  baseline.stderrTail = baselineServer.stderrTail.slice(-1_000);
+  return baseline;
+}
 
+async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<StorageReport> {
   // --- Kassa ----------------------------------------------------------------------------------
   const dataDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-data-'));
   temporaryDirectories.add(dataDirectory);
@@ -702,6 +734,51 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   });
   await sleep(settleMs);
   const halfRate = Math.max(1, Math.floor(salePeak.requestsPerSecond / 2));
+  const { saleHalfAutocannon, saleHalfPaced, statusPeak, statusIdsUsed } = onlyScheduler
+    ? {
+      saleHalfAutocannon: skippedLoad('half peak'), saleHalfPaced: skippedLoad('half peak paced'),
+      statusPeak: skippedLoad('GET_TRANS_STATUS peak'), statusIdsUsed: 0,
+    }
+    : await benchHalfPeakAndStatus(storage, kassa, port, saleBody, halfRate, peakTally, merchant);
+
+  let scheduler: StorageReport['scheduler'];
+  if (schedulerDue > 0) {
+    progress(`${storage}: scheduler, ${schedulerDue} bindings due at once after \`kassa clock advance 1d\``);
+    const meter = cpuMeter(kassa.child.pid);
+    const row = await benchScheduler({
+      storage, kassaUrl, dataDirectory, postgresUrl, postgresSchema: schema, clientKey: merchant.clientKey,
+      password: merchant.password, saleBody, advanceClockOneDay: () => runCli(['clock', 'advance', '1d'], environment),
+      dueCount: schedulerDue, deadlineMs: schedulerDeadlineMs,
+    });
+    scheduler = { ...row, cpu: meter(), ratioToSalePeak: round(row.chargesPerSecond / salePeak.requestsPerSecond, 3) };
+    await sleep(settleMs);
+  }
+
+  await stopChild(kassa);
+  removeDirectory(dataDirectory);
+  if (schema) await dropSchema(schema);
+
+  return {
+    storage,
+    baseline,
+    salePeak,
+    saleHalfAutocannon,
+    saleHalfPaced,
+    statusPeak,
+    scheduler,
+    ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
+    statusIdsUsed,
+    serverLog: kassa.log,
+    baselineStderr: baseline.stderrTail ?? '',
+    kassaStderr: kassa.stderrTail.slice(-1_000),
+  };
+}
+
+async function benchHalfPeakAndStatus(
+  storage: StorageName, kassa: Started, port: number, saleBody: (orderId: string) => string, halfRate: number,
+  peakTally: Tally, merchant: MerchantCredentials,
+) {
+  const kassaUrl = `http://127.0.0.1:${port}`;
 
   progress(`${storage}: Kassa SALE at half peak (${halfRate}/s), autocannon overallRate, ${durationSeconds} s`);
   const saleHalfAutocannon = await autocannonLoad({
@@ -733,24 +810,7 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   // autocannon drops its connections at the deadline with requests still in flight; let the
   // server finish them before SIGTERM so shutdown is measured on a quiet server.
   await sleep(settleMs);
-
-  await stopChild(kassa);
-  removeDirectory(dataDirectory);
-  if (schema) await dropSchema(schema);
-
-  return {
-    storage,
-    baseline,
-    salePeak,
-    saleHalfAutocannon,
-    saleHalfPaced,
-    statusPeak,
-    ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
-    statusIdsUsed: bodies.length,
-    serverLog: kassa.log,
-    baselineStderr: baselineServer.stderrTail.slice(-1_000),
-    kassaStderr: kassa.stderrTail.slice(-1_000),
-  };
+  return { saleHalfAutocannon, saleHalfPaced, statusPeak, statusIdsUsed: bodies.length };
 }
 
 async function postgresReachable(): Promise<boolean> {
@@ -782,7 +842,16 @@ function tableRows(report: StorageReport): string[][] {
     cpu(load) + ((load.cpu?.other ?? 0) > busyOtherCores ? ' BUSY' : ''), verdict,
   ];
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-  return [
+  const { scheduler } = report;
+  const schedulerRows = scheduler ? [
+    [report.storage, `scheduler: ${scheduler.dueCount} due, ${scheduler.charged} charged in ${scheduler.seconds.toFixed(1)} s`,
+      scheduler.chargesPerSecond.toFixed(0), '', '', '', String(scheduler.dueCount - scheduler.distinct),
+      scheduler.cpu ? [scheduler.cpu.server, scheduler.cpu.database, scheduler.cpu.bench, scheduler.cpu.other]
+        .map((value) => value.toFixed(2)).join('/') : 'n/a', ''],
+    [report.storage, 'ratio scheduler ÷ SALE peak', scheduler.ratioToSalePeak.toFixed(3), '', '', '', '', '',
+      `≥0.5: ${pass(scheduler.ratioToSalePeak >= 0.5)}`],
+  ] : [];
+  const all = [
     row(report.baseline, `baseline peak (${connections} conn)`),
     row(report.salePeak, `Kassa SALE peak (${connections} conn)`),
     row(report.saleHalfAutocannon, `SALE @ ${report.saleHalfAutocannon.requestedRate}/s autocannon`,
@@ -792,6 +861,9 @@ function tableRows(report: StorageReport): string[][] {
     row(report.statusPeak, `GET_TRANS_STATUS peak (${report.statusIdsUsed} ids)`),
     [report.storage, 'ratio SALE ÷ baseline', report.ratio.toFixed(3), '', '', '', '', '', `≥${targets.ratio}: ${pass(report.ratio >= targets.ratio)}`],
   ];
+  const loads = [report.baseline, report.salePeak, report.saleHalfAutocannon, report.saleHalfPaced, report.statusPeak];
+  const kept = all.filter((_, index) => index >= loads.length ? !report.baseline.skipped : !loads[index].skipped);
+  return [...kept, ...schedulerRows];
 }
 
 function renderTable(rows: string[][]): string {
