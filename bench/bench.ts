@@ -741,18 +741,9 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
     }
     : await benchHalfPeakAndStatus(storage, kassa, port, saleBody, halfRate, peakTally, merchant);
 
-  let scheduler: StorageReport['scheduler'];
-  if (schedulerDue > 0) {
-    progress(`${storage}: scheduler, ${schedulerDue} bindings due at once after \`kassa clock advance 1d\``);
-    const meter = cpuMeter(kassa.child.pid);
-    const row = await benchScheduler({
-      storage, kassaUrl, dataDirectory, postgresUrl, postgresSchema: schema, clientKey: merchant.clientKey,
-      password: merchant.password, saleBody, advanceClockOneDay: () => runCli(['clock', 'advance', '1d'], environment),
-      dueCount: schedulerDue, deadlineMs: schedulerDeadlineMs,
-    });
-    scheduler = { ...row, cpu: meter(), ratioToSalePeak: round(row.chargesPerSecond / salePeak.requestsPerSecond, 3) };
-    await sleep(settleMs);
-  }
+  const scheduler = schedulerDue > 0
+    ? await schedulerRow(storage, kassa, { dataDirectory, schema, environment, merchant, saleBody, salePeak })
+    : undefined;
 
   await stopChild(kassa);
   removeDirectory(dataDirectory);
@@ -772,6 +763,24 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
     baselineStderr: baseline.stderrTail ?? '',
     kassaStderr: kassa.stderrTail.slice(-1_000),
   };
+}
+
+/** The scheduler row on the running server (bench/scheduler-row.ts). */
+async function schedulerRow(storage: StorageName, kassa: Started, run: {
+  dataDirectory: string; schema: string | undefined; environment: NodeJS.ProcessEnv; merchant: MerchantCredentials;
+  saleBody: (orderId: string) => string; salePeak: LoadResult;
+}): Promise<StorageReport['scheduler']> {
+  progress(`${storage}: scheduler, ${schedulerDue} bindings due at once after \`kassa clock advance 1d\``);
+  const meter = cpuMeter(kassa.child.pid);
+  const row = await benchScheduler({
+    storage, kassaUrl: `http://127.0.0.1:${run.environment.PORT}`, dataDirectory: run.dataDirectory, postgresUrl,
+    postgresSchema: run.schema, clientKey: run.merchant.clientKey, password: run.merchant.password,
+    saleBody: run.saleBody, advanceClockOneDay: () => runCli(['clock', 'advance', '1d'], run.environment),
+    dueCount: schedulerDue, deadlineMs: schedulerDeadlineMs,
+  });
+  const cpu = meter();
+  await sleep(settleMs);
+  return { ...row, cpu, ratioToSalePeak: round(row.chargesPerSecond / run.salePeak.requestsPerSecond, 3) };
 }
 
 async function benchHalfPeakAndStatus(
@@ -844,7 +853,8 @@ function tableRows(report: StorageReport): string[][] {
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
   const { scheduler } = report;
   const schedulerRows = scheduler ? [
-    [report.storage, `scheduler: ${scheduler.dueCount} due, ${scheduler.charged} charged in ${scheduler.seconds.toFixed(1)} s`,
+    [report.storage,
+      `scheduler: ${scheduler.dueCount} due, ${scheduler.charged} charged in ${scheduler.seconds.toFixed(1)} s`,
       scheduler.chargesPerSecond.toFixed(0), '', '', '', String(scheduler.dueCount - scheduler.distinct),
       scheduler.cpu ? [scheduler.cpu.server, scheduler.cpu.database, scheduler.cpu.bench, scheduler.cpu.other]
         .map((value) => value.toFixed(2)).join('/') : 'n/a', ''],

@@ -60,7 +60,9 @@ async function openSql(setup: SchedulerRowSetup): Promise<Sql> {
       },
     };
   }
-  const client = new pg.Client({ connectionString: setup.postgresUrl, options: `-c search_path=${setup.postgresSchema}` });
+  const client = new pg.Client({
+    connectionString: setup.postgresUrl, options: `-c search_path=${setup.postgresSchema}`,
+  });
   await client.connect();
   return {
     run: async (text) => {
@@ -72,7 +74,8 @@ async function openSql(setup: SchedulerRowSetup): Promise<Sql> {
 }
 
 async function post(url: string, body: string): Promise<Record<string, string>> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+  const response = await fetch(url, { method: 'POST', headers, body });
   return (await response.json()) as Record<string, string>;
 }
 
@@ -83,7 +86,8 @@ async function bindOneCard(setup: SchedulerRowSetup): Promise<string> {
     interval_unit: 'day', payments_count: '1000', hash: createScheduleHash(setup.password),
   }).toString());
   if (!schedule.schedule_id) throw new Error(`CREATE_SCHEDULE failed: ${JSON.stringify(schedule)}`);
-  const sale = await post(setup.kassaUrl, `${setup.saleBody(`bench-schedule-${Date.now()}`)}&recurring_init=Y&schedule_id=${schedule.schedule_id}`);
+  const saleForm = setup.saleBody(`bench-schedule-${Date.now()}`);
+  const sale = await post(setup.kassaUrl, `${saleForm}&recurring_init=Y&schedule_id=${schedule.schedule_id}`);
   if (sale.schedule_id !== schedule.schedule_id) throw new Error(`binding SALE failed: ${JSON.stringify(sale)}`);
   return schedule.schedule_id;
 }
@@ -96,13 +100,14 @@ function copyStatements(storage: SchedulerRowSetup['storage'], scheduleId: strin
     : `(SELECT generate_series(1, ${copies}) AS n)`;
   const text = (column: string) => (storage === 'sqlite' ? column : `${column}::text`);
   return [
-    `INSERT INTO schedules (schedule_id, merchant_id, name, interval_unit, interval_length, day_of_month, payments_count,
-       delays, paused, resumed_on, deleted_at_ms, created_at_ms, updated_at_ms)
-     SELECT 'bench-s-' || ${text('seq.n')}, merchant_id, name, interval_unit, interval_length, day_of_month, payments_count,
-       delays, paused, resumed_on, deleted_at_ms, created_at_ms, updated_at_ms
+    `INSERT INTO schedules (schedule_id, merchant_id, name, interval_unit, interval_length, day_of_month,
+       payments_count, delays, paused, resumed_on, deleted_at_ms, created_at_ms, updated_at_ms)
+     SELECT 'bench-s-' || ${text('seq.n')}, merchant_id, name, interval_unit, interval_length, day_of_month,
+       payments_count, delays, paused, resumed_on, deleted_at_ms, created_at_ms, updated_at_ms
      FROM schedules, ${sequence} seq WHERE schedule_id = '${scheduleId}'`,
-    `INSERT INTO schedule_bindings (binding_id, schedule_id, merchant_id, initiating_trans_id, source_trans_id, anchor_on,
-       amount_minor, currency, order_id, status, charges_made, last_index, next_due_on, created_at_ms, updated_at_ms)
+    `INSERT INTO schedule_bindings (binding_id, schedule_id, merchant_id, initiating_trans_id, source_trans_id,
+       anchor_on, amount_minor, currency, order_id, status, charges_made, last_index, next_due_on, created_at_ms,
+       updated_at_ms)
      SELECT 'bench-b-' || ${text('seq.n')}, 'bench-s-' || ${text('seq.n')}, merchant_id, initiating_trans_id,
        source_trans_id, anchor_on, amount_minor, currency, order_id || '-' || ${text('seq.n')}, status, charges_made,
        last_index, next_due_on, created_at_ms, updated_at_ms

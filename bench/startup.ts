@@ -45,14 +45,16 @@ async function seededDirectory(secretKey: string): Promise<string> {
   process.env = saved;
   try {
     const { merchant, password } = await createMerchant(kassa.context, {
-      email: 'bench@kassa.test', callbackUrl: 'http://127.0.0.1:9/callback', allowedIps: ['127.0.0.1', '::1'], channels: ['web'],
+      email: 'bench@kassa.test', callbackUrl: 'http://127.0.0.1:9/callback', allowedIps: ['127.0.0.1', '::1'],
+      channels: ['web'],
       threeDsEnabled: false, s2sCardEnabled: true, descriptor: 'BENCH',
     });
     const payerEmail = 'doe@example.com';
     const answer = await kassa.app.inject({
       method: 'POST', url: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' },
       payload: new URLSearchParams({
-        action: 'SALE', client_key: merchant.clientKey, order_id: 'startup-1', order_amount: '1.99', order_currency: 'USD',
+        action: 'SALE', client_key: merchant.clientKey, order_id: 'startup-1', order_amount: '1.99',
+        order_currency: 'USD',
         order_description: 'Product', card_number: '4111111111111111', card_exp_month: '01', card_exp_year: '2025',
         card_cvv2: '000', payer_first_name: 'John', payer_last_name: 'Doe', payer_address: 'Big street',
         payer_country: 'US', payer_state: 'CA', payer_city: 'City', payer_zip: '123456', payer_email: payerEmail,
@@ -69,7 +71,8 @@ async function seededDirectory(secretKey: string): Promise<string> {
 
 /** Copies every row of `table` `copies` times, giving the listed columns a numbered suffix. */
 function copyRows(file: SqliteDatabase.Database, table: string, numbered: string[], copies: number): void {
-  const columns = (file.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((column) => column.name);
+  const info = file.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  const columns = info.map((column) => column.name);
   const values = columns.map((column) => (numbered.includes(column) ? `${column} || '-' || seq.n` : column));
   file.exec(`INSERT INTO ${table} (${columns.join(', ')})
     SELECT ${values.join(', ')} FROM ${table},
@@ -113,7 +116,9 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
 }
 
-async function startOnce(dataDirectory: string, secretKey: string): Promise<{ wallSeconds: number; cpuSeconds: number }> {
+async function startOnce(
+  dataDirectory: string, secretKey: string,
+): Promise<{ wallSeconds: number; cpuSeconds: number }> {
   const port = await freePort();
   const startedAt = performance.now();
   const child = spawn(process.execPath, ['--enable-source-maps', 'dist/server.js'], {
@@ -155,7 +160,8 @@ try {
   console.log(`load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}, ${os.cpus().length} cores`);
   const empty = await measure('1 payment', small, secretKey);
   const full = await measure(`${paymentsWanted} payments`, big, secretKey);
-  console.log(`ratio big ÷ small: wall ${(full.wall / empty.wall).toFixed(2)}, cpu ${(full.cpu / empty.cpu).toFixed(2)}`);
+  const ratios = `wall ${(full.wall / empty.wall).toFixed(2)}, cpu ${(full.cpu / empty.cpu).toFixed(2)}`;
+  console.log(`ratio big ÷ small: ${ratios}`);
   console.log(`load average ${os.loadavg().map((value) => value.toFixed(2)).join(' ')}`);
 } finally {
   rmSync(small, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from './schema.ts';
 import { findMerchantByClientKey, type MerchantRecord } from './merchants.ts';
 
@@ -60,6 +60,8 @@ export function sqliteMerchantLookup(db: Kysely<Database>, dataVersion: () => nu
 export interface CachedMerchantLookupOptions {
   /** Where the LISTEN connection goes (the pool's settings). */
   connection: pg.ClientConfig;
+  /** pg's Client class: the caller loaded pg (only PostgreSQL storage does). */
+  Client: typeof pg.Client;
   /** A bound on how long an entry is trusted even if no change is heard of (default 30 s). */
   maxAgeMs?: number;
   /** Entries kept at most; beyond it the cache starts over (default 10,000). */
@@ -121,7 +123,7 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
   // never opens the extra connection.
   const startListening = () => {
     if (starting || closed) return;
-    const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...options.connection });
+    const client = new options.Client({ connectionTimeoutMillis: 10_000, ...options.connection });
     listener = client;
     starting = (async () => {
       client.on('error', listenerLost);
