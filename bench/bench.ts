@@ -13,7 +13,9 @@
  *      paced generator (evenly spaced requests, latency measured from the intended send time);
  *      see the note printed with the table for why both;
  *   4. GET_TRANS_STATUS peak over ~200 trans_ids answered by the SALE run (Formula 2 hash);
- *   5. ratio Kassa SALE req/s ÷ baseline req/s (target ≥ 0.7) and p99 at half peak (≤ 25 ms).
+ *   5. ratio Kassa SALE req/s ÷ baseline req/s (target ≥ 0.7) and p99 at half peak (≤ 25 ms);
+ *   6. SALE with limits: the merchant routed (by the CLI) to a MID with day/week/month limits
+ *      and a mapping day limit, SALE peak again; ratio to the plain SALE peak (target ≥ 0.9).
  * Each load also reports the cores used by the server, PostgreSQL, this generator and everything
  * else (/proc), and flags BUSY when unrelated work took a share. Prints a table and writes the
  * results as JSON to a fresh folder under the OS temp dir (path printed last); runs in ~2 min.
@@ -59,7 +61,7 @@ const statusIdsWanted = 200;
 const settleMs = 750;
 /** More than this many cores used by unrelated processes during a load marks its row BUSY. */
 const busyOtherCores = 0.3;
-const targets = { ratio: 0.7, p99HalfPeakMs: 25 };
+const targets = { ratio: 0.7, p99HalfPeakMs: 25, limitsRatio: 0.9 };
 
 const card = { number: '4111111111111111', month: '01', year: '2025', cvv: '000' };
 const payerEmail = 'doe@example.com';
@@ -625,6 +627,8 @@ interface StorageReport {
   statusPeak: LoadResult;
   scheduler?: SchedulerRowResult & { cpu?: CpuShare; ratioToSalePeak: number };
   ratio: number;
+  /** SALE peak again once the merchant is routed to a MID with day, week and month limits. */
+  saleWithLimits: LoadResult;
   statusIdsUsed: number;
   serverLog: ServerLog;
   baselineStderr: string;
@@ -741,6 +745,8 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
     }
     : await benchHalfPeakAndStatus(storage, kassa, port, saleBody, halfRate, peakTally, merchant);
 
+  const saleWithLimits = onlyScheduler ? skippedLoad('Kassa SALE with limits peak')
+    : await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
   const scheduler = schedulerDue > 0
     ? await schedulerRow(storage, kassa, { dataDirectory, schema, environment, merchant, saleBody, salePeak })
     : undefined;
@@ -756,6 +762,7 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
     saleHalfAutocannon,
     saleHalfPaced,
     statusPeak,
+    saleWithLimits,
     scheduler,
     ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
     statusIdsUsed,
@@ -822,6 +829,36 @@ async function benchHalfPeakAndStatus(
   return { saleHalfAutocannon, saleHalfPaced, statusPeak, statusIdsUsed: bodies.length };
 }
 
+/** The merchant is moved (by the CLI, while the server runs) onto a MID with day, week and
+ * month limits far above the load, and on a mapping with a day limit: every SALE then reserves
+ * four limits in its own write. The row must stay ≥ 0.9 × the plain SALE peak. */
+async function limitedSalePeak(
+  storage: StorageName, environment: NodeJS.ProcessEnv, merchant: MerchantCredentials, kassaUrl: string,
+  saleBody: (orderId: string) => string, serverPid: number | undefined,
+): Promise<LoadResult> {
+  await sleep(settleMs);
+  progress(`${storage}: routing the merchant to a MID with limits (CLI)`);
+  const huge = '1000000000.00';
+  const cli = (...args: string[]) => runCli(['routing', ...args], environment);
+  await cli('mid', 'create', '--name', 'bench-limited');
+  for (const window of ['day', 'week', 'month']) {
+    await cli('limit', 'set', '--mid', 'bench-limited', '--window', window, '--currency', 'USD', '--amount', huge);
+  }
+  await cli('mapping', 'set', '--client-key', merchant.clientKey, '--mids', 'bench-limited');
+  const dayLimit = ['--window', 'day', '--currency', 'USD', '--amount', huge];
+  await cli('limit', 'set', '--client-key', merchant.clientKey, ...dayLimit);
+  const body = () => saleBody(nextOrderId());
+  await autocannonLoad({ name: 'warm-up', url: kassaUrl, body, tally: new Tally(), seconds: warmupSeconds });
+  await sleep(settleMs);
+  progress(`${storage}: Kassa SALE with limits peak, ${connections} connections, ${durationSeconds} s`);
+  const load = await autocannonLoad({
+    name: 'Kassa SALE with limits peak', url: kassaUrl, body, tally: new Tally(),
+    seconds: durationSeconds, serverPid,
+  });
+  await sleep(settleMs);
+  return load;
+}
+
 async function postgresReachable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
   const attempt = (async () => {
@@ -861,6 +898,7 @@ function tableRows(report: StorageReport): string[][] {
     [report.storage, 'ratio scheduler ÷ SALE peak', scheduler.ratioToSalePeak.toFixed(3), '', '', '', '', '',
       `≥0.5: ${pass(scheduler.ratioToSalePeak >= 0.5)}`],
   ] : [];
+  const limitsRatio = round(report.saleWithLimits.requestsPerSecond / report.salePeak.requestsPerSecond, 3);
   const all = [
     row(report.baseline, `baseline peak (${connections} conn)`),
     row(report.salePeak, `Kassa SALE peak (${connections} conn)`),
@@ -870,6 +908,9 @@ function tableRows(report: StorageReport): string[][] {
       `p99≤${targets.p99HalfPeakMs}: ${pass(report.saleHalfPaced.p99Ms <= targets.p99HalfPeakMs)}`),
     row(report.statusPeak, `GET_TRANS_STATUS peak (${report.statusIdsUsed} ids)`),
     [report.storage, 'ratio SALE ÷ baseline', report.ratio.toFixed(3), '', '', '', '', '', `≥${targets.ratio}: ${pass(report.ratio >= targets.ratio)}`],
+    row(report.saleWithLimits, `SALE with limits peak (${connections} conn)`),
+    [report.storage, 'ratio SALE with limits ÷ SALE', limitsRatio.toFixed(3), '', '', '', '', '',
+      `≥${targets.limitsRatio}: ${pass(limitsRatio >= targets.limitsRatio)}`],
   ];
   const loads = [report.baseline, report.salePeak, report.saleHalfAutocannon, report.saleHalfPaced, report.statusPeak];
   const kept = all.filter((_, index) => index >= loads.length ? !report.baseline.skipped : !loads[index].skipped);

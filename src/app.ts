@@ -6,13 +6,21 @@ import type { Clock } from './domain/clock.ts';
 import { logErrorAnswer, registerApiRoutes } from './http/api.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
-import { bodyLimitBytes, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
+import { bodyLimitBytes, formFieldsOf, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
 import { requestLoggerFactory } from './http/request-logger.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
+import {
+  Lifecycle, registerHealthRoutes, registerMetricsRoute, registerRequestIdEcho, requestIdOf,
+} from './http/operations-endpoints.ts';
+import { apiActions, apiPaths } from './http/api.ts';
+import { KassaMetrics } from './observability/metrics.ts';
+import { databaseHoldsData } from './storage/operational-gauges.ts';
+import { isStorageUnavailable } from './storage/dialect-errors.ts';
+import { join } from 'node:path';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -23,7 +31,12 @@ export interface BuildOptions {
 
 export interface KassaApp {
   app: FastifyInstance;
+  /** /metrics and the health endpoints on KASSA_METRICS_PORT, when set (server.ts listens). */
+  metricsApp?: FastifyInstance;
   context: PlatformContext;
+  metrics: KassaMetrics;
+  /** Set `draining` and /health/ready answers 503 at once (server.ts, on SIGTERM). */
+  lifecycle: Lifecycle;
   close(): Promise<void>;
 }
 
@@ -52,7 +65,53 @@ function protocolErrorOf(error: Error & { code?: string; statusCode?: number }):
     return new ProtocolError('requestTooLarge');
   }
   if (isBodyParsingError(error) || error.statusCode === 400) return new ProtocolError('requestInvalid');
+  if (isStorageUnavailable(error)) return new ProtocolError('storageUnavailable');
   return new ProtocolError('internal');
+}
+
+function createFastify(config: KassaConfig, logger: Logger): FastifyInstance {
+  return Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast only quiets a generic-variance mismatch.
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per API request is written by the route (action, result, trans_id); Fastify's
+    // two generic lines per request would double the logging cost on the hot path.
+    logController: new LogController({ disableRequestLogging: true }),
+    // request.log makes its pino child only when it writes a line (http/request-logger.ts).
+    childLoggerFactory: requestLoggerFactory,
+    bodyLimit: bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    // A slow client cannot hold a connection for ever.
+    requestTimeout: 30_000,
+    // X-Request-Id, checked (bounded, printable) or made; logged as reqId on the request's lines.
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // In-flight requests are answered when the server closes; a request that arrives on a
+    // kept-alive connection meanwhile is answered too (with Connection: close) rather than 503.
+    return503OnClosing: false,
+  });
+}
+
+/**
+ * Where /metrics goes (docs/adr/0060): KASSA_METRICS_PORT set → its own Fastify instance (with
+ * the health endpoints) for server.ts to listen on, the main port has none; otherwise the main
+ * port, open in sandbox mode, and in production only with KASSA_METRICS_TOKEN as a bearer token
+ * (without a token production serves no /metrics on the main port).
+ */
+async function metricsEndpoints(
+  app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics, storage: KassaApp['context']['storage'],
+  lifecycle: Lifecycle,
+): Promise<FastifyInstance | undefined> {
+  if (config.metricsPort !== undefined) {
+    const metricsApp = Fastify({ logger: false });
+    registerMetricsRoute(metricsApp, metrics, config.metricsToken);
+    registerHealthRoutes(metricsApp, storage, lifecycle);
+    await metricsApp.ready();
+    return metricsApp;
+  }
+  if (config.mode === 'sandbox' || config.metricsToken !== undefined) {
+    registerMetricsRoute(app, metrics, config.metricsToken);
+  }
+  return undefined;
 }
 
 /** Builds the whole platform and never listens: server.ts listens, tests call inject(). */
@@ -65,30 +124,33 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   // production never moves its clock. The CLI builds its context with the same function.
   const platform = await buildPlatformContext(config, storage, { logger, clock: options.clock, acquirer: options.acquirer });
   const context = platform.context;
+  if (context.vault.keyFileCreated && await databaseHoldsData(storage)) {
+    // A restore without its key, or a data directory moved without secret.key: nothing stored
+    // can be decrypted with the key just made. Said at start rather than at the first payment.
+    logger.warn({ keyFile: join(config.dataDirectory, 'secret.key') }, 'a new secret.key was created but the database '
+      + 'already holds data encrypted with another key: restore the original secret.key (or set KASSA_SECRET_KEY)');
+  }
 
-  const app: FastifyInstance = Fastify({
-    // pino's Logger is a FastifyBaseLogger; the cast only quiets a generic-variance mismatch.
-    loggerInstance: logger as FastifyBaseLogger,
-    // One line per API request is written by the route (action, result, trans_id); Fastify's
-    // two generic lines per request would double the logging cost on the hot path.
-    logController: new LogController({ disableRequestLogging: true }),
-    // request.log makes its pino child only when it writes a line (http/request-logger.ts).
-    childLoggerFactory: requestLoggerFactory,
-    bodyLimit: bodyLimitBytes,
-    trustProxy: config.trustProxy,
-    // A slow client cannot hold a connection for ever.
-    requestTimeout: 30_000,
-  });
+  const app = createFastify(config, logger);
   await registerFormParsers(app);
+  const lifecycle = new Lifecycle();
+  const metrics = new KassaMetrics(apiActions);
+  metrics.registerScrapeGauges(storage, context.clock, context.timeZone);
+  context.metrics = metrics;
+  registerRequestIdEcho(app, lifecycle);
 
   // Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
   // JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body.
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const answer = protocolErrorOf(error);
     // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
-    const detail = answer.name === 'internal' ? { failure: { message: error.message, stack: error.stack } }
+    const detail = answer.name === 'internal' || answer.name === 'storageUnavailable'
+      ? { failure: { message: error.message, stack: error.stack } }
       : error instanceof ProtocolError ? undefined : { bodyError: error.code };
     logErrorAnswer(request, answer, detail);
+    if (apiPaths.has(request.routeOptions.url ?? '')) {
+      metrics.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
+    }
     return reply.code(200).send(errorBody(answer));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -101,12 +163,19 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   registerChallengePages(app, context);
   registerCheckoutPages(app, context);
   if (config.mode === 'sandbox' && config.operatorToken) registerOperatorRoutes(app, context, config.operatorToken);
+  registerHealthRoutes(app, storage, lifecycle);
+  const metricsApp = await metricsEndpoints(app, config, metrics, storage, lifecycle);
   await app.ready();
   return {
     app,
+    metricsApp,
     context,
+    metrics,
+    lifecycle,
     async close() {
       await app.close();
+      await metricsApp?.close();
+      metrics.close();
       await platform.close();
       await storage.close();
     },

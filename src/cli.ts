@@ -1,8 +1,10 @@
+import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-backup.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { LockoutInputError, lockoutsCommand, lockoutsOptions, lockoutsUsage } from './cli-lockouts.ts';
+import { RoutingInputError, routingCommand, routingUsage, type RoutingCliContext } from './cli-routing.ts';
 import { OperatorInputError, operatorCommand, operatorOptions, operatorUsage } from './cli-operator.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { platformClock } from './platform-context.ts';
@@ -63,6 +65,9 @@ ${refundApplicationsUsage}
 ${operatorUsage}
 
 ${lockoutsUsage}
+${backupUsage}
+
+${routingUsage}
 
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
                          (without it the CLI refuses a data directory with no Kassa database)
@@ -257,7 +262,32 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
 
 const areas = new Set(['merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts']);
 
+/** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
+async function withPlatform<T>(
+  io: CliIo, initialise: boolean, work: (context: RoutingCliContext) => Promise<T>,
+): Promise<T> {
+  const config = settingsOf(io.environment);
+  refuseMissingDataDirectory(config, initialise);
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, dataDirectory: config.dataDirectory, postgresSchema: config.postgresSchema,
+  });
+  const vault = openVault({
+    secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDirectory: config.dataDirectory,
+  });
+  const clock = await platformClock(config, storage, io.clock ?? systemClock);
+  try {
+    return await work({ storage, vault, clock, timeZone: config.timeZone });
+  } finally {
+    if ('close' in clock && typeof clock.close === 'function') await clock.close();
+    await storage.close();
+  }
+}
+
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
+  // `kassa routing …` parses its own options (cli-routing.ts).
+  if (argv[0] === 'routing') {
+    return routingCommand(io, argv.slice(1), (work) => withPlatform(io, argv.includes('--init'), work));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: merchantOptions,
@@ -265,6 +295,11 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     strict: true,
   });
   const [area, verb] = positionals;
+  if (!values.help && (area === 'backup' || area === 'restore')) {
+    const config = settingsOf(io.environment);
+    await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
+    return 0;
+  }
   if (values.help || !area || !areas.has(area) || !verb) {
     io.stdout(`${usage}\n`);
     return values.help ? 0 : 2;
@@ -304,8 +339,10 @@ const knownErrors = [
   RefundApplicationError,
   OperatorInputError,
   LockoutInputError,
+  RoutingInputError,
   CliSetupError,
   StorageSetupError,
+  BackupError,
 ];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message

@@ -64,3 +64,23 @@ test('ports, URLs and proxies in their accepted forms pass; the defaults need no
     assert.equal(problemsOf({ KASSA_PUBLIC_URL: url }).length, 1, url);
   }
 });
+
+test('metrics, drain and shutdown settings: every problem at once; multi-host DATABASE_URL accepted', () => {
+  const problems = problemsOf({
+    PORT: '8080', KASSA_METRICS_PORT: '8080', KASSA_METRICS_TOKEN: 'short', KASSA_DRAIN_DELAY_MS: '-5',
+    KASSA_SHUTDOWN_TIMEOUT_MS: '0',
+  });
+  assert.deepEqual(problems.map((problem) => problem.split(' ')[0]).sort(), [
+    'KASSA_DRAIN_DELAY_MS', 'KASSA_METRICS_PORT', 'KASSA_METRICS_TOKEN', 'KASSA_SHUTDOWN_TIMEOUT_MS',
+  ]);
+  assert.equal(problemsOf({ KASSA_METRICS_PORT: '70000' }).length, 1);
+  const config = configFromEnvironment({
+    KASSA_METRICS_PORT: '9464', KASSA_METRICS_TOKEN: 'a'.repeat(32), KASSA_DRAIN_DELAY_MS: '0',
+    DATABASE_URL: 'postgres://kassa@db1.internal:5432,db2.internal:5433/kassa',
+  });
+  assert.equal(config.metricsPort, 9464);
+  assert.equal(config.drainDelayMs, 0);
+  assert.equal(config.shutdownTimeoutMs, 10_000);
+  assert.equal(config.databaseUrl, 'postgres://kassa@db1.internal:5432,db2.internal:5433/kassa');
+  assert.equal(problemsOf({ DATABASE_URL: 'postgres://kassa@db1:5432,/kassa' }).length, 1);
+});

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isValidTimeZone } from './domain/dates.ts';
+import { postgresUrlsOf } from './storage/postgres-hosts.ts';
 
 export interface KassaConfig {
   host: string;
@@ -33,6 +34,17 @@ export interface KassaConfig {
   callbackPollIntervalMs?: number;
   /** One callback attempt, connect to last byte of the answer (default 10 s). */
   callbackAttemptTimeoutMs?: number;
+  /** Production: /metrics on the main port answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** /metrics (and the health endpoints) on their own port instead of the main one. */
+  metricsPort?: number;
+  /** Address of the metrics port (default 127.0.0.1). */
+  metricsHost?: string;
+  /** After SIGTERM: how long /health/ready says "draining" before the listener closes, so a load
+   * balancer stops sending (KASSA_DRAIN_DELAY_MS, default 0). */
+  drainDelayMs?: number;
+  /** After the listener closes: the bound on in-flight requests and worker runs (default 10 s). */
+  shutdownTimeoutMs?: number;
 }
 
 /** Every problem of the environment at once, so one restart fixes them all. */
@@ -60,13 +72,22 @@ class SettingsReader {
     return undefined;
   }
 
-  port(): number {
-    const text = this.text('PORT');
-    if (text === undefined) return 8080;
+  port(name = 'PORT', fallback = 8080): number {
+    const text = this.text(name);
+    if (text === undefined) return fallback;
     const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (Number.isInteger(port) && port <= 65535) return port;
-    this.problem(`PORT must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`);
-    return 8080;
+    this.problem(`${name} must be a whole number from 0 to 65535, got ${JSON.stringify(text)}`);
+    return fallback;
+  }
+
+  nonNegativeNumber(name: string, fallback: number): number {
+    const text = this.text(name);
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (Number.isFinite(value) && value >= 0) return value;
+    this.problem(`${name} must be a number of milliseconds, 0 or more, got ${JSON.stringify(text)}`);
+    return fallback;
   }
 
   positiveNumber(name: string, fallback: number): number {
@@ -105,15 +126,28 @@ function publicUrlFrom(reader: SettingsReader): string | undefined {
 function databaseUrlFrom(reader: SettingsReader): string | undefined {
   const text = reader.text('DATABASE_URL');
   if (text === undefined) return undefined;
-  let protocol = '';
-  try {
-    protocol = new URL(text).protocol;
-  } catch {
-    protocol = '';
-  }
-  if (protocol === 'postgres:' || protocol === 'postgresql:') return text;
+  // One host, or several libpq-style (postgres://user@h1:5432,h2:5432/db), docs/adr/0062.
+  if (postgresUrlsOf(text) !== undefined) return text;
   // The URL may carry a password: it is not repeated.
   return reader.problem('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it for SQLite)');
+}
+
+/** KASSA_METRICS_TOKEN / KASSA_METRICS_PORT (docs/adr/0060): where /metrics is served. */
+function metricsSettingsFrom(
+  reader: SettingsReader, port: number,
+): Pick<KassaConfig, 'metricsToken' | 'metricsPort' | 'metricsHost'> {
+  const metricsToken = reader.text('KASSA_METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    reader.problem('KASSA_METRICS_TOKEN must be 16 to 256 printable characters without spaces '
+      + '(e.g. openssl rand -hex 16)');
+  }
+  const metricsPort = reader.text('KASSA_METRICS_PORT') === undefined
+    ? undefined : reader.port('KASSA_METRICS_PORT', 0);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
+    reader.problem(`KASSA_METRICS_PORT must differ from PORT (both ${port})`);
+  }
+  const metricsHost = reader.text('KASSA_METRICS_HOST');
+  return { metricsToken, metricsPort, metricsHost };
 }
 
 function trustProxyFrom(reader: SettingsReader): boolean | string {
@@ -167,9 +201,10 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
   }
   const host = environment.HOST ?? '127.0.0.1';
   if (host.trim() === '') reader.problem('HOST must not be empty (127.0.0.1, 0.0.0.0, :: or a host name)');
+  const port = reader.port();
   const config: KassaConfig = {
     host,
-    port: reader.port(),
+    port,
     dataDirectory: resolve(reader.text('KASSA_DATA_DIR') ?? './data'),
     databaseUrl: databaseUrlFrom(reader),
     postgresSchema,
@@ -186,6 +221,9 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     operatorToken: reader.text('KASSA_OPERATOR_TOKEN'),
     callbackPollIntervalMs: reader.positiveNumber('KASSA_CALLBACK_POLL_MS', 250),
     callbackAttemptTimeoutMs: reader.positiveNumber('KASSA_CALLBACK_TIMEOUT_MS', 10_000),
+    ...metricsSettingsFrom(reader, port),
+    drainDelayMs: reader.nonNegativeNumber('KASSA_DRAIN_DELAY_MS', 0),
+    shutdownTimeoutMs: reader.positiveNumber('KASSA_SHUTDOWN_TIMEOUT_MS', 10_000),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

@@ -89,9 +89,14 @@ export class TestEngineConnector implements AcquirerConnector {
   readonly name = 'test-engine';
   readonly sideEffectFree: boolean;
 
-  /** `recordPrepare` makes it behave like a remote bank (PREPARE written first), for tests. */
-  constructor(options: { recordPrepare?: boolean } = {}) {
+  readonly #declineEverything: boolean;
+
+  /** `recordPrepare` makes it behave like a remote bank (PREPARE written first), for tests;
+   * `declineEverything` declines every authorization (a MID setting: a sandbox merchant can
+   * see what a refusing MID does). */
+  constructor(options: { recordPrepare?: boolean; declineEverything?: boolean } = {}) {
     this.sideEffectFree = !options.recordPrepare;
+    this.#declineEverything = options.declineEverything === true;
   }
   readonly requiredParameters: readonly string[] = [];
 
@@ -107,6 +112,7 @@ export class TestEngineConnector implements AcquirerConnector {
   }
 
   async authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {
+    if (this.#declineEverything) return { outcome: 'declined', declineReason: declineReasons.declinedByProcessing };
     const pan = request.card.number.reveal();
     const refusal = refusalCards.get(pan);
     if (refusal) return { outcome: 'declined', declineReason: refusal };

@@ -112,6 +112,8 @@ export interface Payment {
   cardTokenCiphertext: string | null;
   scheduleId: string | null;
   sourceTransId: string | null;
+  /** The MID that processed it (routing); null: the default MID of payments made before. */
+  midId?: string | null;
 }
 
 /** A payment about to be made (SALE and the actions made like it): the Payment and what only
@@ -126,6 +128,8 @@ export interface NewPayment extends Payment {
   payeeJson: string | null;
   payeeCardMask: string | null;
   payeeCardCiphertext: string | null;
+  /** X-Request-Id of the request that made it (docs/adr/0061); null when no request did. */
+  requestId: string | null;
 }
 
 /** A sub-transaction of a payment (GET_TRANS_DETAILS lists them). */

@@ -56,6 +56,11 @@ const handlers: Record<string, Handler> = {
   CARD2CARD: rendered(cardToCard, renderSale),
 };
 
+/** The actions the API serves (metrics label values are bounded by this list). */
+export const apiActions: readonly string[] = Object.keys(handlers);
+/** The API's paths; everything else is a page or an operator endpoint. */
+export const apiPaths: ReadonlySet<string> = new Set(['/', '/post', '/v2/post']);
+
 /** `/v2/post` lists redirect parameters as `[{name, value}]` instead of an object. */
 function listRedirectParams(body: Record<string, unknown>): void {
   const params = body.redirect_params;
@@ -83,7 +88,7 @@ export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, de
   const invalidFields = error.fieldErrors.length > 0 ? error.fieldErrors.map((problem) => problem.field) : undefined;
   const errorCode = protocolErrors[error.name].code;
   const line = { clientKey, action, errorCode, error: error.name, invalidFields, ...detail };
-  if (error.name === 'internal') request.log.error(line, 'api error answer');
+  if (error.name === 'internal' || error.name === 'storageUnavailable') request.log.error(line, 'api error answer');
   else if (warnedErrors.has(error.name)) request.log.warn(line, 'api error answer');
   else request.log.info(line, 'api error answer');
 }
@@ -96,13 +101,14 @@ export function registerApiRoutes(app: FastifyInstance, context: PlatformContext
     if (typeof action !== 'string' || action === '') {
       throw new ProtocolError('requestInvalid', [{ field: 'action', message: messages.blank }]);
     }
-    const merchant = await authenticateMerchant(context, fields, request.ip);
+    const merchant = await authenticateMerchant(context, fields, request.ip, request.id);
     const handler = Object.hasOwn(handlers, action) ? handlers[action] : undefined;
     if (!handler) throw new ProtocolError('actionNotSupported');
     const operation = () => handler(context, merchant, fields);
     const body = await countingWrongHashes(context, merchant, merchant.clientIp, operation);
     if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
+    context.metrics?.recordApiAnswer(action, body, reply.elapsedTime);
     return reply.send(body);
   };
   app.post('/', handle('object'));

@@ -9,6 +9,8 @@ export interface AuthenticatedMerchant extends MerchantRecord {
   password: string;
   /** The client's address as the allow-list and the wrong-hash lockout see it. */
   clientIp: string;
+  /** The request's X-Request-Id (given or made), stored on the payment it creates. */
+  requestId?: string;
 }
 
 /** `::ffff:1.2.3.4` is how a dual-stack socket shows an IPv4 client. */
@@ -71,7 +73,7 @@ const clientKeyRules: Record<string, FieldRule> = { client_key: { required: true
  * (operations/hash-lockouts.ts).
  */
 export async function authenticateMerchant(
-  context: PlatformContext, fields: RequestFields, sourceIp: string,
+  context: PlatformContext, fields: RequestFields, sourceIp: string, requestId?: string,
 ): Promise<AuthenticatedMerchant> {
   const errors: FieldError[] = [];
   const { client_key: clientKey } = validateFields(fields, clientKeyRules, errors);
@@ -83,5 +85,5 @@ export async function authenticateMerchant(
   const clientIp = normalizeIp(sourceIp);
   await refuseLockedPair(context, merchant, clientIp);
   const password = remember(passwordsByCiphertext, merchant.passwordCiphertext, () => context.vault.decrypt(merchant.passwordCiphertext));
-  return { ...merchant, password, clientIp };
+  return { ...merchant, password, clientIp, requestId };
 }

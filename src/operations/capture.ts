@@ -7,6 +7,7 @@ import { claimPayment } from '../storage/payments.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
+import { connectorForPayment } from './routing.ts';
 import { finishOperation, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
 import { cardSummaryOf } from './payment-facts.ts';
@@ -49,9 +50,10 @@ export async function capture(
   const { amountMinor } = decided.decision;
   const nowMs = context.clock.nowMs();
   const operation = newOperation(payment.transId, 'CAPTURE', amountMinor, nowMs);
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
   if (!(await claimPayment(context.storage, 'PENDING', operation))) throw new ProtocolError('captureNotPending');
   const outcome = await askAcquirer(context, 'capture', payment.transId, () =>
-    context.acquirer.capture({
+    acquirer.capture({
       transId: payment.transId,
       card: cardSummaryOf(payment),
       amountMinor,

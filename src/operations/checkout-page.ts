@@ -2,6 +2,7 @@ import type { DeclineExplanation } from '../acquirers/connector.ts';
 import { maskFromParts } from '../domain/card.ts';
 import type { CardEntry } from '../domain/card-entry.ts';
 import { ProtocolError } from '../protocol/errors.ts';
+import { isRoutingRefusal } from '../domain/routing.ts';
 import type { Payment } from '../domain/payment.ts';
 import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import {
@@ -113,7 +114,9 @@ export type CheckoutPayResult =
   /** The form was already used (a double click): the result page shows what the first did. */
   | { outcome: 'form-used' }
   /** Nothing was charged: the order has an unfinished payment, or this attempt was made. */
-  | { outcome: 'order-busy' };
+  | { outcome: 'order-busy' }
+  /** Nothing was charged: no MID of the merchant's mapping takes this card or payment (2040xx). */
+  | { outcome: 'not-accepted' };
 
 /** Pay with a card that passed the page's checks (checkout.ts payOnCheckout). */
 export async function payOnCheckoutPage(
@@ -128,6 +131,7 @@ export async function payOnCheckoutPage(
     const busy = error instanceof ProtocolError
       && (error.name === 'previousPaymentNotCompleted' || error.name === 'duplicateRequest');
     if (busy) return { outcome: 'order-busy' };
+    if (error instanceof ProtocolError && isRoutingRefusal(error.name)) return { outcome: 'not-accepted' };
     throw error;
   }
 }

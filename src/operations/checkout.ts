@@ -5,7 +5,7 @@ import { formatTransDate } from '../domain/dates.ts';
 import { formatAmount, parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
 import { checkoutFields, checkoutResponse } from '../protocol/checkout.ts';
-import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { ProtocolError, requestInvalid, type FieldError } from '../protocol/errors.ts';
 import { checkoutHash, hashesMatch } from '../protocol/hash.ts';
 import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
 import {
@@ -53,7 +53,7 @@ export async function createCheckout(context: PlatformContext, merchant: Authent
   if (values.language !== undefined && !checkoutLanguages.includes(values.language)) {
     errors.push({ field: 'language', message: messages.choice });
   }
-  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  if (errors.length > 0) throw requestInvalid(errors, messages.currency);
   if (!hashesMatch(checkoutHash(values.payer_email!, merchant.password, values.order_id!), values.hash!)) {
     throw new ProtocolError('hashInvalid');
   }

@@ -11,6 +11,7 @@ import {
 import { leaveAuthorizationUnknown, loadOperations, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import type { PlatformContext } from './context.ts';
+import { connectorForPayment } from './routing.ts';
 import { finishOperation, type ChallengeStep } from './finish-operation.ts';
 
 /**
@@ -35,8 +36,9 @@ export async function completeChallenge(
   } else {
     const [month, year] = payment.card.expiry.split('/');
     const cvvCiphertext = claimed.cvvCiphertext;
+    const acquirer = await connectorForPayment(context, payment.midId ?? null);
     outcome = await askAcquirer(context, 'authorization after 3-D Secure', transId, () =>
-      context.acquirer.completeChallenge({
+      acquirer.completeChallenge({
         transId,
         kind: claimed.kind,
         card: {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AcquirerConnector } from '../acquirers/connector.ts';
 import type { Clock } from '../domain/clock.ts';
+import type { KassaMetrics } from '../observability/metrics.ts';
 import type { Vault } from '../security/vault.ts';
 import type { Storage } from '../storage/database.ts';
 
@@ -24,4 +25,6 @@ export interface PlatformContext {
   cardTokenTtlMs?: number;
   /** Bound on one acquirer call of a money operation; past it the outcome is unknown. 30 s. */
   acquirerTimeoutMs?: number;
+  /** In-memory counters for /metrics (the server's; absent in the CLI). */
+  metrics?: KassaMetrics;
 }

@@ -7,6 +7,7 @@ import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import { followUpAmount } from './capture.ts';
 import type { PlatformContext } from './context.ts';
+import { connectorForPayment } from './routing.ts';
 import { finishOperation, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
 import { cardSummaryOf } from './payment-facts.ts';
@@ -65,8 +66,9 @@ export async function refundOrReversePayment(
     currency: payment.currency,
     nowMs,
   };
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
   const outcome = await askAcquirer(context, kind, payment.transId, () =>
-    kind === 'refund' ? context.acquirer.refund(request) : context.acquirer.reverse(request),
+    kind === 'refund' ? acquirer.refund(request) : acquirer.reverse(request),
   );
   if (outcome.outcome === 'unknown') return { kind, result: 'unknown', payment, amountMinor };
   await finishOperation(context, payment, operation, outcome);

@@ -1,10 +1,10 @@
-import { cardBrand, maskFromParts } from '../domain/card.ts';
+import { cardBrand, maskFromParts, type CardBrand } from '../domain/card.ts';
 import { newId, newTransactionId } from '../domain/ids.ts';
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
 import type { AcquirerConnector, AuthorizationAnswer, Decision } from '../acquirers/connector.ts';
 import { payerFieldNames, saleFields, tokenSaleFields } from '../protocol/action-fields.ts';
-import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { ProtocolError, requestInvalid, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
 import type { NewPayment, Payment, PaymentOperation } from '../domain/payment.ts';
@@ -19,6 +19,7 @@ import { challengeRedirect, type Redirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { finishOperation } from './finish-operation.ts';
+import { routePayment, type PaymentRoute } from './routing.ts';
 
 /** A validated SALE/AUTH, whoever entered the card: the S2S request or the hosted payment page. */
 export interface SaleCommand {
@@ -89,7 +90,9 @@ export interface SaleOutcome {
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
-export type SaleMerchant = Pick<AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl'>;
+export type SaleMerchant = Pick<
+  AuthenticatedMerchant, 'merchantId' | 'descriptor' | 'threeDsEnabled' | 'callbackUrl' | 'requestId'
+> & { routingRevision?: number };
 
 /** Validate: the spec's SALE table, then rules that need the merchant (channels, acquirer
  * parameters). Every problem is reported at once. */
@@ -107,7 +110,7 @@ function validateSale(
     // A schedule charges a stored card: only a payment that starts recurring can be bound.
     errors.push({ field: 'schedule_id', message: messages.recurringInitRequired });
   }
-  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  if (errors.length > 0) throw requestInvalid(errors, messages.currency);
   const payer: Record<string, string> = {};
   for (const name of payerFieldNames) if (values[name] !== undefined) payer[name] = values[name]!;
   const command: SaleCommand = {
@@ -188,14 +191,22 @@ export async function sale(
 }
 
 /**
- * The connector that authorizes this payment: the one step where SALE's entry points (S2S
- * SALE/AUTH, the hosted page, RECURRING_SALE, the scheduler, DEBIT, CREDIT2CARD, CARD2CARD)
- * decide who is asked. One connector today; choosing a MID per merchant and plan goes here.
+ * Who authorizes this payment: the one step where SALE's entry points (S2S SALE/AUTH, the
+ * hosted page, RECURRING_SALE, the scheduler, DEBIT, CREDIT2CARD, CARD2CARD) decide who is
+ * asked. Routing (operations/routing.ts) picks the MID of the merchant's mapping — its
+ * connector, its 3-D Secure mode, the limit holds the insert takes — or throws the 2040xx
+ * refusal. The payment records the MID.
  */
-export function authorizingConnector(
-  context: PlatformContext, _merchant: SaleMerchant, _plan: PaymentPlan,
-): AcquirerConnector {
-  return context.acquirer;
+export async function authorizingRoute(
+  context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, payment: NewPayment, nowMs: number,
+): Promise<PaymentRoute> {
+  const { command } = plan;
+  const route = await routePayment(context, merchant, {
+    action: plan.action, isAuth: command.isAuth, brand: payment.card.brand as CardBrand,
+    currency: command.currency, amountMinor: command.amountMinor,
+  }, payment.transId, nowMs);
+  payment.midId = route.midId;
+  return route;
 }
 
 /**
@@ -213,10 +224,11 @@ export async function performSale(
   context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan,
 ): Promise<SaleOutcome> {
   const nowMs = context.clock.nowMs();
-  const acquirer = authorizingConnector(context, merchant, plan);
   const payment = newPayment(context, merchant, plan, nowMs);
+  const route = await authorizingRoute(context, merchant, plan, payment, nowMs);
+  const acquirer = route.connector;
   const kind = paymentKinds[plan.action];
-  const run: SaleRun = { context, acquirer, merchant, plan, kind, payment, nowMs, companions: noCompanions };
+  const run: SaleRun = { context, acquirer, route, merchant, plan, kind, payment, nowMs, companions: noCompanions };
   if (plan.alsoWrite.length > 0) run.companions = companionWrites(context, plan.alsoWrite, payment);
   const operation = saleOperation(payment.transId, plan.command, nowMs, kind.operationType);
   if (!acquirer.sideEffectFree) return prepareFirstSale(run, operation);
@@ -234,7 +246,7 @@ const noCompanions: readonly PaymentCompanion[] = [];
 async function prepareFirstSale(run: SaleRun, operation: PaymentOperation): Promise<SaleOutcome> {
   const { context, merchant, payment } = run;
   payment.operationLock = operation.operationId;
-  if ((await insertPayment(context.storage, payment, [operation], [], run.companions)) === 'conflict') {
+  if ((await insertPayment(context.storage, payment, [operation], [], withLimitHolds(run, 'PREPARE'))) === 'conflict') {
     await throwConflict(run);
   }
   const answer = await askAcquirer(context, payment.action, payment.transId, () => authorizeSale(run));
@@ -292,6 +304,7 @@ function newPayment(context: PlatformContext, merchant: SaleMerchant, plan: Paym
     payeeJson: payee ? JSON.stringify(payee.fields) : null,
     payeeCardMask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : null,
     payeeCardCiphertext: payeeCard ? context.vault.encrypt(payeeCard) : null,
+    requestId: merchant.requestId ?? null,
   };
 }
 
@@ -301,6 +314,7 @@ function newPayment(context: PlatformContext, merchant: SaleMerchant, plan: Paym
 interface SaleRun {
   context: PlatformContext;
   acquirer: AcquirerConnector;
+  route: PaymentRoute;
   merchant: SaleMerchant;
   plan: PaymentPlan;
   kind: (typeof paymentKinds)[PaymentAction];
@@ -311,7 +325,14 @@ interface SaleRun {
   companions: readonly PaymentCompanion[];
 }
 
-function authorizeSale({ acquirer, merchant, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
+/** The plan's companions, and the route's limit holds unless the payment is declined at once
+ * (a decline moves no money, so it takes nothing from a limit). */
+function withLimitHolds(run: SaleRun, status: string): readonly PaymentCompanion[] {
+  if (status === 'DECLINED' || run.route.limitHolds.length === 0) return run.companions;
+  return [...run.companions, ...run.route.limitHolds];
+}
+
+function authorizeSale({ acquirer, route, plan, kind, payment, nowMs }: SaleRun): Promise<AuthorizationAnswer> {
   const { command } = plan;
   return acquirer.authorize({
     transId: payment.transId,
@@ -319,7 +340,7 @@ function authorizeSale({ acquirer, merchant, plan, kind, payment, nowMs }: SaleR
     amountMinor: command.amountMinor,
     currency: command.currency,
     capture: !command.isAuth,
-    threeDsEnabled: merchant.threeDsEnabled && kind.cardholderPresent,
+    threeDsEnabled: route.threeDsEnabled && kind.cardholderPresent,
     parameters: command.parameters,
     nowMs,
     merchantInitiated: kind.cardholderPresent ? undefined : true,
@@ -345,7 +366,8 @@ async function recordFinalSale(run: SaleRun, decision: Decision, operation: Paym
   operation.status = approved ? 'success' : 'fail';
   operation.declineReason = payment.declineReason;
   const callbacks = [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl)];
-  const inserted = await insertPayment(context.storage, payment, [operation], callbacks, run.companions);
+  const companions = withLimitHolds(run, payment.status);
+  const inserted = await insertPayment(context.storage, payment, [operation], callbacks, companions);
   if (inserted === 'conflict') await throwConflict(run);
   return { payment };
 }
@@ -388,7 +410,7 @@ async function beginChallenge(
         { ...operation, operationId: threeDs[0].operationId },
       ]
       : [operation];
-    const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...run.companions];
+    const companions: PaymentCompanion[] = [{ kind: 'challenge', challenge }, ...withLimitHolds(run, challengeKind)];
     const inserted = await insertPayment(context.storage, payment, ordered, callbacks, companions);
     if (inserted === 'conflict') await throwConflict(run);
   }

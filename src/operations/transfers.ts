@@ -1,7 +1,7 @@
 import { parseAmount } from '../domain/money.ts';
 import { Secret } from '../domain/secret.ts';
 import { cardToCardFields, creditToCardFields, debitFields, payeeFieldNames, payerFieldNames, tokenCreditToCardFields } from '../protocol/action-fields.ts';
-import { ProtocolError, type FieldError } from '../protocol/errors.ts';
+import { ProtocolError, requestInvalid, type FieldError } from '../protocol/errors.ts';
 import { cardHashPart, creditToCardHash, hashesMatch, saleHash } from '../protocol/hash.ts';
 import { messages, validateFields, validateParameters, type FieldRule, type RequestFields } from '../protocol/validation.ts';
 import { missingParameterErrors } from './acquirer-parameters.ts';
@@ -29,7 +29,7 @@ function validateTransfer(
   const parameters = validateParameters(fields, errors) ?? {};
   const amountMinor = orderAmountAndChannel(values, merchant, errors);
   errors.push(...missingParameterErrors(context.acquirer, action, parameters));
-  if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
+  if (errors.length > 0) throw requestInvalid(errors, messages.currency);
   return { values, amountMinor, parameters };
 }
 

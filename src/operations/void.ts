@@ -5,6 +5,7 @@ import { claimPayment } from '../storage/payments.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
+import { connectorForPayment } from './routing.ts';
 import { finishOperation, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
 import { cardSummaryOf } from './payment-facts.ts';
@@ -39,8 +40,9 @@ export async function voidPayment(
   if (!(await claimPayment(context.storage, 'SETTLED', operation, 'no-refunds'))) {
     return { result: 'declined', payment, declineReason: voidDeclineReasons.notSettled, atMs: nowMs };
   }
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
   const outcome = await askAcquirer(context, 'void', payment.transId, () =>
-    context.acquirer.void({
+    acquirer.void({
       transId: payment.transId,
       card: cardSummaryOf(payment),
       amountMinor: decision.amountMinor,

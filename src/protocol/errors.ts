@@ -7,7 +7,19 @@
 export const protocolErrors = {
   requestInvalid: { code: 100000, message: 'Request data is invalid.', source: 'spec' },
   mappingNotFound: { code: 204002, message: 'Enabled merchant mappings or MIDs not found.', source: 'spec' },
+  paymentTypeNotSupported: { code: 204003, message: 'Payment type not supported.', source: 'spec' },
+  paymentMethodNotSupported: { code: 204004, message: 'Payment method not supported.', source: 'spec' },
   actionNotSupported: { code: 204005, message: 'Payment action not supported.', source: 'spec' },
+  brandNotSupported: { code: 204006, message: 'Payment system/brand not supported.', source: 'spec' },
+  midDayLimit: { code: 204007, message: 'Day MID limit is not set or exceeded.', source: 'spec' },
+  mappingDayLimit: { code: 204008, message: 'Day Merchant mapping limit is not set or exceeded.', source: 'spec' },
+  paymentTypeNotFound: { code: 204009, message: 'Payment type not found.', source: 'spec' },
+  paymentMethodNotFound: { code: 204010, message: 'Payment method not found.', source: 'spec' },
+  brandNotFound: { code: 204011, message: 'Payment system/brand not found.', source: 'spec' },
+  currencyNotFound: { code: 204012, message: 'Payment currency not found.', source: 'spec' },
+  actionNotFound: { code: 204013, message: 'Payment action not found.', source: 'spec' },
+  midMonthLimit: { code: 204014, message: 'Month MID limit is exceeded.', source: 'spec' },
+  mappingWeekLimit: { code: 204015, message: 'Week Merchant mapping limit is exceeded.', source: 'spec' },
   paymentNotFound: { code: 208001, message: 'Payment not found.', source: 'spec' },
   notInThreeDs: { code: 208002, message: 'Not acceptable to request the 3ds for payment not in 3ds status.', source: 'spec' },
   captureNotPending: { code: 208003, message: 'Not acceptable to request the capture for payment not in pending status.', source: 'spec' },
@@ -38,6 +50,12 @@ export const protocolErrors = {
   recurringTokenInvalid: { code: 900104, message: 'Recurring token is not valid for this transaction.', source: 'kassa' },
   recurringNotBound: { code: 900105, message: 'Recurring payment is not bound to this schedule.', source: 'kassa' },
   chargebackNotAllowed: { code: 900106, message: 'Chargeback is possible for a settled payment only.', source: 'kassa' },
+  midWeekLimit: { code: 900201, message: 'Week MID limit is exceeded.', source: 'kassa' },
+  mappingMonthLimit: { code: 900202, message: 'Month Merchant mapping limit is exceeded.', source: 'kassa' },
+  storageUnavailable: {
+    code: 900503, source: 'kassa',
+    message: 'Storage temporarily unavailable. Check the payment with GET_TRANS_STATUS before retrying.',
+  },
   internal: { code: 900500, message: 'Internal error. Check the payment with GET_TRANS_STATUS before retrying.', source: 'kassa' },
 } as const;
 
@@ -53,6 +71,17 @@ export class ProtocolError extends Error {
   constructor(readonly name: ProtocolErrorName, readonly fieldErrors: FieldError[] = []) {
     super(protocolErrors[name].message);
   }
+}
+
+/**
+ * The error for a request's field problems: 100000 with the list, except that an unknown
+ * `order_currency`, when it is the request's only problem, is the spec's 204012 "Payment
+ * currency not found" (ADR 0050).
+ */
+export function requestInvalid(errors: FieldError[], unknownCurrencyMessage: string): ProtocolError {
+  const onlyCurrency = errors.length > 0
+    && errors.every((error) => error.field === 'order_currency' && error.message === unknownCurrencyMessage);
+  return onlyCurrency ? new ProtocolError('currencyNotFound') : new ProtocolError('requestInvalid', errors);
 }
 
 export interface ErrorBody {

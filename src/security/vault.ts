@@ -31,6 +31,8 @@ export class Vault {
   readonly #currentKeyId: string;
   readonly #fingerprintKey: Buffer;
   readonly #signingKey: Buffer;
+  /** True when openVault just wrote a new secret.key (server start warns if data exists). */
+  keyFileCreated = false;
 
   constructor(masterKeys: Buffer[]) {
     if (masterKeys.length === 0) throw new Error('the vault needs at least one key');
@@ -110,6 +112,7 @@ export interface VaultConfig {
  * on first start. Creation uses O_EXCL so a server and a CLI starting together agree on one. */
 export function openVault(config: VaultConfig): Vault {
   const keys: Buffer[] = [];
+  let keyFileCreated = false;
   if (config.secretKey) {
     keys.push(parseKey(config.secretKey, 'KASSA_SECRET_KEY'));
   } else {
@@ -117,6 +120,7 @@ export function openVault(config: VaultConfig): Vault {
     mkdirSync(config.dataDirectory, { recursive: true });
     try {
       writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+      keyFileCreated = true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
@@ -125,5 +129,7 @@ export function openVault(config: VaultConfig): Vault {
   for (const previous of (config.previousSecretKeys ?? '').split(',').filter((text) => text.trim() !== '')) {
     keys.push(parseKey(previous, 'KASSA_PREVIOUS_SECRET_KEYS'));
   }
-  return new Vault(keys);
+  const vault = new Vault(keys);
+  vault.keyFileCreated = keyFileCreated;
+  return vault;
 }

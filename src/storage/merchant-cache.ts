@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Database } from './schema.ts';
 import { findMerchantByClientKey, type MerchantRecord } from './merchants.ts';
 
@@ -11,6 +11,8 @@ export interface MerchantLookup {
   byClientKey(clientKey: string): Promise<MerchantRecord | undefined>;
   /** Whether lookups may be answered from memory now (PostgreSQL with its LISTEN up). */
   readonly caching: boolean;
+  /** Opens the change listener now rather than at the first lookup (PostgreSQL; else nothing). */
+  listen(): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export function sqliteMerchantLookup(db: Kysely<Database>, dataVersion: () => nu
   const versionNow = () => `${dataVersion()}:${localChanges}`;
   return {
     caching: true,
+    listen: () => undefined,
     async byClientKey(clientKey) {
       const version = versionNow();
       if (version !== cachedVersion) {
@@ -58,10 +61,11 @@ export function sqliteMerchantLookup(db: Kysely<Database>, dataVersion: () => nu
 }
 
 export interface CachedMerchantLookupOptions {
-  /** Where the LISTEN connection goes (the pool's settings). */
-  connection: pg.ClientConfig;
-  /** pg's Client class: the caller loaded pg (only PostgreSQL storage does). */
-  Client: typeof pg.Client;
+  /** Where the LISTEN connection goes (the pool's settings); a function is asked at each
+   * (re)connection, so after a failover it goes where the pool's connections go. */
+  connection: pg.ClientConfig | (() => pg.ClientConfig);
+  /** Makes the client (default: a plain pg.Client). */
+  createClient?: (connection: pg.ClientConfig) => pg.Client;
   /** A bound on how long an entry is trusted even if no change is heard of (default 30 s). */
   maxAgeMs?: number;
   /** Entries kept at most; beyond it the cache starts over (default 10,000). */
@@ -69,6 +73,12 @@ export interface CachedMerchantLookupOptions {
   /** Wait before listening again after the LISTEN connection failed (default 1 s). */
   reconnectDelayMs?: number;
   onListenerError?: (error: Error) => void;
+}
+
+function listenerClientOf(options: CachedMerchantLookupOptions): pg.Client {
+  const connection = typeof options.connection === 'function' ? options.connection() : options.connection;
+  const settings = { connectionTimeoutMillis: 10_000, ...connection };
+  return options.createClient ? options.createClient(settings) : new pg.Client(settings);
 }
 
 /**
@@ -123,7 +133,7 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
   // never opens the extra connection.
   const startListening = () => {
     if (starting || closed) return;
-    const client = new options.Client({ connectionTimeoutMillis: 10_000, ...options.connection });
+    const client = listenerClientOf(options);
     listener = client;
     starting = (async () => {
       client.on('error', listenerLost);
@@ -144,9 +154,8 @@ export function cachedMerchantLookup(db: Kysely<Database>, options: CachedMercha
   };
 
   return {
-    get caching() {
-      return listening;
-    },
+    get caching() { return listening; },
+    listen: startListening,
     async byClientKey(clientKey) {
       startListening();
       const nowMs = Date.now();

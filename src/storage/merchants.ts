@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { liftUrlBlocks } from './callbacks.ts';
+import { defaultMidId } from './routing-ids.ts';
 import { merchantsChangedHere } from './merchant-cache.ts';
 import type { Selectable } from 'kysely';
 import type { Storage } from './database.ts';
@@ -28,6 +29,8 @@ export interface MerchantRecord extends MerchantSettings {
   createdAtMs: number;
   /** The latest lock of any of its (merchant, IP) pairs for wrong hashes; absent or 0: never. */
   hashLockedUntilMs?: number;
+  /** Bumped by every routing change: tells a cached routing snapshot is stale. */
+  routingRevision?: number;
 }
 
 function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
@@ -47,15 +50,27 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
     holidays: JSON.parse(row.holidays_json) as string[],
     createdAtMs: Number(row.created_at_ms),
     hashLockedUntilMs: Number(row.hash_locked_until_ms),
+    routingRevision: Number(row.routing_revision),
   };
 }
 
+/** A new merchant gets its S2S CARD mapping onto the default MID in the same transaction, as
+ * the routing migration gave every merchant that existed before (ADR 0050). */
 export async function insertMerchant(storage: Storage, merchant: MerchantRecord): Promise<void> {
-  await insertMerchantRow(storage.db, merchant);
+  await storage.db.transaction().execute(async (transaction) => {
+    await insertMerchantRow(transaction, merchant);
+    await transaction.insertInto('merchant_mappings').values({
+      mapping_id: `map_${merchant.merchantId}`, merchant_id: merchant.merchantId, protocol: 'S2S_CARD',
+      payment_methods_json: JSON.stringify(['card']), mid_ids_json: JSON.stringify([defaultMidId]),
+      require_day_limit: 0, enabled: 1, created_at_ms: merchant.createdAtMs, updated_at_ms: merchant.createdAtMs,
+    }).execute();
+  });
   merchantsChangedHere();
 }
 
-async function insertMerchantRow(db: Kysely<Database>, merchant: MerchantRecord): Promise<void> {
+async function insertMerchantRow(
+  db: Kysely<Database> | Transaction<Database>, merchant: MerchantRecord,
+): Promise<void> {
   await db.insertInto('merchants').values({
     merchant_id: merchant.merchantId,
     client_key: merchant.clientKey,

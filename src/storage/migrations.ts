@@ -1,3 +1,4 @@
+import { defaultMidId } from './routing-ids.ts';
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 
 /** Migrations live in code (not files) so `tsx` and a bundled build find them the same way.
@@ -397,6 +398,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0020_routing': {
+    // Routing (ADR 0050): MIDs, merchant mappings, limits and their counters, the operators'
+    // change log. Every existing merchant gets a mapping onto one default test-engine MID that
+    // accepts everything, so what worked before keeps working unchanged.
+    async up(db: Kysely<any>) {
+      await createRoutingConfiguration(db);
+      await createLimitCounters(db);
+      await routeExistingMerchants(db);
+    },
+  },
+  '0030_payment_request_ids': {
+    // The X-Request-Id of the request that created a payment, so an operator can go from a
+    // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
+    // (0030–0039) so it cannot collide with migrations written alongside it.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
+    },
+  },
   '0070_schedule_bindings_due_in_order': {
     // The runner reads due bindings page by page in (next_due_on, binding_id) order. On the old
     // (status, next_due_on) index every page sorted all the day's due rows (100k on the 1st of
@@ -408,6 +427,103 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
+
+async function createRoutingConfiguration(db: Kysely<any>): Promise<void> {
+  await db.schema.createTable('mids')
+    .addColumn('mid_id', 'text', (column) => column.primaryKey())
+    .addColumn('name', 'text', (column) => column.notNull().unique())
+    .addColumn('connector', 'text', (column) => column.notNull())
+    .addColumn('settings_json', 'text', (column) => column.notNull())
+    // Credentials and other secret settings, encrypted by the vault as merchants' passwords.
+    .addColumn('secret_settings_ciphertext', 'text')
+    .addColumn('payment_types_json', 'text', (column) => column.notNull())
+    .addColumn('actions_json', 'text', (column) => column.notNull())
+    .addColumn('brands_json', 'text', (column) => column.notNull())
+    .addColumn('currencies_json', 'text', (column) => column.notNull())
+    .addColumn('settlement_currency', 'text', (column) => column.notNull())
+    .addColumn('three_ds_mode', 'text', (column) => column.notNull())
+    .addColumn('require_day_limit', 'integer', (column) => column.notNull())
+    .addColumn('enabled', 'integer', (column) => column.notNull())
+    .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+    .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+    .execute();
+  await db.schema.createTable('merchant_mappings')
+    .addColumn('mapping_id', 'text', (column) => column.primaryKey())
+    .addColumn('merchant_id', 'text', (column) => column.notNull())
+    .addColumn('protocol', 'text', (column) => column.notNull())
+    .addColumn('payment_methods_json', 'text', (column) => column.notNull())
+    .addColumn('mid_ids_json', 'text', (column) => column.notNull())
+    .addColumn('require_day_limit', 'integer', (column) => column.notNull())
+    .addColumn('enabled', 'integer', (column) => column.notNull())
+    .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+    .addColumn('updated_at_ms', 'bigint', (column) => column.notNull())
+    .execute();
+  await db.schema.createIndex('merchant_mappings_one_per_protocol').on('merchant_mappings').unique()
+    .columns(['merchant_id', 'protocol']).execute();
+  await db.schema.createTable('routing_limits')
+    .addColumn('limit_id', 'text', (column) => column.primaryKey())
+    .addColumn('owner_kind', 'text', (column) => column.notNull())
+    .addColumn('owner_id', 'text', (column) => column.notNull())
+    .addColumn('window', 'text', (column) => column.notNull())
+    .addColumn('currency', 'text', (column) => column.notNull())
+    .addColumn('amount_minor', 'bigint', (column) => column.notNull())
+    .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+    .addCheckConstraint('routing_limits_not_negative', sql`amount_minor >= 0`)
+    .execute();
+  await db.schema.createIndex('routing_limits_one_per_window').on('routing_limits').unique()
+    .columns(['owner_kind', 'owner_id', 'window', 'currency']).execute();
+}
+
+async function createLimitCounters(db: Kysely<any>): Promise<void> {
+  // A limit's use in a window, spread over shard rows so concurrent payments of one MID do
+  // not all update one row (storage/routing-limits.ts).
+  await db.schema.createTable('limit_counters')
+    .addColumn('limit_id', 'text', (column) => column.notNull())
+    .addColumn('window_key', 'text', (column) => column.notNull())
+    .addColumn('shard', 'integer', (column) => column.notNull())
+    .addColumn('used_minor', 'bigint', (column) => column.notNull())
+    .addPrimaryKeyConstraint('limit_counters_key', ['limit_id', 'window_key', 'shard'])
+    .addCheckConstraint('limit_counters_not_negative', sql`used_minor >= 0`)
+    .execute();
+  // What each payment took from which counter row: given back exactly by a decline, a
+  // void or a reversal.
+  await db.schema.createTable('limit_holds')
+    .addColumn('trans_id', 'text', (column) => column.notNull())
+    .addColumn('limit_id', 'text', (column) => column.notNull())
+    .addColumn('window_key', 'text', (column) => column.notNull())
+    .addColumn('shard', 'integer', (column) => column.notNull())
+    .addColumn('amount_minor', 'bigint', (column) => column.notNull())
+    .addPrimaryKeyConstraint('limit_holds_key', ['trans_id', 'limit_id', 'shard'])
+    .execute();
+  await db.schema.createTable('routing_changes')
+    .addColumn('change_id', 'text', (column) => column.primaryKey())
+    .addColumn('actor', 'text', (column) => column.notNull())
+    .addColumn('subject', 'text', (column) => column.notNull())
+    .addColumn('detail_json', 'text', (column) => column.notNull())
+    .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+    .execute();
+}
+
+async function routeExistingMerchants(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('payments').addColumn('mid_id', 'text').execute();
+  // Bumped with every routing change, so the cached merchant (exact on both databases)
+  // tells a process its routing snapshot is stale without a read per payment.
+  await db.schema.alterTable('merchants')
+    .addColumn('routing_revision', 'integer', (column) => column.notNull().defaultTo(0))
+    .execute();
+  const nowMs = Date.now();
+  const any = JSON.stringify(['*']);
+  await db.insertInto('mids').values({
+    mid_id: defaultMidId, name: 'default-test-engine', connector: 'test-engine', settings_json: '{}',
+    secret_settings_ciphertext: null, payment_types_json: any, actions_json: any, brands_json: any,
+    currencies_json: any, settlement_currency: 'USD', three_ds_mode: 'merchant', require_day_limit: 0,
+    enabled: 1, created_at_ms: nowMs, updated_at_ms: nowMs,
+  }).execute();
+  await sql`INSERT INTO merchant_mappings (mapping_id, merchant_id, protocol, payment_methods_json, mid_ids_json,
+      require_day_limit, enabled, created_at_ms, updated_at_ms)
+    SELECT 'map_' || merchant_id, merchant_id, 'S2S_CARD', ${JSON.stringify(['card'])},
+      ${JSON.stringify([defaultMidId])}, 0, 1, ${nowMs}, ${nowMs} FROM merchants`.execute(db);
+}
 
 async function dialectOf(db: Kysely<any>): Promise<'postgres' | 'sqlite'> {
   const adapter = db.getExecutor().adapter.constructor.name;
@@ -432,4 +548,11 @@ export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise
   if (!error && !failed) return;
   const message = (error as Error | undefined)?.message ?? 'unknown error';
   throw new Error(`database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${message}`, { cause: error });
+}
+
+/** Migrations this version knows that the database has not applied (for /health/ready). */
+export async function missingMigrations(db: Kysely<any>): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const applied = new Set(rows.map((row) => row.name));
+  return Object.keys(migrations).filter((name) => !applied.has(name));
 }

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import { insertCardToken } from './card-tokens.ts';
 import { saveChallenge, type NewChallenge } from './challenges.ts';
+import { reserveLimits, type LimitReservation } from './routing-limits.ts';
 import { insertBinding, recordCharge } from './schedules.ts';
 import type { CardTokenTable, Database, ScheduleBindingTable, ScheduleChargeTable } from './schema.ts';
 
@@ -18,7 +19,9 @@ export type PaymentCompanion =
     kind: 'schedule-charge'; row: ScheduleChargeTable;
     progress: { nextDueOn: string; completed: boolean; nowMs: number };
   }
-  | { kind: 'challenge'; challenge: NewChallenge };
+  | { kind: 'challenge'; challenge: NewChallenge }
+  /** The payment's share of its MID's and mapping's limits (storage/routing-limits.ts). */
+  | { kind: 'limit-holds'; transId: string; reservations: readonly LimitReservation[] };
 
 export async function writeCompanions(
   transaction: Transaction<Database>, companions: readonly PaymentCompanion[],
@@ -29,6 +32,7 @@ export async function writeCompanions(
       case 'schedule-binding': await insertBinding(transaction, companion.row); break;
       case 'schedule-charge': await recordCharge(transaction, companion.row, companion.progress); break;
       case 'challenge': await saveChallenge(transaction, companion.challenge); break;
+      case 'limit-holds': await reserveLimits(transaction, companion.transId, companion.reservations); break;
     }
   }
 }

@@ -6,6 +6,7 @@ import type { Storage } from './database.ts';
 import type {
   NewPayment, OperationStatus, Payment, PaymentOperation, PaymentStatus,
 } from '../domain/payment.ts';
+import { releaseLimitHolds } from './routing-limits.ts';
 import { writeCompanions, type PaymentCompanion } from './payment-companions.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -110,7 +111,7 @@ const newPaymentColumns = [
   'card_length', 'card_expiry', 'card_brand', 'card_ciphertext', 'card_fingerprint', 'channel_id', 'parameters_json',
   'term_url_3ds', 'term_url_target', 'recurring_init', 'descriptor', 'decline_reason', 'request_fingerprint',
   'operation_lock', 'settled_at_ms', 'created_at_ms', 'updated_at_ms', 'recurring_token', 'card_token_ciphertext',
-  'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext',
+  'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext', 'mid_id', 'request_id',
 ];
 
 /** A NewPayment as the row's values, straight into the parameter list (no row object between). */
@@ -124,7 +125,7 @@ function pushNewPayment(parameters: unknown[], payment: NewPayment): void {
     payment.termUrlTarget, payment.recurringInit ? 1 : 0, payment.descriptor, payment.declineReason,
     payment.requestFingerprint, payment.operationLock, payment.settledAtMs, payment.createdAtMs, payment.updatedAtMs,
     payment.recurringToken, payment.cardTokenCiphertext, payment.scheduleId, payment.sourceTransId, payment.payeeJson,
-    payment.payeeCardMask, payment.payeeCardCiphertext,
+    payment.payeeCardMask, payment.payeeCardCiphertext, payment.midId ?? null, payment.requestId,
   );
 }
 
@@ -263,7 +264,7 @@ export function paymentFromRow(row: PaymentRow): Payment {
     settledAtMs: row.settled_at_ms === null ? null : Number(row.settled_at_ms),
     createdAtMs: Number(row.created_at_ms), updatedAtMs: Number(row.updated_at_ms),
     recurringToken: row.recurring_token ?? null, cardTokenCiphertext: row.card_token_ciphertext ?? null,
-    scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null,
+    scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null, midId: row.mid_id ?? null,
   };
 }
 
@@ -417,6 +418,8 @@ export interface ChallengeStepResult {
   declineReason: string | null;
 }
 
+const limitReleasingStatuses: ReadonlySet<PaymentStatus> = new Set(['DECLINED', 'VOID', 'REVERSAL']);
+
 /** A final write that found its claim gone: something else finished the operation. */
 export class ClaimLostError extends Error {
   constructor(readonly operationId: string, what: string) {
@@ -460,6 +463,11 @@ export async function finishClaimedOperation(storage: Storage, finish: Operation
       throw new ClaimLostError(operation.operationId, 'the payment is not held by it');
     }
     if (finish.challenge) await finishChallengeStep(transaction, operation.transId, finish.challenge, nowMs);
+    // Declined after 3-D Secure, voided or reversed: the money never moved, the limits get it
+    // back (ADR 0051). A refund gives nothing back: limits count turnover.
+    if (finish.change.status !== undefined && limitReleasingStatuses.has(finish.change.status)) {
+      await releaseLimitHolds(transaction, operation.transId);
+    }
     const row = await transaction.selectFrom('payments').selectAll()
       .where('trans_id', '=', operation.transId).executeTakeFirstOrThrow();
     const payment = paymentFromRow(row);

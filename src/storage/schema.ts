@@ -27,6 +27,9 @@ export interface MerchantTable {
   holidays_json: Generated<string>;
   /** The latest lock of any (merchant, IP) pair in hash_lockouts (migration 0010); 0: never. */
   hash_locked_until_ms: Generated<number>;
+  /** Bumped by every routing change (migration 0020): a cached routing snapshot older than it
+   * is not used. */
+  routing_revision: Generated<number>;
 }
 
 export interface PaymentTable {
@@ -77,12 +80,17 @@ export interface PaymentTable {
   card_token_ciphertext?: string | null;
   /** The schedule this payment was bound to, or was charged for. */
   schedule_id?: string | null;
+  /** X-Request-Id of the request that created the payment (migration 0030); NULL for payments
+   * made by the scheduler, and for those made before the column. */
+  request_id?: string | null;
   /** RECURRING_SALE and scheduled charges: the first payment whose card is charged. */
   source_trans_id?: string | null;
   /** CARD2CARD / CREDIT2CARD: payee_* fields (JSON) and the payee card, masked and encrypted. */
   payee_json?: string | null;
   payee_card_mask?: string | null;
   payee_card_ciphertext?: string | null;
+  /** The MID that processed the payment (migration 0020); NULL: the default MID. */
+  mid_id?: string | null;
 }
 
 /** A card token (req_token=Y): looked up by a keyed fingerprint of the token, never stored
@@ -293,7 +301,79 @@ export interface CardSecretTable {
   erase_after_ms: number;
 }
 
+/** Routing (migration 0020, ADR 0050). Lists are JSON arrays; `*` in a MID's lists accepts all. */
+export interface MidTable {
+  mid_id: string;
+  name: string;
+  connector: string;
+  settings_json: string;
+  secret_settings_ciphertext: string | null;
+  payment_types_json: string;
+  actions_json: string;
+  brands_json: string;
+  currencies_json: string;
+  settlement_currency: string;
+  three_ds_mode: string;
+  require_day_limit: number;
+  enabled: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface MerchantMappingTable {
+  mapping_id: string;
+  merchant_id: string;
+  protocol: string;
+  payment_methods_json: string;
+  mid_ids_json: string;
+  require_day_limit: number;
+  enabled: number;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+export interface RoutingLimitTable {
+  limit_id: string;
+  /** mid | mapping */
+  owner_kind: string;
+  owner_id: string;
+  /** day | week | month */
+  window: string;
+  currency: string;
+  amount_minor: number;
+  created_at_ms: number;
+}
+
+export interface LimitCounterTable {
+  limit_id: string;
+  window_key: string;
+  shard: number;
+  used_minor: number;
+}
+
+export interface LimitHoldTable {
+  trans_id: string;
+  limit_id: string;
+  window_key: string;
+  shard: number;
+  amount_minor: number;
+}
+
+export interface RoutingChangeTable {
+  change_id: string;
+  actor: string;
+  subject: string;
+  detail_json: string;
+  created_at_ms: number;
+}
+
 export interface Database {
+  mids: MidTable;
+  merchant_mappings: MerchantMappingTable;
+  routing_limits: RoutingLimitTable;
+  limit_counters: LimitCounterTable;
+  limit_holds: LimitHoldTable;
+  routing_changes: RoutingChangeTable;
   challenges: ChallengeTable;
   card_secrets: CardSecretTable;
   merchants: MerchantTable;

@@ -225,13 +225,16 @@ export class CallbackDispatcher {
     return counts;
   }
 
+  /** One claimed callback. Held back (its claim released) when its URL was blocked during this
+   * run, and when stopping (SIGTERM): claimed, unsent callbacks go back at once, not when the
+   * lease runs out. */
   async #deliver(
     callback: ClaimedCallback, claimToken: string, blockedUntilByUrl: Map<string, number>,
   ): Promise<'delivered' | 'failed' | 'gaveUp' | 'heldBack'> {
     const context = this.#context;
     const url = callback.callbackUrl ?? '';
     const blockedUntilMs = blockedUntilByUrl.get(url);
-    if (blockedUntilMs !== undefined && blockedUntilMs > context.clock.nowMs()) {
+    if (this.#stopped || (blockedUntilMs !== undefined && blockedUntilMs > context.clock.nowMs())) {
       await releaseClaim(context.storage.db, callback.outboxId, claimToken);
       return 'heldBack';
     }
@@ -260,7 +263,7 @@ export class CallbackDispatcher {
     else if (outcome === 'skipped' || attemptNumber >= callbackDeliveryPolicy.maxAttempts) next = { kind: 'give-up', error: errorText };
     else next = { kind: 'retry', nextAttemptAtMs: finishedAtMs + retryDelayMs(attemptNumber), error: errorText };
 
-    const recorded = await recordAttempt(context.storage, {
+    const recorded = await this.#recordAttempt(outcome, {
       attempt: {
         attempt_id: newId(attemptedAtMs),
         outbox_id: callback.outboxId,
@@ -302,6 +305,12 @@ export class CallbackDispatcher {
     }
     context.logger.info({ ...logFields, error: next.error, nextAttemptAtMs: next.nextAttemptAtMs }, 'callback attempt failed');
     return 'failed';
+  }
+
+  /** Counted for /metrics, then written. */
+  #recordAttempt(outcome: string, input: Parameters<typeof recordAttempt>[1]): ReturnType<typeof recordAttempt> {
+    this.#context.metrics?.recordCallbackAttempt(outcome);
+    return recordAttempt(this.#context.storage, input);
   }
 
   /** The form body, signed now with the merchant's current PASSWORD (Formula 2). */

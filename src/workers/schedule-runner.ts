@@ -129,6 +129,12 @@ export class ScheduleRunner {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #stopped = false;
+  /** When the last run finished, on the platform clock (kassa_scheduler_lag_seconds). */
+  lastRunFinishedAtMs: number | undefined;
+
+  get pollIntervalMs(): number {
+    return this.#pollIntervalMs;
+  }
 
   constructor(context: PlatformContext, options: ScheduleRunnerOptions = {}) {
     this.#context = context;
@@ -249,6 +255,7 @@ export class ScheduleRunner {
         .catch((error: Error) => this.#context.logger.error({ error: error.message }, 'schedule run failed'))
         .finally(() => {
           this.#running = undefined;
+          this.lastRunFinishedAtMs = this.#context.clock.nowMs();
           if (!this.#stopped) this.#timer = setTimeout(tick, this.#full ? 0 : this.#pollIntervalMs);
         });
     };

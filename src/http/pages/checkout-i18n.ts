@@ -37,6 +37,8 @@ const catalogue = {
     cvvMissing: 'Enter the CVV2/CVC2 code from the back of the card.',
     cvvFormat: 'The CVV2/CVC2 code is the 3 digits on the back of the card (4 digits on the front for American Express).',
     formStale: 'This form was opened again in another window, so this copy is out of date. Nothing was charged: enter the card details again.',
+    cardNotAccepted: 'This card cannot be used for this payment here (its card type or the currency is not accepted). '
+      + 'Nothing was charged: try another card.',
     orderBusy: 'Another payment for this order is still in progress. Nothing was charged: wait a minute and try again.',
     serviceError: 'Something went wrong on our side. Before paying again, check with the shop whether the payment went through.',
     resultApprovedTitle: 'Payment successful',
@@ -122,6 +124,8 @@ const catalogue = {
     cvvMissing: 'Введите код CVV2/CVC2 с обратной стороны карты.',
     cvvFormat: 'Код CVV2/CVC2 — это 3 цифры на обратной стороне карты (4 цифры на лицевой для American Express).',
     formStale: 'Эта форма была открыта заново в другом окне, поэтому эта копия устарела. Деньги не списаны: введите данные карты ещё раз.',
+    cardNotAccepted: 'Эту карту нельзя использовать для этого платежа (тип карты или валюта не принимаются). '
+      + 'Деньги не списаны: попробуйте другую карту.',
     orderBusy: 'Другой платёж по этому заказу ещё не завершён. Деньги не списаны: подождите минуту и попробуйте снова.',
     serviceError: 'Произошла ошибка на нашей стороне. Прежде чем платить снова, уточните в магазине, прошёл ли платёж.',
     resultApprovedTitle: 'Оплата прошла успешно',
@@ -207,6 +211,8 @@ const catalogue = {
     cvvMissing: 'Картаның артқы бетіндегі CVV2/CVC2 кодын енгізіңіз.',
     cvvFormat: 'CVV2/CVC2 коды — картаның артқы бетіндегі 3 цифр (American Express үшін алдыңғы беттегі 4 цифр).',
     formStale: 'Бұл форма басқа терезеде қайта ашылды, сондықтан бұл көшірме ескірді. Ақша есептен шығарылған жоқ: карта деректерін қайта енгізіңіз.',
+    cardNotAccepted: 'Бұл картаны осы төлемге пайдалану мүмкін емес (карта түрі немесе валюта қабылданбайды). '
+      + 'Ақша есептен шығарылған жоқ: басқа картаны қолданып көріңіз.',
     orderBusy: 'Осы тапсырыс бойынша басқа төлем әлі аяқталмаған. Ақша есептен шығарылған жоқ: бір минут күтіп, қайталап көріңіз.',
     serviceError: 'Біз тарапта қате орын алды. Қайта төлемес бұрын, төлемнің өткенін дүкеннен нақтылаңыз.',
     resultApprovedTitle: 'Төлем сәтті өтті',
@@ -292,6 +298,8 @@ const catalogue = {
     cvvMissing: 'Kartaning orqa tomonidagi CVV2/CVC2 kodini kiriting.',
     cvvFormat: 'CVV2/CVC2 kodi — kartaning orqa tomonidagi 3 ta raqam (American Express uchun old tomondagi 4 ta raqam).',
     formStale: 'Bu shakl boshqa oynada qayta ochilgani uchun bu nusxa eskirgan. Pul yechilmadi: karta maʼlumotlarini qaytadan kiriting.',
+    cardNotAccepted: 'Bu kartani ushbu toʻlov uchun ishlatib boʻlmaydi (karta turi yoki valyuta qabul qilinmaydi). '
+      + 'Pul yechilmadi: boshqa kartani sinab koʻring.',
     orderBusy: 'Bu buyurtma boʻyicha boshqa toʻlov hali yakunlanmagan. Pul yechilmadi: bir daqiqa kutib, qaytadan urinib koʻring.',
     serviceError: 'Bizning tomonimizda xatolik yuz berdi. Qayta toʻlashdan oldin toʻlov oʻtgan-oʻtmaganini doʻkondan aniqlang.',
     resultApprovedTitle: 'Toʻlov muvaffaqiyatli amalga oshirildi',

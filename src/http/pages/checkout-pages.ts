@@ -317,7 +317,7 @@ export function registerCheckoutPages(app: FastifyInstance, context: PlatformCon
         return paymentForm(reply, language, view, formToken, { values, problems: check.problems, brand: brandNames[check.brand] }, 422);
       }
       const paid = await payOnCheckoutPage(context, view.sessionId, formToken, check.entry, request.ip);
-      if (paid.outcome === 'order-busy') return freshForm(context, reply, language, view, { ...emptyForm, values, banner: 'orderBusy' });
+      if (refusalBanners[paid.outcome]) return freshForm(context, reply, language, view, { ...emptyForm, values, banner: refusalBanners[paid.outcome] });
       if (paid.outcome === 'to-issuer') return toIssuer(reply, language, paid.redirect);
       return reply.code(303).header('location', resultPath).send();
     });
@@ -370,6 +370,11 @@ function expiredPage(reply: FastifyReply, language: Language, view: CheckoutPage
 }
 
 /** The form again with a new one-time token (409), or the result page if it may not pay now. */
+/** Attempts that charged nothing and show the form again, with the banner saying why. */
+const refusalBanners: Partial<Record<string, CheckoutMessageKey>> = {
+  'order-busy': 'orderBusy', 'not-accepted': 'cardNotAccepted',
+};
+
 async function freshForm(context: PlatformContext, reply: FastifyReply, language: Language, view: CheckoutPageView, state: FormState) {
   const fresh = await newCheckoutFormToken(context, view.sessionId);
   if (!fresh) return reply.code(303).header('location', `/pay/${view.sessionId}/result?lang=${language}`).send();
