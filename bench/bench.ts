@@ -20,6 +20,10 @@
  * else (/proc), and flags BUSY when unrelated work took a share. Prints a table and writes the
  * results as JSON to a fresh folder under the OS temp dir (path printed last); runs in ~2 min.
  *
+ *   6. scheduler: BENCH_SCHEDULER_DUE (default 20,000; 0: none) bindings due at once, charged by
+ *      the server's scheduler after `kassa clock advance 1d` (bench/scheduler-row.ts): charges/s
+ *      and its ratio to the SALE peak of the same run (aim ≥ 0.5). BENCH_ONLY=scheduler runs only
+ *      the SALE peak and this row.
  * Environment (all optional): BENCH_DURATION (seconds per measured load, default 8),
  * BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 32), BENCH_DATABASE_URL
  * (default postgres://postgres@127.0.0.1:5432/test), BENCH_SKIP_POSTGRES=1.
@@ -36,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { cardHashPart, saleHash, transactionHash } from '../src/protocol/hash.ts';
+import { benchScheduler, type SchedulerRowResult } from './scheduler-row.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const durationSeconds = Number(process.env.BENCH_DURATION ?? 8);
@@ -43,7 +48,13 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Hard ceiling on the whole run: whatever happens, it stops by itself. */
-const overallDeadlineMs = 240_000;
+/** Due charges in the scheduler row (BENCH_SCHEDULER_DUE; 0 leaves the row out). */
+const schedulerDue = Number(process.env.BENCH_SCHEDULER_DUE ?? 20_000);
+/** The scheduler row's own bound: at the 0.5× SALE-peak aim, 20k charges take well under a minute. */
+const schedulerDeadlineMs = Math.max(60_000, schedulerDue * 2);
+/** BENCH_ONLY=scheduler: only the SALE peak (the row's yardstick) and the scheduler row. */
+const onlyScheduler = process.env.BENCH_ONLY === 'scheduler';
+const overallDeadlineMs = 240_000 + (schedulerDue > 0 ? 2 * schedulerDeadlineMs : 0);
 const startWaitMs = 20_000;
 const statusIdsWanted = 200;
 /** Pause between loads so requests still in flight from one do not land in the next. */
@@ -428,6 +439,17 @@ interface LoadResult {
   firstErrors: string[];
   /** Cores used during the load by the server, by this process, by anything else; and idle. */
   cpu?: CpuShare;
+  /** Not run (BENCH_ONLY): left out of the table. */
+  skipped?: boolean;
+  /** The baseline server's stderr (tail), for the report. */
+  stderrTail?: string;
+}
+
+function skippedLoad(name: string): LoadResult {
+  return {
+    name, kind: 'autocannon', durationSeconds: 0, requestsPerSecond: 0, completed: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0,
+    maxMs: 0, non2xx: 0, connectionErrors: 0, timeouts: 0, bodyErrors: 0, results: {}, firstErrors: [], skipped: true,
+  };
 }
 
 function percentile(sorted: number[], fraction: number): number {
@@ -603,6 +625,7 @@ interface StorageReport {
   saleHalfAutocannon: LoadResult;
   saleHalfPaced: LoadResult;
   statusPeak: LoadResult;
+  scheduler?: SchedulerRowResult & { cpu?: CpuShare; ratioToSalePeak: number };
   ratio: number;
   /** SALE peak again once the merchant is routed to a MID with day, week and month limits. */
   saleWithLimits: LoadResult;
@@ -638,6 +661,11 @@ async function createSchema(prefix: string): Promise<string> {
 }
 
 async function benchStorage(storage: StorageName): Promise<StorageReport> {
+  const baseline = onlyScheduler ? skippedLoad('baseline SALE-shaped peak') : await benchBaseline(storage);
+  return benchKassa(storage, baseline);
+}
+
+async function benchBaseline(storage: StorageName): Promise<LoadResult> {
   // --- Baseline -------------------------------------------------------------------------------
   const baselineDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-baseline-'));
   temporaryDirectories.add(baselineDirectory);
@@ -669,7 +697,11 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   await stopChild(baselineServer);
   removeDirectory(baselineDirectory);
   if (baselineSchema) await dropSchema(baselineSchema);
+  baseline.stderrTail = baselineServer.stderrTail.slice(-1_000);
+  return baseline;
+}
 
+async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<StorageReport> {
   // --- Kassa ----------------------------------------------------------------------------------
   const dataDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-data-'));
   temporaryDirectories.add(dataDirectory);
@@ -706,6 +738,63 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
   });
   await sleep(settleMs);
   const halfRate = Math.max(1, Math.floor(salePeak.requestsPerSecond / 2));
+  const { saleHalfAutocannon, saleHalfPaced, statusPeak, statusIdsUsed } = onlyScheduler
+    ? {
+      saleHalfAutocannon: skippedLoad('half peak'), saleHalfPaced: skippedLoad('half peak paced'),
+      statusPeak: skippedLoad('GET_TRANS_STATUS peak'), statusIdsUsed: 0,
+    }
+    : await benchHalfPeakAndStatus(storage, kassa, port, saleBody, halfRate, peakTally, merchant);
+
+  const saleWithLimits = onlyScheduler ? skippedLoad('Kassa SALE with limits peak')
+    : await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
+  const scheduler = schedulerDue > 0
+    ? await schedulerRow(storage, kassa, { dataDirectory, schema, environment, merchant, saleBody, salePeak })
+    : undefined;
+
+  await stopChild(kassa);
+  removeDirectory(dataDirectory);
+  if (schema) await dropSchema(schema);
+
+  return {
+    storage,
+    baseline,
+    salePeak,
+    saleHalfAutocannon,
+    saleHalfPaced,
+    statusPeak,
+    saleWithLimits,
+    scheduler,
+    ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
+    statusIdsUsed,
+    serverLog: kassa.log,
+    baselineStderr: baseline.stderrTail ?? '',
+    kassaStderr: kassa.stderrTail.slice(-1_000),
+  };
+}
+
+/** The scheduler row on the running server (bench/scheduler-row.ts). */
+async function schedulerRow(storage: StorageName, kassa: Started, run: {
+  dataDirectory: string; schema: string | undefined; environment: NodeJS.ProcessEnv; merchant: MerchantCredentials;
+  saleBody: (orderId: string) => string; salePeak: LoadResult;
+}): Promise<StorageReport['scheduler']> {
+  progress(`${storage}: scheduler, ${schedulerDue} bindings due at once after \`kassa clock advance 1d\``);
+  const meter = cpuMeter(kassa.child.pid);
+  const row = await benchScheduler({
+    storage, kassaUrl: `http://127.0.0.1:${run.environment.PORT}`, dataDirectory: run.dataDirectory, postgresUrl,
+    postgresSchema: run.schema, clientKey: run.merchant.clientKey, password: run.merchant.password,
+    saleBody: run.saleBody, advanceClockOneDay: () => runCli(['clock', 'advance', '1d'], run.environment),
+    dueCount: schedulerDue, deadlineMs: schedulerDeadlineMs,
+  });
+  const cpu = meter();
+  await sleep(settleMs);
+  return { ...row, cpu, ratioToSalePeak: round(row.chargesPerSecond / run.salePeak.requestsPerSecond, 3) };
+}
+
+async function benchHalfPeakAndStatus(
+  storage: StorageName, kassa: Started, port: number, saleBody: (orderId: string) => string, halfRate: number,
+  peakTally: Tally, merchant: MerchantCredentials,
+) {
+  const kassaUrl = `http://127.0.0.1:${port}`;
 
   progress(`${storage}: Kassa SALE at half peak (${halfRate}/s), autocannon overallRate, ${durationSeconds} s`);
   const saleHalfAutocannon = await autocannonLoad({
@@ -734,27 +823,10 @@ async function benchStorage(storage: StorageName): Promise<StorageReport> {
     name: 'Kassa GET_TRANS_STATUS peak', url: kassaUrl, body: statusBody, tally: new Tally(), seconds: durationSeconds,
     serverPid: kassa.child.pid,
   });
-  // autocannon drops its connections at the deadline with requests still in flight; the last
-  // load ends with a pause so the server finishes them before SIGTERM (a quiet shutdown).
-  const saleWithLimits = await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
-
-  await stopChild(kassa);
-  removeDirectory(dataDirectory);
-  if (schema) await dropSchema(schema);
-
-  return {
-    storage,
-    baseline,
-    salePeak, saleWithLimits,
-    saleHalfAutocannon,
-    saleHalfPaced,
-    statusPeak,
-    ratio: round(salePeak.requestsPerSecond / baseline.requestsPerSecond, 3),
-    statusIdsUsed: bodies.length,
-    serverLog: kassa.log,
-    baselineStderr: baselineServer.stderrTail.slice(-1_000),
-    kassaStderr: kassa.stderrTail.slice(-1_000),
-  };
+  // autocannon drops its connections at the deadline with requests still in flight; let the
+  // server finish them before SIGTERM so shutdown is measured on a quiet server.
+  await sleep(settleMs);
+  return { saleHalfAutocannon, saleHalfPaced, statusPeak, statusIdsUsed: bodies.length };
 }
 
 /** The merchant is moved (by the CLI, while the server runs) onto a MID with day, week and
@@ -816,8 +888,18 @@ function tableRows(report: StorageReport): string[][] {
     cpu(load) + ((load.cpu?.other ?? 0) > busyOtherCores ? ' BUSY' : ''), verdict,
   ];
   const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+  const { scheduler } = report;
+  const schedulerRows = scheduler ? [
+    [report.storage,
+      `scheduler: ${scheduler.dueCount} due, ${scheduler.charged} charged in ${scheduler.seconds.toFixed(1)} s`,
+      scheduler.chargesPerSecond.toFixed(0), '', '', '', String(scheduler.dueCount - scheduler.distinct),
+      scheduler.cpu ? [scheduler.cpu.server, scheduler.cpu.database, scheduler.cpu.bench, scheduler.cpu.other]
+        .map((value) => value.toFixed(2)).join('/') : 'n/a', ''],
+    [report.storage, 'ratio scheduler ÷ SALE peak', scheduler.ratioToSalePeak.toFixed(3), '', '', '', '', '',
+      `≥0.5: ${pass(scheduler.ratioToSalePeak >= 0.5)}`],
+  ] : [];
   const limitsRatio = round(report.saleWithLimits.requestsPerSecond / report.salePeak.requestsPerSecond, 3);
-  return [
+  const all = [
     row(report.baseline, `baseline peak (${connections} conn)`),
     row(report.salePeak, `Kassa SALE peak (${connections} conn)`),
     row(report.saleHalfAutocannon, `SALE @ ${report.saleHalfAutocannon.requestedRate}/s autocannon`,
@@ -830,6 +912,9 @@ function tableRows(report: StorageReport): string[][] {
     [report.storage, 'ratio SALE with limits ÷ SALE', limitsRatio.toFixed(3), '', '', '', '', '',
       `≥${targets.limitsRatio}: ${pass(limitsRatio >= targets.limitsRatio)}`],
   ];
+  const loads = [report.baseline, report.salePeak, report.saleHalfAutocannon, report.saleHalfPaced, report.statusPeak];
+  const kept = all.filter((_, index) => index >= loads.length ? !report.baseline.skipped : !loads[index].skipped);
+  return [...kept, ...schedulerRows];
 }
 
 function renderTable(rows: string[][]): string {

@@ -242,6 +242,9 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   file.pragma('journal_mode = WAL');
   file.pragma('synchronous = FULL');
   file.pragma('busy_timeout = 5000');
+  // A checkpointed WAL keeps its largest size, and a start after an unclean stop reads it whole
+  // (recovery): truncating it past 64 MiB bounds that start-up read, whatever the write history.
+  file.pragma('journal_size_limit = 67108864');
   file.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
   await migrateToLatest(db);

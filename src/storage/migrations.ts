@@ -408,6 +408,22 @@ const migrations: Record<string, Migration> = {
       await routeExistingMerchants(db);
       },
     },
+  '0030_payment_request_ids': {
+    // The X-Request-Id of the request that created a payment, so an operator can go from a
+    // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
+    // (0030–0039) so it cannot collide with migrations written alongside it.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
+    },
+  },
+  '0040_merchant_hash_digest': {
+    // The 5.6.x per-merchant hash mode: md5 (every merchant so far) or sha256, same formulas.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('merchants')
+        .addColumn('hash_digest', 'text', (column) => column.notNull().defaultTo('md5'))
+        .execute();
+    },
+  },
   '0050_console': {
     // The admin console (docs/adr/0080): accounts, sessions every node shares, login throttling,
     // the append-only audit log, and the indexes payment search pages through by keyset.
@@ -464,22 +480,6 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
-  '0030_payment_request_ids': {
-    // The X-Request-Id of the request that created a payment, so an operator can go from a
-    // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
-    // (0030–0039) so it cannot collide with migrations written alongside it.
-    async up(db: Kysely<any>) {
-      await db.schema.alterTable('payments').addColumn('request_id', 'text').execute();
-    },
-  },
-  '0040_merchant_hash_digest': {
-    // The 5.6.x per-merchant hash mode: md5 (every merchant so far) or sha256, same formulas.
-    async up(db: Kysely<any>) {
-      await db.schema.alterTable('merchants')
-        .addColumn('hash_digest', 'text', (column) => column.notNull().defaultTo('md5'))
-        .execute();
-    },
-  },
   '0060_reconciliations': {
     // The reconciler's bookkeeping per waiting operation, beside payment_operations rather than
     // in it: the hot path's fixed inserts stay as they are, and only operations left unknown
@@ -505,6 +505,16 @@ const migrations: Record<string, Migration> = {
         .columns(['created_at_ms'])
         .where(sql.ref('status'), '=', 'waiting')
         .execute();
+      },
+    },
+  '0070_schedule_bindings_due_in_order': {
+    // The runner reads due bindings page by page in (next_due_on, binding_id) order. On the old
+    // (status, next_due_on) index every page sorted all the day's due rows (100k on the 1st of
+    // the month) to return 200 of them; with binding_id in the index a page is a range read.
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('schedule_bindings_due_in_order').on('schedule_bindings')
+        .columns(['status', 'next_due_on', 'binding_id']).execute();
+      await db.schema.dropIndex('schedule_bindings_due').execute();
     },
   },
 };

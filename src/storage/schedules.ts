@@ -96,9 +96,19 @@ export async function bindingsOfSchedule(
   return rows.map((row) => ({ sourceTransId: row.source_trans_id, status: row.status }));
 }
 
-/** Active bindings whose next date has come, of schedules neither paused nor deleted. */
-export async function dueBindings(db: Executor, today: string, limit: number): Promise<(BindingRow & { schedule: ScheduleRow })[]> {
-  const rows = await db.selectFrom('schedule_bindings as b')
+/** Where a scan of due bindings stopped: the next page starts after this (date, binding). */
+export interface DueCursor {
+  dueOn: string;
+  bindingId: string;
+}
+
+/** Active bindings whose next date has come, of schedules neither paused nor deleted, in
+ * (next_due_on, binding_id) order from `after`: a page read from the index in that order
+ * (schedule_bindings_due_in_order), never a sort of every due row. */
+export async function dueBindings(
+  db: Executor, today: string, limit: number, after?: DueCursor,
+): Promise<(BindingRow & { schedule: ScheduleRow })[]> {
+  let query = db.selectFrom('schedule_bindings as b')
     .innerJoin('schedules as s', 's.schedule_id', 'b.schedule_id')
     .selectAll('b')
     .select([
@@ -106,10 +116,14 @@ export async function dueBindings(db: Executor, today: string, limit: number): P
       's.resumed_on', 's.deleted_at_ms', sql<number>`s.created_at_ms`.as('schedule_created_at_ms'),
     ])
     .where('b.status', '=', 'active').where('b.next_due_on', '<=', today)
-    .where('s.paused', '=', 0).where('s.deleted_at_ms', 'is', null)
-    .orderBy('b.next_due_on').orderBy('b.binding_id')
-    .limit(limit)
-    .execute();
+    .where('s.paused', '=', 0).where('s.deleted_at_ms', 'is', null);
+  if (after) {
+    query = query.where((where) => where.or([
+      where('b.next_due_on', '>', after.dueOn),
+      where.and([where('b.next_due_on', '=', after.dueOn), where('b.binding_id', '>', after.bindingId)]),
+    ]));
+  }
+  const rows = await query.orderBy('b.next_due_on').orderBy('b.binding_id').limit(limit).execute();
   return rows.map((row) => {
     const { name, interval_unit, interval_length, day_of_month, payments_count, delays, paused, resumed_on, deleted_at_ms, schedule_created_at_ms, ...binding } = row;
     return {

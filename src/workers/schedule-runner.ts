@@ -7,7 +7,9 @@ import { ruleOf } from '../operations/recurring.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { findMerchantById } from '../storage/merchants.ts';
 import { loadPaymentAnyMerchant } from '../storage/payments.ts';
-import { dueBindings, endBinding, moveNextDue, scheduleFromRow, type BindingRow, type ScheduleRow } from '../storage/schedules.ts';
+import {
+  dueBindings, endBinding, moveNextDue, scheduleFromRow, type BindingRow, type DueCursor, type ScheduleRow,
+} from '../storage/schedules.ts';
 
 /**
  * Charges the cards bound to schedules on their due dates: a RECURRING_SALE payment per due
@@ -40,17 +42,90 @@ export interface ScheduleRunCounts {
 
 export interface ScheduleRunnerOptions {
   pollIntervalMs?: number;
-  /** Bindings looked at per batch. */
+  /** Due bindings read per page of the scan. */
   batchSize?: number;
-  /** Batches per runOnce: a bound on one run, also when years of dates are caught up. */
-  batchesPerRunMax?: number;
+  /** Charges in flight at once on this node: the bank calls overlap, and on SQLite the writes
+   * share commits (storage/write-batch.ts). On PostgreSQL the pool (8) is shared with requests. */
+  concurrency?: number;
+  /** Bindings looked at per runOnce: a bound on one run, also when years of dates are caught
+   * up. A run that reaches it is followed by the next at once, without the poll pause. */
+  bindingsPerRunMax?: number;
+}
+
+const emptyCounts = (): ScheduleRunCounts => ({ charged: 0, declined: 0, collided: 0, held: 0, ended: 0, skipped: 0 });
+
+type DueBinding = BindingRow & { schedule: ScheduleRow };
+
+/**
+ * The due bindings of one run, page by page in (date, binding) order, shared by the run's
+ * workers: one page is read at a time, so no binding is handed out twice from one page. A
+ * charge moves its binding to its next date; when the scan reaches the end after such moves it
+ * starts again from the top, so missed dates are caught up in the same run (the run's bound
+ * stops it).
+ */
+class DueScan {
+  readonly #queue: DueBinding[] = [];
+  #after: DueCursor | undefined;
+  #atEnd = false;
+  #movedSincePassStart = false;
+  #reading: Promise<void> | undefined;
+  /** Handed out and not finished: their outcome may still call for another pass. */
+  #handling = 0;
+  #settled: (() => void)[] = [];
+
+  constructor(
+    private readonly context: PlatformContext, private readonly today: string,
+    private readonly pageSize: number, private readonly busy: (bindingId: string) => boolean,
+  ) {}
+
+  /** The next binding to handle, or undefined when the run has nothing more to do. */
+  async next(): Promise<DueBinding | undefined> {
+    for (;;) {
+      const binding = this.#queue.shift();
+      if (binding) {
+        this.#handling += 1;
+        return binding;
+      }
+      if (!this.#atEnd) {
+        this.#reading ??= this.#readPage().finally(() => {
+          this.#reading = undefined;
+        });
+        await this.#reading;
+      } else if (this.#movedSincePassStart) {
+        // Bindings moved to their next date during this pass: missed dates are caught up now.
+        this.#movedSincePassStart = false;
+        this.#atEnd = false;
+        this.#after = undefined;
+      } else if (this.#handling > 0) {
+        await new Promise<void>((resolve) => this.#settled.push(resolve));
+      } else {
+        return undefined;
+      }
+    }
+  }
+
+  /** `moved`: the binding moved on (charged, declined, collided, ended, skipped). */
+  finished(moved: boolean): void {
+    this.#handling -= 1;
+    if (moved) this.#movedSincePassStart = true;
+    for (const wake of this.#settled.splice(0)) wake();
+  }
+
+  async #readPage(): Promise<void> {
+    const page = await dueBindings(this.context.storage.db, this.today, this.pageSize, this.#after);
+    this.#queue.push(...page.filter((binding) => !this.busy(binding.binding_id)));
+    const last = page.at(-1);
+    this.#after = last && { dueOn: last.next_due_on, bindingId: last.binding_id };
+    this.#atEnd = page.length < this.pageSize;
+  }
 }
 
 export class ScheduleRunner {
   readonly #context: PlatformContext;
   readonly #pollIntervalMs: number;
   readonly #batchSize: number;
-  readonly #batchesPerRunMax: number;
+  readonly #concurrency: number;
+  readonly #bindingsPerRunMax: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #stopped = false;
@@ -64,12 +139,20 @@ export class ScheduleRunner {
   constructor(context: PlatformContext, options: ScheduleRunnerOptions = {}) {
     this.#context = context;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    this.#batchSize = options.batchSize ?? 50;
-    this.#batchesPerRunMax = options.batchesPerRunMax ?? 40;
+    this.#batchSize = options.batchSize ?? 200;
+    this.#concurrency = Math.max(1, options.concurrency ?? 16);
+    this.#bindingsPerRunMax = options.bindingsPerRunMax ?? 20_000;
   }
 
+  /**
+   * One pass over the due bindings, oldest date first, `concurrency` at a time. A binding is
+   * never handled twice at once on this node (its later dates wait for its earlier one to
+   * commit: the scan only sees the next date once the charge of the previous one moved it),
+   * so each card is charged in date order; across nodes the same holds because a node can
+   * only read a binding's next date after the commit that made the previous charge.
+   */
   async runOnce(): Promise<ScheduleRunCounts> {
-    const counts: ScheduleRunCounts = { charged: 0, declined: 0, collided: 0, held: 0, ended: 0, skipped: 0 };
+    const counts = emptyCounts();
     const clock = this.#context.clock as { refresh?: () => Promise<void> };
     if (clock.refresh) await clock.refresh();
     const nowMs = this.#context.clock.nowMs();
@@ -77,18 +160,39 @@ export class ScheduleRunner {
     // A binding waiting on its initiating payment (still in 3-D Secure) or held by an unfinished
     // payment of its order is looked at once per run.
     const waiting = new Set<string>();
-    for (let batch = 0; batch < this.#batchesPerRunMax && !this.#stopped; batch += 1) {
-      const due = (await dueBindings(this.#context.storage.db, today, this.#batchSize + waiting.size))
-        .filter((binding) => !waiting.has(binding.binding_id));
-      if (due.length === 0) break;
-      for (const binding of due.slice(0, this.#batchSize)) {
-        const outcome = await this.#handle(binding, binding.schedule, today, nowMs);
-        if (outcome === 'waiting' || outcome === 'held') waiting.add(binding.binding_id);
-        if (outcome !== 'waiting') counts[outcome] += 1;
+    const inFlight = new Set<string>();
+    const scan = new DueScan(this.#context, today, this.#batchSize, (id) => waiting.has(id) || inFlight.has(id));
+    let looked = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async () => {
+      while (looked < this.#bindingsPerRunMax && !this.#stopped && !failure) {
+        const binding = await scan.next();
+        if (!binding) return;
+        looked += 1;
+        inFlight.add(binding.binding_id);
+        let moved = false;
+        try {
+          const outcome = await this.#handle(binding, binding.schedule, today, nowMs);
+          if (outcome === 'waiting' || outcome === 'held') waiting.add(binding.binding_id);
+          else moved = true;
+          if (outcome !== 'waiting') counts[outcome] += 1;
+        } catch (error) {
+          // The others finish what they hold and take nothing more: the run ends with this error.
+          failure ??= { error };
+        } finally {
+          inFlight.delete(binding.binding_id);
+          scan.finished(moved);
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: this.#concurrency }, worker));
+    if (failure) throw failure.error;
+    this.#full = looked >= this.#bindingsPerRunMax;
     return counts;
   }
+
+  /** The last run stopped at its bound with work left: the next one starts without a pause. */
+  #full = false;
 
   async #handle(
     binding: BindingRow, schedule: ScheduleRow, today: string, nowMs: number,
@@ -152,7 +256,7 @@ export class ScheduleRunner {
         .finally(() => {
           this.#running = undefined;
           this.lastRunFinishedAtMs = this.#context.clock.nowMs();
-          if (!this.#stopped) this.#timer = setTimeout(tick, this.#pollIntervalMs);
+          if (!this.#stopped) this.#timer = setTimeout(tick, this.#full ? 0 : this.#pollIntervalMs);
         });
     };
     this.#timer = setTimeout(tick, 0);
