@@ -323,7 +323,8 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
 }
 
 const areas = new Set([
-  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', 'reconciliation', ...consoleAreas,
+  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', 'reconciliation',
+  ...consoleAreas,
 ]);
 /** Areas that are one command, without a verb. */
 const verbless = new Set(['listen']);

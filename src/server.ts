@@ -118,7 +118,9 @@ async function shutDown(signal: string): Promise<void> {
   kassa.lifecycle.draining = true;
   logger.info({ signal, drainDelayMs: config.drainDelayMs }, 'shutting down: draining');
   if (config.drainDelayMs) await sleep(config.drainDelayMs);
-  const workers = Promise.all([callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop(), reconciler.stop()]);
+  const workers = Promise.all([
+    callbackDispatcher.stop(), scheduleRunner.stop(), challengeSweeper.stop(), reconciler.stop(),
+  ]);
   const timeoutMs = config.shutdownTimeoutMs ?? 10_000;
   const inFlightAnswered = await closeListener(kassa.app.server, timeoutMs);
   await Promise.race([workers, sleep(timeoutMs)]);
