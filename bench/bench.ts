@@ -16,6 +16,10 @@
  *   5. ratio Kassa SALE req/s ÷ baseline req/s (target ≥ 0.7) and p99 at half peak (≤ 25 ms);
  *   6. SALE with limits: the merchant routed (by the CLI) to a MID with day/week/month limits
  *      and a mapping day limit, SALE peak again; ratio to the plain SALE peak (target ≥ 0.9).
+ *   7. metrics cost (issue 13): SALE peak on fresh servers started with metrics on and with
+ *      KASSA_METRICS=off, in the order on, off, off, on (so a drift over the four loads cancels);
+ *      ratio on ÷ off of the summed req/s (target ≥ 0.97). BENCH_METRICS_ROW=0 leaves it out;
+ *      BENCH_ONLY=metrics runs only this row.
  * Each load also reports the cores used by the server, PostgreSQL, this generator and everything
  * else (/proc), and flags BUSY when unrelated work took a share. Prints a table and writes the
  * results as JSON to a fresh folder under the OS temp dir (path printed last); runs in ~2 min.
@@ -24,6 +28,10 @@
  *      the server's scheduler after `kassa clock advance 1d` (bench/scheduler-row.ts): charges/s
  *      and its ratio to the SALE peak of the same run (aim ≥ 0.5). BENCH_ONLY=scheduler runs only
  *      the SALE peak and this row.
+ *   8. BENCH_ONLY=large (PostgreSQL only, issue 15's "past memory"): a small (BENCH_LARGE_SMALL,
+ *      default 10,000) and a large (BENCH_LARGE_PAYMENTS, default 10,000,000) database of copied
+ *      real payments (bench/large-row.ts), GET_TRANS_STATUS, GET_TRANS_STATUS_BY_ORDER and SALE
+ *      peaks on each, and large ÷ small (aim ≥ 0.8). Building 10M takes a while; disk ~30 GB.
  * Environment (all optional): BENCH_DURATION (seconds per measured load, default 8),
  * BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 32), BENCH_DATABASE_URL
  * (default postgres://postgres@127.0.0.1:5432/test), BENCH_SKIP_POSTGRES=1.
@@ -39,7 +47,8 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { cardHashPart, saleHash, transactionHash } from '../src/protocol/hash.ts';
+import { cardHashPart, orderHash, saleHash, transactionHash } from '../src/protocol/hash.ts';
+import { seedLargeDatabase } from './large-row.ts';
 import { benchScheduler, type SchedulerRowResult } from './scheduler-row.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,14 +63,29 @@ const schedulerDue = Number(process.env.BENCH_SCHEDULER_DUE ?? 20_000);
 const schedulerDeadlineMs = Math.max(60_000, schedulerDue * 2);
 /** BENCH_ONLY=scheduler: only the SALE peak (the row's yardstick) and the scheduler row. */
 const onlyScheduler = process.env.BENCH_ONLY === 'scheduler';
-const overallDeadlineMs = 240_000 + (schedulerDue > 0 ? 2 * schedulerDeadlineMs : 0);
+/** BENCH_ONLY=metrics: only the metrics-cost row (its own servers and database). */
+const onlyMetrics = process.env.BENCH_ONLY === 'metrics';
+/** BENCH_ONLY=large: only the large-database rows. */
+const onlyLarge = process.env.BENCH_ONLY === 'large';
+const largeSizes = {
+  small: Number(process.env.BENCH_LARGE_SMALL ?? 10_000),
+  large: Number(process.env.BENCH_LARGE_PAYMENTS ?? 10_000_000),
+};
+const metricsRowWanted = !onlyScheduler && process.env.BENCH_METRICS_ROW !== '0';
+/** The metrics row: four loads per storage, each on a server started for it. */
+const metricsRowMs = metricsRowWanted ? 4 * (durationSeconds + warmupSeconds + 8) * 1_000 : 0;
+const overallDeadlineMs = onlyLarge
+  // Seeding on this machine: 3,500–9,000 copies/s; bounded at 2,000/s, the loads take minutes.
+  ? 600_000 + largeSizes.large / 2
+  : 240_000 + (schedulerDue > 0 ? 2 * schedulerDeadlineMs : 0) + 2 * metricsRowMs;
+
 const startWaitMs = 20_000;
 const statusIdsWanted = 200;
 /** Pause between loads so requests still in flight from one do not land in the next. */
 const settleMs = 750;
 /** More than this many cores used by unrelated processes during a load marks its row BUSY. */
 const busyOtherCores = 0.3;
-const targets = { ratio: 0.7, p99HalfPeakMs: 25, limitsRatio: 0.9 };
+const targets = { ratio: 0.7, p99HalfPeakMs: 25, limitsRatio: 0.9, metricsRatio: 0.97 };
 
 const card = { number: '4111111111111111', month: '01', year: '2025', cvv: '000' };
 const payerEmail = 'doe@example.com';
@@ -629,6 +653,8 @@ interface StorageReport {
   ratio: number;
   /** SALE peak again once the merchant is routed to a MID with day, week and month limits. */
   saleWithLimits: LoadResult;
+  /** Fresh servers with metrics on and KASSA_METRICS=off, loads in the order on, off, off, on. */
+  metricsCost?: MetricsCost;
   statusIdsUsed: number;
   serverLog: ServerLog;
   baselineStderr: string;
@@ -661,8 +687,81 @@ async function createSchema(prefix: string): Promise<string> {
 }
 
 async function benchStorage(storage: StorageName): Promise<StorageReport> {
+  if (onlyMetrics) return metricsOnlyReport(storage, await benchMetricsCost(storage));
   const baseline = onlyScheduler ? skippedLoad('baseline SALE-shaped peak') : await benchBaseline(storage);
-  return benchKassa(storage, baseline);
+  const report = await benchKassa(storage, baseline);
+  return metricsRowWanted ? { ...report, metricsCost: await benchMetricsCost(storage) } : report;
+}
+
+interface MetricsCost {
+  /** Loads in the order run: on, off, off, on. */
+  loads: Array<{ metrics: 'on' | 'off'; load: LoadResult }>;
+  /** Summed req/s with metrics ÷ summed req/s without. */
+  ratio: number;
+  /** Server CPU per SALE (ms), on and off: steadier than req/s when the machine is shared. */
+  serverCpuPerSaleMs: { on: number; off: number };
+}
+
+/** What metrics cost a SALE (issue 13: "SALE req/s within 3% of before"): the same server and
+ * database with and without them, each load on a freshly started server, in an ABBA order. */
+async function benchMetricsCost(storage: StorageName): Promise<MetricsCost> {
+  const dataDirectory = mkdtempSync(join(os.tmpdir(), 'kassa-bench-metrics-'));
+  temporaryDirectories.add(dataDirectory);
+  const schema = storage === 'postgres' ? await createSchema('bench_metrics') : undefined;
+  const environment: NodeJS.ProcessEnv = {
+    ...storageEnvironment(storage, schema),
+    HOST: '127.0.0.1', LOG_LEVEL: 'warn', KASSA_DATA_DIR: dataDirectory,
+    KASSA_SECRET_KEY: randomBytes(32).toString('hex'),
+  };
+  const cliOutput = await runCli(merchantCreateArguments, environment);
+  const created = JSON.parse(cliOutput.trim().split('\n').at(-1) ?? '{}') as { client_key?: string; password?: string };
+  if (!created.client_key || !created.password) throw new Error('metrics row: the CLI created no merchant');
+  const saleBody = saleBodyTemplate({ clientKey: created.client_key, password: created.password });
+  const loads: MetricsCost['loads'] = [];
+  for (const metrics of ['on', 'off', 'off', 'on'] as const) {
+    const port = await freePort();
+    const kassa = startChild(`kassa server (${storage}, metrics ${metrics})`, ['--import', 'tsx', 'src/server.ts'],
+      { ...environment, PORT: String(port), KASSA_METRICS: metrics });
+    await waitFor(`waiting for port ${port}`, kassa, async () => ((await canConnect(port)) ? true : undefined));
+    const url = `http://127.0.0.1:${port}`;
+    const body = () => saleBody(nextOrderId());
+    await autocannonLoad({ name: 'warm-up', url, body, tally: new Tally(), seconds: warmupSeconds });
+    await sleep(settleMs);
+    progress(`${storage}: SALE peak with metrics ${metrics}, ${connections} connections, ${durationSeconds} s`);
+    const load = await autocannonLoad({
+      name: `Kassa SALE peak, metrics ${metrics}`, url, body, tally: new Tally(),
+      seconds: durationSeconds, serverPid: kassa.child.pid,
+    });
+    loads.push({ metrics, load });
+    await stopChild(kassa);
+    await sleep(settleMs);
+  }
+  removeDirectory(dataDirectory);
+  if (schema) await dropSchema(schema);
+  const summed = (wanted: 'on' | 'off') => loads.filter((entry) => entry.metrics === wanted)
+    .reduce((total, entry) => total + entry.load.requestsPerSecond, 0);
+  const cpuPerSale = (wanted: 'on' | 'off') => {
+    const chosen = loads.filter((entry) => entry.metrics === wanted);
+    const cores = chosen.reduce((total, entry) => total + (entry.load.cpu?.server ?? Number.NaN), 0);
+    return round((cores * 1_000) / summed(wanted), 3);
+  };
+  return {
+    loads, ratio: round(summed('on') / summed('off'), 3),
+    serverCpuPerSaleMs: { on: cpuPerSale('on'), off: cpuPerSale('off') },
+  };
+}
+
+function metricsOnlyReport(storage: StorageName, metricsCost: MetricsCost): StorageReport {
+  return {
+    storage, baseline: skippedLoad('baseline'), salePeak: skippedLoad('SALE peak'),
+    saleHalfAutocannon: skippedLoad('half peak'), saleHalfPaced: skippedLoad('half peak paced'),
+    statusPeak: skippedLoad('GET_TRANS_STATUS peak'), saleWithLimits: skippedLoad('SALE with limits'),
+    metricsCost, ratio: 0, statusIdsUsed: 0,
+    serverLog: {
+      lines: 0, warnOrWorse: 0, warnOrWorseDuringShutdown: 0, byMessage: {}, first: [], firstDuringShutdown: [],
+    },
+    baselineStderr: '', kassaStderr: '',
+  };
 }
 
 async function benchBaseline(storage: StorageName): Promise<LoadResult> {
@@ -745,11 +844,11 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
     }
     : await benchHalfPeakAndStatus(storage, kassa, port, saleBody, halfRate, peakTally, merchant);
 
-  const saleWithLimits = onlyScheduler ? skippedLoad('Kassa SALE with limits peak')
-    : await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
   const scheduler = schedulerDue > 0
     ? await schedulerRow(storage, kassa, { dataDirectory, schema, environment, merchant, saleBody, salePeak })
     : undefined;
+  const saleWithLimits = onlyScheduler ? skippedLoad('Kassa SALE with limits peak')
+    : await limitedSalePeak(storage, environment, merchant, kassaUrl, saleBody, kassa.child.pid);
 
   await stopChild(kassa);
   removeDirectory(dataDirectory);
@@ -772,7 +871,8 @@ async function benchKassa(storage: StorageName, baseline: LoadResult): Promise<S
   };
 }
 
-/** The scheduler row on the running server (bench/scheduler-row.ts). */
+/** The scheduler row on the running server (bench/scheduler-row.ts). It runs before the limits
+ * row, which routes the merchant to limits that every charge would then reserve too. */
 async function schedulerRow(storage: StorageName, kassa: Started, run: {
   dataDirectory: string; schema: string | undefined; environment: NodeJS.ProcessEnv; merchant: MerchantCredentials;
   saleBody: (orderId: string) => string; salePeak: LoadResult;
@@ -914,7 +1014,15 @@ function tableRows(report: StorageReport): string[][] {
   ];
   const loads = [report.baseline, report.salePeak, report.saleHalfAutocannon, report.saleHalfPaced, report.statusPeak];
   const kept = all.filter((_, index) => index >= loads.length ? !report.baseline.skipped : !loads[index].skipped);
-  return [...kept, ...schedulerRows];
+  const cpuPerSaleMs = report.metricsCost?.serverCpuPerSaleMs ?? { on: Number.NaN, off: Number.NaN };
+  const metricsRows = report.metricsCost ? [
+    ...report.metricsCost.loads.map(({ metrics, load }) => row(load, `SALE peak, metrics ${metrics} (fresh server)`)),
+    [report.storage, 'ratio SALE metrics on ÷ off', report.metricsCost.ratio.toFixed(3), '', '', '', '', '',
+      `≥${targets.metricsRatio}: ${pass(report.metricsCost.ratio >= targets.metricsRatio)}`],
+    [report.storage, 'server CPU ms per SALE, metrics on / off', `${cpuPerSaleMs.on}/${cpuPerSaleMs.off}`,
+      '', '', '', '', '', ''],
+  ] : [];
+  return [...kept, ...schedulerRows, ...metricsRows];
 }
 
 function renderTable(rows: string[][]): string {
@@ -1010,9 +1118,101 @@ during that load, so its numbers understate what the code can do; rerun on a qui
   return failures.length > 0 ? 1 : 0;
 }
 
+interface LargeReport {
+  payments: number;
+  seedSeconds: number;
+  totalBytes: number;
+  loads: { status: LoadResult; byOrder: LoadResult; sale: LoadResult };
+}
+
+/** One database of `payments` copied payments (bench/large-row.ts) and the three peaks on it. */
+async function benchLargeDatabase(payments: number): Promise<LargeReport> {
+  const schema = await createSchema(`bench_large_${payments}`);
+  const port = await freePort();
+  const environment: NodeJS.ProcessEnv = {
+    ...storageEnvironment('postgres', schema), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+    KASSA_DATA_DIR: mkdtempSync(join(os.tmpdir(), 'kassa-bench-large-')),
+    KASSA_SECRET_KEY: randomBytes(32).toString('hex'),
+  };
+  temporaryDirectories.add(environment.KASSA_DATA_DIR!);
+  const cliOutput = await runCli(merchantCreateArguments, environment);
+  const merchant = JSON.parse(cliOutput.trim().split('\n').at(-1) ?? '{}') as { client_key: string; password: string };
+  const credentials = { clientKey: merchant.client_key, password: merchant.password };
+  const kassa = startChild(`kassa server (large ${payments})`, ['--import', 'tsx', 'src/server.ts'], environment);
+  await waitFor(`waiting for port ${port}`, kassa, async () => ((await canConnect(port)) ? true : undefined));
+  const url = `http://127.0.0.1:${port}`;
+  const saleBody = saleBodyTemplate(credentials);
+  const sale = () => saleBody(nextOrderId());
+  await autocannonLoad({ name: 'warm-up', url, body: sale, tally: new Tally(), seconds: warmupSeconds });
+  progress(`large: copying ${payments} payments into ${schema}`);
+  const seeded = await seedLargeDatabase({
+    postgresUrl, schema, clientKey: credentials.clientKey, copies: payments, batch: 20_000, progress,
+  });
+  const terms = { email: payerEmail, password: credentials.password, cardDigits: cardHashPart(card.number) };
+  const statusBodies = seeded.transIds.map((transId) => new URLSearchParams({
+    action: 'GET_TRANS_STATUS', client_key: credentials.clientKey, trans_id: transId,
+    hash: transactionHash(terms, transId),
+  }).toString());
+  const orderBodies = seeded.orderIds.map((orderId) => new URLSearchParams({
+    action: 'GET_TRANS_STATUS_BY_ORDER', client_key: credentials.clientKey, order_id: orderId,
+    hash: orderHash(terms, orderId),
+  }).toString());
+  const cycling = (bodies: string[]) => {
+    let index = 0;
+    return () => {
+      index += 1;
+      return bodies[index % bodies.length]!;
+    };
+  };
+  const peak = async (name: string, body: () => string) => {
+    await sleep(settleMs);
+    progress(`large ${payments}: ${name}, ${connections} connections, ${durationSeconds} s`);
+    const serverPid = kassa.child.pid;
+    return autocannonLoad({ name, url, body, tally: new Tally(), seconds: durationSeconds, serverPid });
+  };
+  const loads = {
+    status: await peak('GET_TRANS_STATUS peak', cycling(statusBodies)),
+    byOrder: await peak('GET_TRANS_STATUS_BY_ORDER peak', cycling(orderBodies)),
+    sale: await peak('SALE peak', sale),
+  };
+  await stopChild(kassa);
+  await dropSchema(schema);
+  return { payments, seedSeconds: seeded.seconds, totalBytes: seeded.totalBytes, loads };
+}
+
+async function largeMain(): Promise<number> {
+  if (!(await postgresReachable())) {
+    console.log('large: PostgreSQL not reachable; nothing measured');
+    return 1;
+  }
+  const small = await benchLargeDatabase(largeSizes.small);
+  const large = await benchLargeDatabase(largeSizes.large);
+  const rows: string[][] = [];
+  for (const report of [small, large]) {
+    for (const [label, load] of Object.entries(report.loads)) {
+      rows.push([`${report.payments}`, label, load.requestsPerSecond.toFixed(0), String(load.p50Ms), String(load.p99Ms),
+        String(errorCount(load)), `${(report.totalBytes / 2 ** 30).toFixed(1)} GiB`]);
+    }
+  }
+  for (const label of ['status', 'byOrder', 'sale'] as const) {
+    const ratio = large.loads[label].requestsPerSecond / small.loads[label].requestsPerSecond;
+    const verdict = `≥0.8: ${ratio >= 0.8 ? 'PASS' : 'FAIL'}`;
+    rows.push(['ratio', `${label} large ÷ small`, ratio.toFixed(3), '', '', '', verdict]);
+  }
+  const header = ['payments', 'load', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'size / target'];
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((cells) => cells[column]!.length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const loadAverage = os.loadavg().map((value) => value.toFixed(2)).join(' ');
+  console.log(`\n=== Kassa large-database bench (PostgreSQL), load average ${loadAverage} ===`);
+  console.log([line(header), ...rows.map(line)].join('\n'));
+  console.log(`seeding: ${small.seedSeconds.toFixed(0)} s (small), ${large.seedSeconds.toFixed(0)} s (large); `
+    + `memory ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  return 0;
+}
+
 let exitCode = 1;
 try {
-  exitCode = await main();
+  exitCode = onlyLarge ? await largeMain() : await main();
 } catch (error) {
   console.error(`bench failed: ${(error as Error).stack ?? error}`);
 } finally {

@@ -14,10 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { sql } from 'kysely';
-import { newId } from '../src/domain/ids.ts';
 import { searchPayments, type PaymentSearch } from '../src/storage/console.ts';
 import { openStorage, type Storage } from '../src/storage/database.ts';
+import { backgroundMerchantId, seedBackgroundPayments } from '../src/testing/seed-payments.ts';
 
 const paymentCount = Number(process.env.BENCH_SEARCH_PAYMENTS ?? 1_000_000);
 const rounds = Number(process.env.BENCH_SEARCH_ROUNDS ?? 200);
@@ -25,75 +24,11 @@ const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0
 const merchantCount = 20;
 const dayMs = 24 * 60 * 60 * 1000;
 const startMs = Date.UTC(2026, 9, 1);
-const statuses = ['SETTLED', 'SETTLED', 'SETTLED', 'SETTLED', 'DECLINED', 'PENDING', 'REFUND', 'PREPARE'] as const;
 
-function merchantIdOf(index: number): string {
-  return `00000000-0000-7000-8000-${String(index).padStart(12, '0')}`;
-}
+const merchantIdOf = backgroundMerchantId;
 
 async function seed(storage: Storage): Promise<void> {
-  await storage.db
-    .insertInto('merchants')
-    .values(
-      Array.from({ length: merchantCount }, (_, index) => ({
-        merchant_id: merchantIdOf(index),
-        client_key: merchantIdOf(index),
-        password_ciphertext: 'x',
-        email: 'm@bench.test',
-        callback_url: null,
-        allowed_ips_json: '[]',
-        channels_json: '[]',
-        three_ds_enabled: 0,
-        s2s_card_enabled: 1,
-        descriptor: `BENCH ${index}`,
-        created_at_ms: startMs,
-        updated_at_ms: startMs,
-      })),
-    )
-    .execute();
-  const batchSize = storage.dialect === 'sqlite' ? 500 : 1_000;
-  for (let offset = 0; offset < paymentCount; offset += batchSize) {
-    const rows = [];
-    for (let index = offset; index < Math.min(paymentCount, offset + batchSize); index += 1) {
-      const createdAtMs = startMs + Math.floor((index / paymentCount) * 30 * dayMs);
-      rows.push({
-        trans_id: newId(createdAtMs),
-        merchant_id: merchantIdOf(index % merchantCount),
-        order_id: `ORDER-${index}`,
-        action: 'SALE',
-        is_auth: 0,
-        status: statuses[index % statuses.length],
-        amount_minor: 100 + (index % 5_000),
-        captured_minor: 0,
-        refunded_minor: 0,
-        currency: 'USD',
-        order_description: 'bench',
-        payer_email: 'p@bench.test',
-        payer_json: '{}',
-        card_bin: '411111',
-        card_last_four: String(index % 10_000).padStart(4, '0'),
-        card_length: 16,
-        card_expiry: '01/2030',
-        card_brand: 'VISA',
-        card_ciphertext: 'x',
-        card_fingerprint: 'x',
-        channel_id: null,
-        parameters_json: null,
-        term_url_3ds: 'https://shop.test',
-        term_url_target: null,
-        recurring_init: 0,
-        descriptor: 'BENCH',
-        decline_reason: null,
-        request_fingerprint: `${index}`,
-        operation_lock: null,
-        settled_at_ms: null,
-        created_at_ms: createdAtMs,
-        updated_at_ms: createdAtMs,
-      });
-    }
-    await storage.db.insertInto('payments').values(rows).execute();
-  }
-  await sql`ANALYZE`.execute(storage.db);
+  await seedBackgroundPayments(storage, { count: paymentCount, merchantCount, startMs });
 }
 
 function percentile(sorted: number[], fraction: number): number {

@@ -5,7 +5,7 @@
 // does not expand globs itself (that arrived in Node 21), and shell globbing
 // (`**`) depends on the shell npm happens to use. Walking the tree here is
 // portable and lets us filter with extra argv: `npm test -- src/domain`.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -97,11 +97,27 @@ const children = new Set();
 const startedMs = Date.now();
 const fileTimes = [];
 
+const timeCommand = ['/usr/bin/time'].find((path) => existsSync(path));
+/** User + system CPU milliseconds GNU time wrote for a file, if it did. */
+function cpuOf(cpuFile) {
+  try {
+    const [user, system] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    return Number.isFinite(user + system) ? Math.round((user + system) * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs one test file; its output is printed whole once it ends, so no two files interleave. */
 function runFile(file) {
-  const child = spawn(process.execPath, ['--enable-source-maps', '--test-reporter=tap', bundleOf.get(file)], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const nodeArguments = ['--enable-source-maps', '--test-reporter=tap', bundleOf.get(file)];
+  // CPU seconds of the file and of every process it waited for (Chromium, a spawned Kassa), by
+  // GNU time when there is one: on a loaded machine wall times mislead, CPU times do not.
+  const cpuFile = `${bundleOf.get(file)}.cpu`;
+  const [command, commandArguments] = timeCommand
+    ? [timeCommand, ['-f', '%U %S', '-o', cpuFile, process.execPath, ...nodeArguments]]
+    : [process.execPath, nodeArguments];
+  const child = spawn(command, commandArguments, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const output = [];
   let pending = '';
@@ -132,8 +148,10 @@ function runFile(file) {
       if (pending) take(pending);
       children.delete(child);
       const durationMs = Date.now() - fileStartedMs;
-      fileTimes.push({ file, durationMs });
-      process.stdout.write(`# file ${file}\n${output.join('')}# file ${file}: ${durationMs} ms\n`);
+      const cpuMs = cpuOf(cpuFile);
+      fileTimes.push({ file, durationMs, cpuMs });
+      const cpuLine = cpuMs === undefined ? '' : `# cpu ${file}: ${cpuMs} ms\n`;
+      process.stdout.write(`# file ${file}\n${output.join('')}# file ${file}: ${durationMs} ms\n${cpuLine}`);
       if (stderr) process.stderr.write(stderr);
       if (signal) console.error(`run-tests: ${file} was killed by ${signal}`);
       // A file that failed before its tests ran (a syntax error, a crash) reports no failure.
@@ -227,9 +245,11 @@ const codes = await runPool();
 for (const { file, durationMs } of fileTimes) lastTimes[file] = durationMs;
 writeFileSync(timingsFile, JSON.stringify(lastTimes, null, 1));
 // What to shorten next: the slowest files, as TAP comments (wall time, two at a time).
-for (const { file, durationMs } of fileTimes.sort((a, b) => b.durationMs - a.durationMs).slice(0, 10)) {
-  process.stdout.write(`# slow: ${file} ${durationMs} ms\n`);
+for (const { file, durationMs, cpuMs } of fileTimes.sort((a, b) => b.durationMs - a.durationMs).slice(0, 10)) {
+  process.stdout.write(`# slow: ${file} ${durationMs} ms${cpuMs === undefined ? '' : ` (cpu ${cpuMs} ms)`}\n`);
 }
+const sumOf = (key) => fileTimes.reduce((sum, time) => sum + (time[key] ?? 0), 0);
+process.stdout.write(`# files' wall ${sumOf('durationMs')} ms, cpu ${sumOf('cpuMs')} ms\n`);
 totals.set('duration_ms', Date.now() - startedMs);
 process.stdout.write(`1..${totals.get('tests') ?? 0}\n`);
 for (const name of ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']) {

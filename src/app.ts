@@ -3,7 +3,8 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AcquirerConnector } from './acquirers/connector.ts';
 import type { KassaConfig } from './config.ts';
 import type { Clock } from './domain/clock.ts';
-import { apiFieldsOf, logErrorAnswer, registerApiRoutes } from './http/api.ts';
+import { apiFieldsOf, logErrorAnswer, recordApiRequest, registerApiRoutes } from './http/api.ts';
+import { registerBankCallbacks } from './http/bank-callbacks.ts';
 import { registerChallengePages } from './http/pages/challenge-pages.ts';
 import { registerCheckoutPages } from './http/pages/checkout-pages.ts';
 import { bodyLimitBytes, formFieldsOf, isBodyParsingError, registerFormParsers } from './http/form-body.ts';
@@ -11,7 +12,7 @@ import { requestLoggerFactory } from './http/request-logger.ts';
 import type { PlatformContext } from './operations/context.ts';
 import { buildPlatformContext } from './platform-context.ts';
 import { ProtocolError, errorBody } from './protocol/errors.ts';
-import { hashHint } from './protocol/hash-hints.ts';
+import { hashHint, hashTermsOf } from './protocol/hash-hints.ts';
 import { openStorage } from './storage/database.ts';
 import { registerOperatorRoutes } from './http/operator.ts';
 import { registerConsole } from './console/routes.ts';
@@ -23,6 +24,7 @@ import { KassaMetrics } from './observability/metrics.ts';
 import { databaseHoldsData } from './storage/operational-gauges.ts';
 import { isStorageUnavailable } from './storage/dialect-errors.ts';
 import { join } from 'node:path';
+import { ApiRequestRecorder } from './workers/api-request-recorder.ts';
 
 export interface BuildOptions {
   clock?: Clock;
@@ -36,9 +38,13 @@ export interface KassaApp {
   /** /metrics and the health endpoints on KASSA_METRICS_PORT, when set (server.ts listens). */
   metricsApp?: FastifyInstance;
   context: PlatformContext;
-  metrics: KassaMetrics;
+  /** Undefined with KASSA_METRICS=off. */
+  metrics?: KassaMetrics;
   /** Set `draining` and /health/ready answers 503 at once (server.ts, on SIGTERM). */
   lifecycle: Lifecycle;
+  /** Sandbox only: the API request record `kassa logs tail` reads (server.ts starts its timer;
+   * tests flush it). Closing the app writes what is buffered. */
+  apiRequests?: ApiRequestRecorder;
   close(): Promise<void>;
 }
 
@@ -100,9 +106,10 @@ function createFastify(config: KassaConfig, logger: Logger): FastifyInstance {
  * (without a token production serves no /metrics on the main port).
  */
 async function metricsEndpoints(
-  app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics, storage: KassaApp['context']['storage'],
+  app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics | undefined, storage: KassaApp['context']['storage'],
   lifecycle: Lifecycle,
 ): Promise<FastifyInstance | undefined> {
+  if (metrics === undefined) return undefined;
   if (config.metricsPort !== undefined) {
     const metricsApp = Fastify({ logger: false });
     registerMetricsRoute(metricsApp, metrics, config.metricsToken);
@@ -126,6 +133,8 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   // production never moves its clock. The CLI builds its context with the same function.
   const platform = await buildPlatformContext(config, storage, { logger, clock: options.clock, acquirer: options.acquirer });
   const context = platform.context;
+  const apiRequests = config.mode === 'sandbox' ? new ApiRequestRecorder(storage, context.clock) : undefined;
+  context.apiRequests = apiRequests;
   if (context.vault.keyFileCreated && await databaseHoldsData(storage)) {
     // A restore without its key, or a data directory moved without secret.key: nothing stored
     // can be decrypted with the key just made. Said at start rather than at the first payment.
@@ -136,12 +145,12 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
   const app = createFastify(config, logger);
   await registerFormParsers(app);
   const lifecycle = new Lifecycle();
-  const metrics = new KassaMetrics(apiActions);
-  metrics.registerScrapeGauges(storage, context.clock, context.timeZone);
+  const metrics = config.metricsEnabled === false ? undefined : new KassaMetrics(apiActions);
+  metrics?.registerScrapeGauges(storage, context.clock, context.timeZone);
   context.metrics = metrics;
   registerRequestIdEcho(app, lifecycle);
 
-  registerErrorAnswers(app, config, metrics);
+  registerErrorAnswers(app, config, metrics, apiRequests);
   const consolePages = registerConsole(app, context, { production: config.mode === 'production' });
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/console/') || request.url === '/console') return consolePages.notFound(request, reply);
@@ -152,6 +161,7 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
 
   registerApiRoutes(app, context, consolePages.frontDoor);
   registerChallengePages(app, context);
+  registerBankCallbacks(app, context);
   registerCheckoutPages(app, context);
   if (config.mode === 'sandbox' && config.operatorToken) registerOperatorRoutes(app, context, config.operatorToken);
   registerHealthRoutes(app, storage, lifecycle);
@@ -163,10 +173,12 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
     context,
     metrics,
     lifecycle,
+    apiRequests,
     async close() {
       await app.close();
+      await apiRequests?.stop();
       await metricsApp?.close();
-      metrics.close();
+      metrics?.close();
       await platform.close();
       await storage.close();
     },
@@ -175,7 +187,10 @@ export async function buildApp(config: KassaConfig, options: BuildOptions = {}):
 
 /** Protocol errors and every failure of parsing are answered with HTTP 200 and the spec's
  * JSON shape: existing PHP clients throw on any status ≥ 400 without reading the body. */
-function registerErrorAnswers(app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics): void {
+function registerErrorAnswers(
+  app: FastifyInstance, config: KassaConfig, metrics: KassaMetrics | undefined,
+  apiRequests: ApiRequestRecorder | undefined,
+): void {
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const answer = protocolErrorOf(error);
     // An unexpected failure needs its stack to be found; a malformed body only Fastify's code.
@@ -183,10 +198,14 @@ function registerErrorAnswers(app: FastifyInstance, config: KassaConfig, metrics
       ? { failure: { message: error.message, stack: error.stack } }
       : error instanceof ProtocolError ? undefined : { bodyError: error.code };
     logErrorAnswer(request, answer, detail);
-    if (apiPaths.has(request.routeOptions.url ?? '')) {
-      metrics.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
-    }
     const body: Record<string, unknown> = { ...errorBody(answer) };
+    if (apiPaths.has(request.routeOptions.url ?? '')) {
+      metrics?.recordApiAnswer(formFieldsOf(request).action, { result: 'ERROR' }, reply.elapsedTime);
+      const refused = answer.fieldErrors.map((problem) => problem.field);
+      // A wrong hash keeps its formula's terms for the console's explainer (docs/adr/0085).
+      const terms = answer.name === 'hashInvalid' ? hashTermsOf(apiFieldsOf(request)) : undefined;
+      recordApiRequest(request, apiRequests, body, reply.elapsedTime, refused, terms);
+    }
     // Sandbox only: say which formula and which of the request's values were expected to sign
     // it (never the PASSWORD or the expected hash). Production answers exactly as before.
     if (answer.name === 'hashInvalid' && config.mode === 'sandbox') body.hash_hint = hashHint(apiFieldsOf(request));

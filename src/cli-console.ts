@@ -97,7 +97,7 @@ export async function consoleCommand(
 }
 
 /** Commands that change nothing, left out of the audit log. */
-const readOnlyVerbs = new Set(['list', 'show', 'blocked', 'help']);
+const readOnlyVerbs = new Set(['list', 'show', 'blocked', 'help', 'tail']);
 
 /** Options never written to the audit log even when given (none carries card data today). */
 const unloggedOptions = new Set(['json', 'init', 'help']);

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './cli.ts';
+import { watchCallbacks, type CallbackEvent } from './operations/watch-callbacks.ts';
 import { verifyCallback } from './protocol/callback-signature.ts';
 import { startCallbackReceiver, type CallbackReceiver } from './testing/callback-receiver.ts';
 import { cliEnvironment, saleFields, startTestPlatform, type TestPlatform } from './testing/harness.ts';
@@ -85,6 +86,46 @@ test("kassa listen shows a committed callback, forwards a signed copy and shows 
   assert.equal(copy.callbackId, committed.outboxId);
   assert.equal(verifyCallback(copy.fields, { password: platform.merchant.password, email: 'doe@example.com' }), true);
   assert.ok(!JSON.stringify(events).includes('4111111111111111'), 'no card number in what listen shows');
+});
+
+test('a callback the merchant refuses is shown again at each retry, until it is delivered', async (t) => {
+  const refusing = await platform.addMerchant({ callbackUrl: receiver.url('/refusing') });
+  let refusals = 1;
+  receiver.answer = (callback) => {
+    if (callback.path !== '/refusing' || refusals === 0) return 'OK';
+    refusals -= 1;
+    return 'ERROR';
+  };
+  t.after(() => {
+    receiver.answer = () => 'OK';
+  });
+  const events: CallbackEvent[] = [];
+  const controller = new AbortController();
+  let listening: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    listening = resolve;
+  });
+  const { storage, vault } = platform.context;
+  const watch = watchCallbacks({ storage, vault, clock: platform.clock }, {
+    clientKey: refusing.clientKey, pollIntervalMs: 10, durationMs: 20_000, signal: controller.signal,
+  }, (event) => {
+    events.push(event);
+    if (event.kind === 'listening') listening();
+    if (event.kind === 'attempt' && event.outcome === 'delivered') controller.abort();
+  });
+  await started;
+  const sale = (await platform.post(saleFields(refusing))).body;
+  const dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
+  await dispatcher.runOnce();
+  // The spec's retry schedule: the next attempt is due later; the test clock gets there at once.
+  platform.clock.advance(60 * 60 * 1000);
+  await dispatcher.runOnce();
+  await watch;
+  const attempts = events.filter((event) => event.kind === 'attempt');
+  assert.deepEqual(attempts.map((event) => [event.transId, event.outcome, event.answer]), [
+    [sale.trans_id, 'failed', 'ERROR'], [sale.trans_id, 'delivered', 'OK'],
+  ]);
+  assert.equal(events.filter((event) => event.kind === 'committed').length, 1);
 });
 
 test('kassa listen refuses a bad --forward-to or --max-count with exit status 2', async () => {

@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { cardBrand, type CardBrand } from './domain/card.ts';
-import { parseAmount } from './domain/money.ts';
-import { knownBrands, routedActions, type RoutedAction } from './domain/routing.ts';
 import {
   applyRouting,
   exportRouting,
@@ -10,13 +7,16 @@ import {
   problemsOf,
   routingHistory,
   RoutingInputError,
+  type CascadeSpec,
+  type ExchangeSpec,
   type LimitSpec,
   type MappingSpec,
   type MidSpec,
   type RoutingDependencies,
   type RoutingDocument,
 } from './operations/manage-routing.ts';
-import { explainRoute, type RouteExplanation } from './operations/routing.ts';
+import { askRoute, type RouteQuestionField } from './operations/explain-route.ts';
+import type { RouteExplanation } from './operations/routing.ts';
 
 /**
  * `kassa routing …` (ADR 0052). Each command is a function of (dependencies, values) so it can
@@ -29,14 +29,22 @@ export const routingUsage = `  kassa routing mid create --name NAME [MID options
     MID options: [--connector test-engine] [--setting KEY=VALUE ...] [--secret KEY=VALUE ...]
       [--payment-types purchase,authorization,payout,transfer|*] [--actions SALE,DEBIT,…|*]
       [--brands VISA,MASTERCARD,…|*] [--currencies USD,EUR|*] [--settlement-currency USD]
+      [--exchange-currencies GBP,JPY|*]   taken by exchange into the settlement currency
       [--three-ds merchant|always|never] [--require-day-limit yes|no] [--enabled yes|no]
       (an empty list, e.g. --brands '', accepts nothing; test-engine settings:
-       declineEverything=true, recordPrepare=true)
+       declineEverything=true, recordPrepare=true; any MID: parameterSets='["BNG"]' needs
+       Appendix C sets BNG, FCP or TWD)
   kassa routing mapping set --client-key KEY [--mids NAME,NAME] [--payment-methods card]
                             [--enabled yes|no] [--require-day-limit yes|no]
+                            [--cascade-on do-not-honor,insufficient-funds,expired,…|none]
+                            [--cascade-max N|all]   which declines go on to the next MID, and
+                            at most how many attempts (default: do-not-honor, every MID)
   kassa routing mapping list [--client-key KEY] [--json]
   kassa routing limit set (--mid NAME | --client-key KEY) --window day|week|month --currency USD
                           --amount 100.00|none                  a turnover limit (none removes it)
+  kassa routing rates set --from USD --to EUR --rate 0.923456|none   an exchange rate (none removes it)
+  kassa routing rates base --currency USD|none   the base currency of double conversion
+  kassa routing rates list [--json]
   kassa routing explain --client-key KEY (--brand VISA | --card-bin 411111) --currency USD --amount 10.00
                         [--action SALE] [--auth] [--at 2026-11-23T10:00:00Z] [--json]
   kassa routing apply FILE [--dry-run]   make the configuration what a routing file (JSON) says
@@ -54,12 +62,18 @@ const routingOptions = {
   brands: { type: 'string' },
   currencies: { type: 'string' },
   'settlement-currency': { type: 'string' },
+  'exchange-currencies': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  rate: { type: 'string' },
   'three-ds': { type: 'string' },
   'require-day-limit': { type: 'string' },
   enabled: { type: 'string' },
   'client-key': { type: 'string' },
   mids: { type: 'string' },
   'payment-methods': { type: 'string' },
+  'cascade-on': { type: 'string' },
+  'cascade-max': { type: 'string' },
   mid: { type: 'string' },
   window: { type: 'string' },
   currency: { type: 'string' },
@@ -144,6 +158,7 @@ function withMidOptions(mid: MidSpec, values: RoutingValues): MidSpec {
   changed.brands = listOf(values.brands) ?? mid.brands;
   changed.currencies = listOf(values.currencies) ?? mid.currencies;
   changed.settlementCurrency = values['settlement-currency'] ?? mid.settlementCurrency;
+  changed.exchangeCurrencies = listOf(values['exchange-currencies']) ?? mid.exchangeCurrencies ?? [];
   changed.threeDsMode = values['three-ds'] ?? mid.threeDsMode;
   changed.requireDayLimit = yesNo(values['require-day-limit'], 'require-day-limit') ?? mid.requireDayLimit;
   changed.enabled = yesNo(values.enabled, 'enabled') ?? mid.enabled;
@@ -186,8 +201,9 @@ export async function mappingCommand(context: RoutingCliContext, verb: string, v
     requireDayLimit: false,
     limits: [],
   };
-  const mapping = {
+  const mapping: MappingSpec = {
     ...existing,
+    cascade: cascadeOptions(existing.cascade, values),
     mids: listOf(values.mids) ?? existing.mids,
     paymentMethods: listOf(values['payment-methods']) ?? existing.paymentMethods,
     enabled: yesNo(values.enabled, 'enabled') ?? existing.enabled,
@@ -195,6 +211,19 @@ export async function mappingCommand(context: RoutingCliContext, verb: string, v
   };
   const applied = await applyRouting(context, { mids: [], mappings: [mapping] }, actor, `mapping set ${key}`);
   return applied.document.mappings.find((each) => each.merchant === key);
+}
+
+/** `--cascade-on` and `--cascade-max` applied to a mapping's rule (`none`: cascading off). */
+function cascadeOptions(cascade: CascadeSpec | undefined, values: RoutingValues): CascadeSpec | undefined {
+  const on = values['cascade-on'] === 'none' ? [] : listOf(values['cascade-on']);
+  const maxText = values['cascade-max'];
+  if (on === undefined && maxText === undefined) return cascade;
+  const base = cascade ?? { on: ['do-not-honor'], maxAttempts: null };
+  const maxAttempts = maxText === undefined ? base.maxAttempts : maxText === 'all' ? null : Number(maxText);
+  if (maxAttempts !== null && maxAttempts !== undefined && Number.isNaN(maxAttempts)) {
+    throw new RoutingInputError(['--cascade-max takes a whole number or all']);
+  }
+  return { on: on ?? base.on, maxAttempts: maxAttempts ?? null };
 }
 
 /** `limit set`: one limit of a MID or a mapping added, changed, or removed (`--amount none`). */
@@ -225,41 +254,76 @@ export async function limitCommand(context: RoutingCliContext, verb: string, val
   );
 }
 
+/** `rates set|base|list` (ADR 0054): one rate or the base currency changed, through the document. */
+export async function ratesCommand(context: RoutingCliContext, verb: string, values: RoutingValues, actor: string) {
+  const list = async () => (await exportRouting(context.storage)).exchange;
+  if (verb === 'list') return list();
+  let exchange: ExchangeSpec;
+  if (verb === 'set') {
+    const rate = required(values.rate, 'rate');
+    exchange = {
+      rates: [
+        { from: required(values.from, 'from'), to: required(values.to, 'to'), rate: rate === 'none' ? null : rate },
+      ],
+    };
+  } else if (verb === 'base') {
+    const currency = required(values.currency, 'currency');
+    exchange = { baseCurrency: currency === 'none' ? null : currency };
+  } else {
+    throw new RoutingInputError([`unknown command: rates ${verb}`]);
+  }
+  await applyRouting(context, { mids: [], mappings: [], exchange }, actor, `rates ${verb}`);
+  return list();
+}
+
+function ratesAsText(exchange: ExchangeSpec | undefined): string {
+  const lines = [`base currency: ${exchange?.baseCurrency ?? '(none)'}`];
+  for (const rate of exchange?.rates ?? []) lines.push(`${rate.from} → ${rate.to}  ${rate.rate}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The CLI's names of `askRoute`'s fields (the console names them in its form). */
+const explainOptionNames: Record<RouteQuestionField, string> = {
+  clientKey: 'client-key',
+  brand: 'brand',
+  cardBin: 'card-bin',
+  currency: 'currency',
+  amount: 'amount',
+  action: 'action',
+  at: 'at',
+};
+
 export async function explainCommand(context: RoutingCliContext, values: RoutingValues): Promise<RouteExplanation> {
-  const problems: string[] = [];
-  const currency = required(values.currency, 'currency');
-  const amount = parseAmount(required(values.amount, 'amount'), currency);
-  if (!amount.ok) problems.push(`--amount: not an amount in ${currency}`);
-  const brand = (values['card-bin'] ? cardBrand(values['card-bin']) : values.brand) as CardBrand | undefined;
-  if (!brand || (brand !== 'UNKNOWN' && !knownBrands.includes(brand)))
-    problems.push('--brand (or --card-bin) names no known brand');
-  const action = (values.action ?? 'SALE') as RoutedAction;
-  if (!routedActions.includes(action)) problems.push(`--action must be one of ${routedActions.join(', ')}`);
-  const atMs = values.at === undefined ? context.clock.nowMs() : Date.parse(values.at);
-  if (Number.isNaN(atMs)) problems.push('--at is not a date and time (2026-11-23T10:00:00Z)');
-  if (problems.length > 0) throw new RoutingInputError(problems);
-  return explainRoute(
-    context,
-    required(values['client-key'], 'client-key').toLowerCase(),
-    {
-      action,
-      isAuth: values.auth === true,
-      brand: brand!,
-      currency,
-      amountMinor: amount.ok ? amount.amountMinor : 0,
-    },
-    atMs,
+  const answer = await askRoute(context, {
+    clientKey: values['client-key'],
+    brand: values.brand,
+    cardBin: values['card-bin'],
+    currency: values.currency,
+    amount: values.amount,
+    action: values.action,
+    auth: values.auth === true,
+    at: values.at,
+  });
+  if (answer.ok) return answer.explanation;
+  throw new RoutingInputError(
+    answer.problems.map((problem) =>
+      problem.field === 'clientKey' && problem.message !== 'is required'
+        ? problem.message
+        : `--${explainOptionNames[problem.field]}: ${problem.message}`),
   );
 }
 
 function explanationAsText(explanation: RouteExplanation): string {
   const lines = [explanation.chosen ? `chosen: ${explanation.chosen}` : `refused: ${explanation.refusal}`];
+  if (explanation.exchange) lines.push(`  by exchange: ${explanation.exchange}`);
   for (const limit of explanation.mappingLimits) lines.push(`  mapping limit ${limit}`);
   for (const mid of explanation.mids) {
     lines.push(`  ${mid.name}: ${mid.verdict}`);
     for (const limit of mid.limits) lines.push(`    limit ${limit}`);
   }
-  if (explanation.cascadeOrder.length > 0) lines.push(`cascade order: ${explanation.cascadeOrder.join(' → ')}`);
+  if (explanation.cascadeOrder.length > 0) {
+    lines.push(`cascade order: ${explanation.cascadeOrder.join(' → ')} (cascade ${explanation.cascadeRule})`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -281,6 +345,7 @@ function midsAsText(mids: MidSpec[]): string {
         `actions ${listText(mid.actions)}`,
         `brands ${listText(mid.brands)}`,
         `currencies ${listText(mid.currencies)}`,
+        ...((mid.exchangeCurrencies ?? []).length > 0 ? [`by exchange ${listText(mid.exchangeCurrencies!)}`] : []),
         `settles ${mid.settlementCurrency}`,
         `3-D Secure ${mid.threeDsMode}`,
         limitsText(mid.limits),
@@ -293,6 +358,12 @@ function midsAsText(mids: MidSpec[]): string {
     .concat('\n');
 }
 
+function cascadeText(cascade: CascadeSpec | undefined): string {
+  if (!cascade || cascade.on.length === 0) return 'no cascade';
+  const most = cascade.maxAttempts ? `, at most ${cascade.maxAttempts} attempts` : '';
+  return `cascade on ${cascade.on.join(',')}${most}`;
+}
+
 function mappingsAsText(mappings: MappingSpec[]): string {
   return mappings
     .map((mapping) =>
@@ -303,6 +374,7 @@ function mappingsAsText(mappings: MappingSpec[]): string {
         `methods ${listText(mapping.paymentMethods)}`,
         limitsText(mapping.limits),
         ...(mapping.requireDayLimit ? ['day limit required'] : []),
+        cascadeText(mapping.cascade),
       ].join('  '),
     )
     .join('\n')
@@ -346,6 +418,12 @@ export async function routingCommand(
   }
   if (area === 'mapping' && verb) return answer((context) => mappingCommand(context, verb, values, actor));
   if (area === 'limit' && verb) return answer((context) => limitCommand(context, verb, values, actor));
+  if (area === 'rates' && verb) {
+    return answer(async (context) => {
+      const exchange = await ratesCommand(context, verb, values, actor);
+      return asJson ? exchange : ratesAsText(exchange);
+    });
+  }
   if (area === 'explain') {
     return answer(async (context) => {
       const explanation = await explainCommand(context, values);

@@ -2,6 +2,10 @@ import { BackupError, backupCommand, backupUsage, restoreCommand } from './cli-b
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PaymentsInputError, paymentsCommand } from './cli-payments.ts';
+import { LogsInputError, logsCommand } from './cli-logs.ts';
+import { TriggerInputError, triggerCommand, triggerUsage } from './cli-trigger.ts';
+import { CommanderError, kassaProgram, quietly, type ParsedCommand } from './cli-program.ts';
 import { configFromEnvironment, type KassaConfig } from './config.ts';
 import { HashInputError, hashCommand, hashUsage } from './cli-hash.ts';
 import { ListenInputError, listenCommand, listenOptions, listenUsage } from './cli-listen.ts';
@@ -66,6 +70,9 @@ const usage = `kassa — operator command line (uses the same KASSA_DATA_DIR / D
   kassa merchant list [--json]
   Hash mode (create, import, update): [--hash-mode md5|sha256] — SHA-256 signs every formula
     with sha256 instead of md5, requests and callbacks alike (5.6.x); md5 by default
+  Unknown outcomes (create, import, update): [--unknown-result success|undefined] — a SALE-like
+    answer whose bank outcome is not known yet says SUCCESS (5.2.0, default) or UNDEFINED (5.6.x),
+    with status PREPARE either way
   Hosted payment page and refund applications (create and update):
     [--frame-origin https://shop.example ...] [--refund-days N] [--holiday YYYY-MM-DD ...]
 
@@ -89,6 +96,14 @@ ${hashUsage}
 
 ${listenUsage}
 
+${triggerUsage}
+
+  kassa payments list [--trans-id ID] [--order-id ID] [--card DIGITS] [--status S] [--client-key KEY]
+                      [--amount 1.99] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--after CURSOR] [--json]
+  kassa logs tail [--client-key KEY] [--errors] [--since 10m] [--json] [--max-count N] [--for-ms MS]
+                         sandbox: merchants' API requests as they are answered, errors included
+  kassa payments show TRANS_ID [--json]   the console's payment search and page, in a terminal
+
 ${consoleUsage}
 
   --init                 create the database and key in KASSA_DATA_DIR if there are none yet
@@ -109,6 +124,7 @@ const merchantOptions = {
   'client-key': { type: 'string' },
   'password-file': { type: 'string' },
   'hash-mode': { type: 'string' },
+  'unknown-result': { type: 'string' },
   check: { type: 'string' },
   ...listenOptions,
   'trans-id': { type: 'string' },
@@ -206,7 +222,13 @@ function merchantSettingsOf(values: ParsedValues) {
     refundDays: values['refund-days'] === undefined ? undefined : Number(values['refund-days']),
     holidays: values.holiday,
     hashDigest: hashModeOf(values['hash-mode']),
+    unknownResult: unknownResultOf(values['unknown-result']),
   };
+}
+
+function unknownResultOf(value: string | undefined): 'success' | 'undefined' | undefined {
+  if (value === undefined || value === 'success' || value === 'undefined') return value;
+  throw new MerchantInputError('--unknown-result takes success or undefined');
 }
 
 function hashModeOf(value: string | undefined): 'md5' | 'sha256' | undefined {
@@ -229,6 +251,7 @@ function newMerchantSettings(settings: ReturnType<typeof merchantSettingsOf> & {
     refundDays: settings.refundDays,
     holidays: settings.holidays,
     hashDigest: settings.hashDigest,
+    unknownResult: settings.unknownResult,
   };
 }
 
@@ -322,13 +345,6 @@ function settingsOf(environment: NodeJS.ProcessEnv): KassaConfig {
   }
 }
 
-const areas = new Set([
-  'merchant', 'callbacks', 'refund-applications', 'clock', 'chargeback', 'lockouts', 'listen', 'reconciliation',
-  ...consoleAreas,
-]);
-/** Areas that are one command, without a verb. */
-const verbless = new Set(['listen']);
-
 /** Runs `work` on the platform's storage, vault and clock (the server's time), then closes. */
 async function withPlatform<T>(
   io: CliIo, initialise: boolean, work: (context: RoutingCliContext) => Promise<T>,
@@ -353,7 +369,7 @@ async function withPlatform<T>(
 /** `kassa routing` commands that change the configuration (routing has its own history too). */
 function routingChanges(argv: string[]): boolean {
   return !argv.includes('--dry-run') && !argv.includes('--help')
-    && ['create', 'set', 'disable', 'apply'].some((verb) => argv.slice(1, 3).includes(verb));
+    && ['create', 'set', 'disable', 'apply', 'base'].some((verb) => argv.slice(1, 3).includes(verb));
 }
 
 /** Secrets given on the command line (`--secret KEY=VALUE`) never reach the audit log. */
@@ -361,6 +377,37 @@ function maskedArguments(argv: string[]): string {
   return argv
     .map((argument, index) => (argv[index - 1] === '--secret' ? `${argument.split('=')[0]}=***` : argument))
     .join(' ');
+}
+
+/**
+ * The command line parsed by the command tree (cli-program.ts): the command, or the exit status
+ * when there is nothing to run — 0 after --help or --version (printed on stdout), 2 for an
+ * unknown command, an unknown option or a missing value (said on stderr as `kassa: …`; an
+ * unknown or missing command also prints the overview on stdout, as before).
+ */
+function parseCommand(io: CliIo, argv: string[]): ParsedCommand | number {
+  let parsed: ParsedCommand | undefined;
+  const program = kassaProgram((command) => {
+    parsed = command;
+  });
+  quietly(program, { out: io.stdout });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    if (error.code === 'commander.help' || error.code === 'commander.unknownCommand') {
+      io.stdout(`${usage}\n`);
+      if (error.code === 'commander.help') return 2;
+    }
+    io.stderr(`kassa: ${error.message.replace(/^error: /, '')}\n`);
+    return 2;
+  }
+  if (!parsed) {
+    io.stdout(`${usage}\n`);
+    return 2;
+  }
+  return parsed;
 }
 
 async function dispatch(io: CliIo, argv: string[]): Promise<number> {
@@ -374,28 +421,23 @@ async function dispatch(io: CliIo, argv: string[]): Promise<number> {
     }
     return code;
   }
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: merchantOptions,
-    allowPositionals: true,
-    strict: true,
-  });
-  const [area, verb] = positionals;
+  const parsed = parseCommand(io, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { area, rest } = parsed;
+  const verb = parsed.verb ?? '';
+  const values = parsed.values as ParsedValues;
   // Offline: no settings, no database.
-  if (area === 'hash' && !values.help) {
-    return hashCommand(io, verb, positionals.slice(2), {
+  if (area === 'hash') {
+    return hashCommand(io, verb, rest, {
       passwordFile: values['password-file'], hashMode: values['hash-mode'], check: values.check,
     });
   }
-  if (!values.help && (area === 'backup' || area === 'restore')) {
+  if (area === 'backup' || area === 'restore') {
     const config = settingsOf(io.environment);
     await (area === 'backup' ? backupCommand : restoreCommand)(config, verb, io.stdout);
     return 0;
   }
-  if (values.help || !area || !areas.has(area) || (!verb && !verbless.has(area))) {
-    io.stdout(`${usage}\n`);
-    return values.help ? 0 : 2;
-  }
+  const positionals = [area, verb, ...rest];
   const config = settingsOf(io.environment);
   refuseMissingDataDirectory(config, values.init === true);
   const storage = await openStorage({
@@ -430,6 +472,14 @@ async function runCommand(
 ): Promise<number> {
   const { area, verb } = command;
   if (area === 'callbacks') return callbacksCommand(io, verb, values, storage, clock);
+  if (area === 'logs') {
+    const sandbox = config.mode === 'sandbox';
+    return logsCommand(io, verb, values, { storage, clock, timeZone: config.timeZone, sandbox });
+  }
+  if (area === 'trigger') return triggerCommand(io, verb, values, config, storage);
+  if (area === 'payments') {
+    return paymentsCommand(io, verb, command.argument, values, { storage, timeZone: config.timeZone });
+  }
   if (area === 'refund-applications') return refundApplicationsCommand(io, verb, values, config, storage);
   if (area === 'lockouts') return lockoutsCommand(verb, values, storage, io);
   if (area === 'reconciliation') return reconciliationCommand(io, verb, values, config, storage);
@@ -460,6 +510,9 @@ const knownErrors = [
   CliSetupError,
   StorageSetupError,
   BackupError,
+  PaymentsInputError,
+  TriggerInputError,
+  LogsInputError,
 ];
 
 /** Runs one CLI command and answers its exit status: 0 done, 2 a mistake of the caller (message

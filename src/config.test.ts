@@ -79,6 +79,11 @@ test('metrics, drain and shutdown settings: every problem at once; multi-host DA
     DATABASE_URL: 'postgres://kassa@db1.internal:5432,db2.internal:5433/kassa',
   });
   assert.equal(config.metricsPort, 9464);
+  assert.equal(config.metricsEnabled, true);
+  assert.equal(configFromEnvironment({ KASSA_METRICS: 'off' }).metricsEnabled, false);
+  assert.deepEqual(problemsOf({ KASSA_METRICS: 'no' }).map((problem) => problem.split(' ')[0]), ['KASSA_METRICS']);
+  const offWithPort = problemsOf({ KASSA_METRICS: 'off', KASSA_METRICS_PORT: '9464' });
+  assert.deepEqual(offWithPort.map((problem) => problem.split(' ')[0]), ['KASSA_METRICS=off']);
   assert.equal(config.drainDelayMs, 0);
   assert.equal(config.shutdownTimeoutMs, 10_000);
   assert.equal(config.databaseUrl, 'postgres://kassa@db1.internal:5432,db2.internal:5433/kassa');

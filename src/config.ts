@@ -32,8 +32,12 @@ export interface KassaConfig {
   operatorToken?: string;
   /** How often the callback dispatcher looks for due callbacks (default 250 ms). */
   callbackPollIntervalMs?: number;
+  /** How often the reconciler looks for unknown outcomes (KASSA_RECONCILER_POLL_MS). */
+  reconcilerPollIntervalMs?: number;
   /** One callback attempt, connect to last byte of the answer (default 10 s). */
   callbackAttemptTimeoutMs?: number;
+  /** KASSA_METRICS=off: no series recorded, no /metrics anywhere (docs/adr/0066). Default on. */
+  metricsEnabled?: boolean;
   /** Production: /metrics on the main port answers only `Authorization: Bearer <token>`. */
   metricsToken?: string;
   /** /metrics (and the health endpoints) on their own port instead of the main one. */
@@ -135,7 +139,8 @@ function databaseUrlFrom(reader: SettingsReader): string | undefined {
 /** KASSA_METRICS_TOKEN / KASSA_METRICS_PORT (docs/adr/0060): where /metrics is served. */
 function metricsSettingsFrom(
   reader: SettingsReader, port: number,
-): Pick<KassaConfig, 'metricsToken' | 'metricsPort' | 'metricsHost'> {
+): Pick<KassaConfig, 'metricsEnabled' | 'metricsToken' | 'metricsPort' | 'metricsHost'> {
+  const metricsEnabled = reader.oneOf('KASSA_METRICS', ['on', 'off'] as const, 'on') === 'on';
   const metricsToken = reader.text('KASSA_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
     reader.problem('KASSA_METRICS_TOKEN must be 16 to 256 printable characters without spaces '
@@ -147,7 +152,11 @@ function metricsSettingsFrom(
     reader.problem(`KASSA_METRICS_PORT must differ from PORT (both ${port})`);
   }
   const metricsHost = reader.text('KASSA_METRICS_HOST');
-  return { metricsToken, metricsPort, metricsHost };
+  if (!metricsEnabled && (metricsToken !== undefined || metricsPort !== undefined)) {
+    reader.problem('KASSA_METRICS=off serves no /metrics: unset KASSA_METRICS_TOKEN and KASSA_METRICS_PORT, '
+      + 'or remove KASSA_METRICS=off');
+  }
+  return { metricsEnabled, metricsToken, metricsPort, metricsHost };
 }
 
 function trustProxyFrom(reader: SettingsReader): boolean | string {
@@ -220,6 +229,7 @@ export function configFromEnvironment(environment: NodeJS.ProcessEnv = process.e
     schedulePollIntervalMs: reader.positiveNumber('KASSA_SCHEDULE_POLL_MS', 1000),
     operatorToken: reader.text('KASSA_OPERATOR_TOKEN'),
     callbackPollIntervalMs: reader.positiveNumber('KASSA_CALLBACK_POLL_MS', 250),
+    reconcilerPollIntervalMs: reader.positiveNumber('KASSA_RECONCILER_POLL_MS', 10_000),
     callbackAttemptTimeoutMs: reader.positiveNumber('KASSA_CALLBACK_TIMEOUT_MS', 10_000),
     ...metricsSettingsFrom(reader, port),
     drainDelayMs: reader.nonNegativeNumber('KASSA_DRAIN_DELAY_MS', 0),

@@ -47,16 +47,19 @@ const callbackDispatcher = new CallbackDispatcher(kassa.context, {
 callbackDispatcher.start();
 const scheduleRunner = new ScheduleRunner(kassa.context, { pollIntervalMs: config.schedulePollIntervalMs });
 scheduleRunner.start();
-kassa.metrics.watchScheduleRunner(scheduleRunner);
+kassa.metrics?.watchScheduleRunner(scheduleRunner);
 // A sweep every 5 s is plenty for a deadline measured in minutes.
 const challengeSweeper = new ChallengeSweeper(kassa.context, { pollIntervalMs: 5_000 });
 challengeSweeper.start();
 // Finishes operations whose bank outcome was unknown (docs/adr/0091).
-const reconciler = new Reconciler(kassa.context);
+const reconciler = new Reconciler(kassa.context, { pollIntervalMs: config.reconcilerPollIntervalMs });
 reconciler.start();
+// Sandbox: merchants' API requests for `kassa logs tail` (docs/adr/0079).
+kassa.apiRequests?.start();
 // /health/ready reports the merchant-change listener: open it now, not at the first request.
 kassa.context.storage.merchants.listen();
-if (config.mode === 'production' && !config.metricsToken && config.metricsPort === undefined) {
+if (config.mode === 'production' && config.metricsEnabled !== false && !config.metricsToken
+  && config.metricsPort === undefined) {
   logger.warn('no /metrics: set KASSA_METRICS_TOKEN (main port, bearer token) or KASSA_METRICS_PORT');
 }
 logger.info(

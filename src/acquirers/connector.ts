@@ -39,6 +39,19 @@ export interface AuthorizationRequest {
   payer?: Readonly<Record<string, string>>;
   /** CARD2CARD: the card the money goes to (`card` is the payer's, which is charged). */
   payeeCardNumber?: CardForAuthorization['number'];
+  /** CREDIT2CARD, CARD2CARD: the payee_* fields as the merchant sent them. */
+  payee?: Readonly<Record<string, string>>;
+  /** Where a bank that runs the cardholder's 3-D Secure step itself sends the cardholder back
+   * (pass-through): the platform's own signed URL for this transaction, which finishes the
+   * payment and then sends the cardholder to the merchant's exact term_url_3ds. */
+  returnUrl?: string;
+}
+
+/** Where the cardholder goes for a step the bank runs itself (3-D Secure pass-through). */
+export interface BankRedirect {
+  url: string;
+  method: 'POST' | 'GET';
+  params: Record<string, string>;
 }
 
 export type Decision =
@@ -48,7 +61,11 @@ export type Decision =
 
 /** What authorize() may answer besides a decision: the cardholder must act first, on the
  * issuer's 3-D Secure page (`3DS`) or on a payment provider's page (`REDIRECT`). */
-export type AuthorizationAnswer = Decision | { outcome: 'challenge'; kind: '3DS' | 'REDIRECT' };
+export type AuthorizationAnswer =
+  | Decision
+  /** `redirect`: the bank's own page (pass-through, see `challengesAtTheBank`); absent, the
+   * platform's emulated issuer or payment provider page. */
+  | { outcome: 'challenge'; kind: '3DS' | 'REDIRECT'; redirect?: BankRedirect };
 
 /** After the cardholder's step: the card again (PAN and CVV held encrypted during the wait)
  * and whether the cardholder passed. */
@@ -61,6 +78,15 @@ export interface ChallengeCompletion {
   capture: boolean;
   cardholderPassed: boolean;
   nowMs: number;
+  /** The payer's e-mail (a bank of this protocol signs its status inquiry with it). */
+  payerEmail?: string;
+}
+
+/** Another sub-transaction of the same type of the payment (its other refunds), as the platform
+ * knows it: a bank without a per-operation reference matches its own rows against these. */
+export interface SiblingOperation {
+  amountMinor: number;
+  status: 'success' | 'fail' | 'waiting';
 }
 
 export interface FollowUpRequest {
@@ -74,6 +100,8 @@ export interface FollowUpRequest {
   amountMinor: number;
   currency: string;
   nowMs: number;
+  /** The payment's other sub-transactions of this type, oldest first (docs/adr/0092, amended). */
+  siblings?: readonly SiblingOperation[];
 }
 
 /** What kind of refusal a decline is, for pages that explain it to the cardholder in their
@@ -157,10 +185,40 @@ export interface AcquirerConnector {
    * calls never leave the process). The reconciler (workers/reconciler.ts) calls this and then
    * `finishUnknownOperation` (operations/finish-operation.ts). The bank is found by the
    * platform's own ids (`transId`, `operationId`), since the bank's own id may never have come
-   * back.
+   * back. Say `notReceived` only when the bank positively answers that it has no such
+   * transaction (not for a failed or unreadable inquiry): for an authorization the reconciler
+   * then declines it once the original request can no longer arrive (docs/adr/0098).
    */
-  inquire?(request: InquiryRequest): Promise<Decision | { outcome: 'unknown' }>;
+  inquire?(request: InquiryRequest): Promise<InquiryAnswer>;
+  /**
+   * 3-D Secure pass-through: the bank runs the cardholder's step on its own pages (its challenge
+   * answers carry `redirect`) and decides the outcome itself. Then `completeChallenge` is asked
+   * for the bank's decision (its `cardholderPassed` means only "the cardholder came back"), and a
+   * challenge past its deadline is not declined by the platform but left unknown for the
+   * reconciler: the bank may have approved it.
+   */
+  readonly challengesAtTheBank?: boolean;
+  /** True while the connector refuses calls without trying (its circuit breaker is open):
+   * routing passes its MID over for the next one in cascade order (docs/adr/0095). */
+  readonly unavailable?: boolean;
+  /**
+   * The bank's callbacks (its notification of an outcome) to the platform's own endpoint: true
+   * when `fields` are signed with this connector's credentials for this payment. A verified
+   * callback is a signal only — the platform then asks `inquire` / `completeChallenge` what is
+   * true now, so a duplicate or a late, out-of-order callback changes nothing.
+   */
+  verifyCallback?(fields: Readonly<Record<string, string>>, payment: CallbackPaymentTerms): boolean;
 }
+
+/** What a connector verifies a bank callback against: the payment's payer e-mail and card. */
+export interface CallbackPaymentTerms {
+  payerEmail?: string;
+  card: CardSummary;
+}
+
+/** A status inquiry's answer: the bank's decision, or `unknown` — with `notReceived` when the
+ * bank says it has no record of the transaction at all (it never got the request). */
+export type InquiryAnswer = Decision | { outcome: 'unknown'; notReceived?: boolean };
 
 export interface InquiryRequest {
   transId: string;
@@ -173,4 +231,6 @@ export interface InquiryRequest {
   amountMinor: number;
   currency: string;
   nowMs: number;
+  /** The payment's other sub-transactions of this type, oldest first (see FollowUpRequest). */
+  siblings?: readonly SiblingOperation[];
 }

@@ -1,16 +1,20 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import { formatAmount } from '../domain/money.ts';
 import type { Secret } from '../domain/secret.ts';
-import { cardHashPart, orderHash, saleHash, transactionHash } from '../protocol/hash.ts';
+import { verifyCallback } from '../protocol/callback-signature.ts';
+import { cardHashPart, creditToCardHash, orderHash, saleHash, transactionHash } from '../protocol/hash.ts';
 import type {
   AcquirerConnector,
   AuthorizationAnswer,
   AuthorizationRequest,
+  CallbackPaymentTerms,
   CardSummary,
   ChallengeCompletion,
   Decision,
   FollowUpRequest,
+  InquiryAnswer,
   InquiryRequest,
+  SiblingOperation,
 } from './connector.ts';
 
 /**
@@ -45,6 +49,10 @@ const unreachable = 'Acquirer unreachable';
 /** Signed with when the merchant sent no payer e-mail (follow-ups must sign with the same). */
 const defaultPayerEmail = 'payer@example.com';
 const circuitOpen = 'Acquirer temporarily unavailable';
+/** The protocol's "Payment not found." (GET_TRANS_STATUS_BY_ORDER of an order it has no payment of). */
+const paymentNotFoundCode = 208001;
+/** Kassa's sub-transactions that authorize a payment: the upstream knows them by our order. */
+const authorizationTypes: ReadonlySet<string> = new Set(['SALE', 'AUTH', 'DEBIT', 'TRANSFER', 'CREDIT']);
 
 /** A circuit breaker: after `threshold` consecutive failures, calls are refused for `openMs`,
  * then one trial call is let through (half open); its success closes the circuit. */
@@ -80,6 +88,26 @@ export class CircuitBreaker {
 
 type Answer = Record<string, unknown>;
 
+/** The upstream's REDIRECT answer (3-D Secure or a payment page): the cardholder goes there. */
+function challengeOf(answer: Answer): AuthorizationAnswer {
+  const url = typeof answer.redirect_url === 'string' ? answer.redirect_url : '';
+  if (!/^https?:\/\//.test(url)) throw new UpstreamOutcomeUnknownError('upstream REDIRECT without a redirect_url');
+  const params: Record<string, string> = {};
+  const given = answer.redirect_params;
+  if (given && typeof given === 'object' && !Array.isArray(given)) {
+    for (const [name, value] of Object.entries(given)) params[name] = String(value);
+  } else if (Array.isArray(given)) {
+    for (const entry of given as { name?: unknown; value?: unknown }[]) {
+      params[String(entry.name)] = String(entry.value);
+    }
+  }
+  return {
+    outcome: 'challenge',
+    kind: answer.status === 'REDIRECT' ? 'REDIRECT' : '3DS',
+    redirect: { url, method: answer.redirect_method === 'GET' ? 'GET' : 'POST', params },
+  };
+}
+
 /** Connect failures: the request was never sent. */
 function neverSent(error: unknown): boolean {
   const code = (error as { code?: string }).code;
@@ -96,11 +124,45 @@ function cardDigitsOf(card: CardSummary): string {
   return cardHashPart(card.bin, card.lastFour);
 }
 
+/** One of GET_TRANS_DETAILS's `transactions`. */
+interface UpstreamRow {
+  type?: string;
+  status?: string;
+  amount?: string;
+  decline_reason?: string;
+}
+
+/**
+ * Our follow-up among the upstream's rows of its type (docs/adr/0092, amended): the upstream keeps
+ * no reference of ours per refund, so the rows of the payment's other finished ones (`siblings`,
+ * as Kassa knows them; amounts as the upstream writes them) are set aside first, and ours is the
+ * one row left with our amount. With others of ours of the same amount still waiting, the rows
+ * left tell only if every one of them (ours and theirs) has arrived and all ended alike. Anything
+ * else — no row, more rows than could be explained — is undefined, i.e. unknown: a wrong match
+ * would call a refund that never reached the upstream approved.
+ */
+export function matchedRow(
+  rows: readonly UpstreamRow[], amount: string, siblings: readonly { amount: string; status: string }[],
+): UpstreamRow | undefined {
+  const remaining = [...rows];
+  for (const sibling of siblings) {
+    if (sibling.status === 'waiting') continue;
+    const index = remaining.findIndex((row) => row.amount === sibling.amount && row.status === sibling.status);
+    if (index >= 0) remaining.splice(index, 1);
+  }
+  const candidates = remaining.filter((row) => row.amount === amount);
+  const waitingAlike = siblings.filter((sibling) => sibling.status === 'waiting' && sibling.amount === amount).length;
+  if (candidates.length !== waitingAlike + 1) return undefined;
+  return candidates.every((row) => row.status === candidates[0].status) ? candidates[0] : undefined;
+}
+
 export class UpstreamS2sCardConnector implements AcquirerConnector {
   readonly name = 'upstream-s2s-card';
   readonly sideEffectFree = false;
   readonly requiredParameters: readonly string[] = [];
-  readonly actions: readonly string[] = ['SALE'];
+  readonly actions: readonly string[] = ['SALE', 'DEBIT', 'CREDIT2CARD', 'CARD2CARD'];
+  /** 3-D Secure passes through: the upstream's ACS, then back through Kassa (docs/adr/0093). */
+  readonly challengesAtTheBank = true;
   readonly breaker: CircuitBreaker;
   readonly #settings: UpstreamSettings;
   readonly #pool: Pool;
@@ -124,6 +186,11 @@ export class UpstreamS2sCardConnector implements AcquirerConnector {
       settings.breakerOpenMs ?? 30_000,
       settings.nowMs ?? Date.now,
     );
+  }
+
+  /** The circuit is open: routing sends payments to the next MID meanwhile. */
+  get unavailable(): boolean {
+    return this.breaker.open;
   }
 
   async close(): Promise<void> {
@@ -198,38 +265,82 @@ export class UpstreamS2sCardConnector implements AcquirerConnector {
   }
 
   async authorize(request: AuthorizationRequest): Promise<AuthorizationAnswer> {
+    const action = request.action ?? 'SALE';
+    if (!this.actions.includes(action)) {
+      // Never sent: the upstream is not asked for what this connector does not forward.
+      return { outcome: 'declined', declineReason: `Declined by the acquirer: ${action} is not offered` };
+    }
+    const fields = this.#authorizationFields(action, request);
+    if (action === 'SALE' && !request.capture) fields.auth = 'Y';
+    const answer = await this.#post(fields);
+    if (!('refused' in answer) && answer.result === 'REDIRECT') return challengeOf(answer);
+    return this.#decision(answer, request.capture ? ['SETTLED'] : ['PENDING']);
+  }
+
+  /**
+   * The upstream request for SALE/AUTH, DEBIT, CARD2CARD or CREDIT2CARD, each with its own field
+   * names and formula (Formula 1 over the payer's card; Formula 5 for CREDIT2CARD). The payer's
+   * e-mail is signed only when the merchant sent one (a SALE always has one), so later inquiries
+   * signed with the payment's stored e-mail agree with it.
+   */
+  #authorizationFields(action: string, request: AuthorizationRequest): Record<string, string> {
     const pan = request.card.number.reveal();
-    const payer = request.payer ?? {};
-    const email = payer.payer_email ?? defaultPayerEmail;
-    const fields: Record<string, string> = {
+    const payer = { ...request.payer };
+    const email = payer.payer_email ?? (action === 'SALE' ? defaultPayerEmail : '');
+    if (email) payer.payer_email = email;
+    const password = this.#settings.password.reveal();
+    const common: Record<string, string> = {
       ...payer,
-      action: 'SALE',
+      ...request.payee,
+      action,
       client_key: this.#settings.clientKey,
       order_id: request.transId,
       order_amount: formatAmount(request.amountMinor, request.currency),
       order_currency: request.currency,
       order_description: 'Payment',
-      card_number: pan,
-      card_exp_month: String(request.card.expiryMonth).padStart(2, '0'),
-      card_exp_year: String(request.card.expiryYear),
-      card_cvv2: request.card.cvv.reveal(),
-      payer_email: email,
-      payer_ip: payer.payer_ip ?? '127.0.0.1',
-      term_url_3ds: payer.term_url_3ds ?? 'https://localhost/3ds-return',
-      hash: saleHash({ email, password: this.#settings.password.reveal(), cardDigits: cardHashPart(pan) }),
     };
-    if (!request.capture) fields.auth = 'Y';
-    const answer = await this.#post(fields);
-    if (!('refused' in answer) && answer.result === 'REDIRECT') {
-      // 3-D Secure pass-through is not built yet (docs/connectors.md): the upstream's challenge
-      // expires and declines; the reconciler finds that out.
-      throw new UpstreamOutcomeUnknownError('upstream asked for 3-D Secure: pass-through not supported yet');
+    if (action === 'CREDIT2CARD') {
+      return { ...common, card_number: pan, hash: creditToCardHash(password, cardHashPart(pan)) };
     }
-    return this.#decision(answer, request.capture ? ['SETTLED'] : ['PENDING']);
+    const card = {
+      number: pan,
+      exp_month: String(request.card.expiryMonth).padStart(2, '0'),
+      exp_year: String(request.card.expiryYear),
+      cvv2: request.card.cvv.reveal(),
+    };
+    // CARD2CARD names the payer's card payer_card_*; the others card_*.
+    const prefix = action === 'CARD2CARD' ? 'payer_card_' : 'card_';
+    const cardFields = Object.fromEntries(Object.entries(card).map(([name, value]) => [`${prefix}${name}`, value]));
+    const fields: Record<string, string> = {
+      ...common,
+      ...cardFields,
+      payer_ip: payer.payer_ip ?? '127.0.0.1',
+      // Pass-through: the upstream sends the cardholder back to Kassa, which goes on to the merchant.
+      term_url_3ds: request.returnUrl ?? payer.term_url_3ds ?? 'https://localhost/3ds-return',
+      hash: saleHash({ email, password, cardDigits: cardHashPart(pan) }),
+    };
+    if (action === 'CARD2CARD') fields.payee_card_number = request.payeeCardNumber?.reveal() ?? '';
+    return fields;
   }
 
-  async completeChallenge(_request: ChallengeCompletion): Promise<Decision> {
-    throw new UpstreamOutcomeUnknownError('3-D Secure pass-through not supported yet');
+  /** Pass-through: the upstream ran the cardholder's step and decided; its word, by our order. */
+  async completeChallenge(request: ChallengeCompletion): Promise<Decision> {
+    const { transId, card } = request;
+    const pan = card.number.reveal();
+    const decision = await this.inquire({
+      transId,
+      operationId: transId,
+      operationType: request.capture ? 'SALE' : 'AUTH',
+      card: {
+        bin: pan.slice(0, 6), lastFour: pan.slice(-4), expiryMonth: card.expiryMonth, expiryYear: card.expiryYear,
+      },
+      payerEmail: request.payerEmail,
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+      nowMs: request.nowMs,
+    });
+    if (decision.outcome === 'unknown') throw new UpstreamOutcomeUnknownError('upstream has no final decision yet');
+    return decision;
   }
 
   /** The upstream's trans_id of one of our payments (our trans_id is its order_id). */
@@ -286,24 +397,27 @@ export class UpstreamS2sCardConnector implements AcquirerConnector {
     return this.#creditvoid(request, 'REVERSAL');
   }
 
-  /** CREDITVOID answers ACCEPTED; its outcome is the upstream's latest sub-transaction of the kind. */
+  /** CREDITVOID answers ACCEPTED; its outcome is the upstream's sub-transaction of the kind that
+   * is ours (see matchedRow). */
   async #creditvoid(request: FollowUpRequest, type: string): Promise<Decision> {
     const answer = await this.#followUp('CREDITVOID', request, {
       amount: formatAmount(request.amountMinor, request.currency),
     });
     if ('refused' in answer || answer.result !== 'ACCEPTED') return this.#decision(answer, []);
-    const decision = await this.#latestOperation(request.transId, request.card, request.payerEmail, type);
+    const decision = await this.#operationAtUpstream(request, type);
     if (decision.outcome === 'unknown') throw new UpstreamOutcomeUnknownError(`upstream ${type} not final yet`);
     return decision;
   }
 
-  async #latestOperation(
-    transId: string,
-    card: CardSummary,
-    payerEmail: string | undefined,
+  async #operationAtUpstream(
+    request: {
+      transId: string; card: CardSummary; payerEmail?: string; amountMinor: number; currency: string;
+      siblings?: readonly SiblingOperation[];
+    },
     type: string,
   ): Promise<Decision | { outcome: 'unknown' }> {
-    const email = this.#email(payerEmail);
+    const { transId, card } = request;
+    const email = this.#email(request.payerEmail);
     const upstreamId = await this.#upstreamTransId(transId, card, email);
     if (typeof upstreamId !== 'string') return { outcome: 'unknown' };
     const details = await this.#post({
@@ -316,21 +430,35 @@ export class UpstreamS2sCardConnector implements AcquirerConnector {
       ),
     });
     if ('refused' in details || !Array.isArray(details.transactions)) return { outcome: 'unknown' };
-    const rows = (details.transactions as { type?: string; status?: string; decline_reason?: string }[]).filter(
-      (row) => row.type === type,
-    );
-    const latest = rows.at(-1);
-    if (latest?.status === 'success') return { outcome: 'approved' };
-    if (latest?.status === 'fail') return { outcome: 'declined', declineReason: latest.decline_reason ?? 'Declined' };
+    const rows = (details.transactions as UpstreamRow[]).filter((row) => row.type === type);
+    const amountText = (amountMinor: number) => formatAmount(amountMinor, request.currency);
+    const ours = matchedRow(rows, amountText(request.amountMinor), (request.siblings ?? []).map((sibling) => ({
+      amount: amountText(sibling.amountMinor), status: sibling.status,
+    })));
+    if (ours?.status === 'success') return { outcome: 'approved' };
+    if (ours?.status === 'fail') return { outcome: 'declined', declineReason: ours.decline_reason ?? 'Declined' };
     return { outcome: 'unknown' };
   }
 
-  /** Status inquiry: the payment by its order (our trans_id), or its latest follow-up of the type. */
-  async inquire(request: InquiryRequest): Promise<Decision | { outcome: 'unknown' }> {
+  /** The upstream's callback is signed (Formula 2, its trans_id) with our credentials there and
+   * the payment's e-mail and card; only then is it worth asking the upstream what changed. */
+  verifyCallback(fields: Readonly<Record<string, string>>, payment: CallbackPaymentTerms): boolean {
+    return verifyCallback(fields, {
+      password: this.#settings.password.reveal(),
+      email: this.#email(payment.payerEmail),
+      card: cardDigitsOf(payment.card),
+    });
+  }
+
+  /** Status inquiry: an authorization (SALE, AUTH, DEBIT, a transfer or payout) by its order
+   * (our trans_id), a follow-up by the payment's latest sub-transaction of its type. The
+   * upstream's "Payment not found" (208001) for our order is `notReceived`: it never got the
+   * request (docs/adr/0098). */
+  async inquire(request: InquiryRequest): Promise<InquiryAnswer> {
     const card = request.card;
     if (!card) return { outcome: 'unknown' };
-    if (request.operationType !== 'SALE' && request.operationType !== 'AUTH') {
-      return this.#latestOperation(request.transId, card, request.payerEmail, request.operationType);
+    if (!authorizationTypes.has(request.operationType)) {
+      return this.#operationAtUpstream({ ...request, card }, request.operationType);
     }
     const email = this.#email(request.payerEmail);
     const answer = await this.#post({
@@ -342,6 +470,8 @@ export class UpstreamS2sCardConnector implements AcquirerConnector {
         request.transId,
       ),
     });
+    if (!('refused' in answer) && answer.result === 'ERROR' && Number(answer.error_code) === paymentNotFoundCode)
+      return { outcome: 'unknown', notReceived: true };
     if ('refused' in answer || answer.result !== 'SUCCESS') return { outcome: 'unknown' };
     const status = String(answer.status);
     if (status === 'DECLINED')

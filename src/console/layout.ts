@@ -70,6 +70,10 @@ button.danger { background: var(--danger); border-color: var(--danger); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .languages { display: flex; gap: 6px; font-size: .85rem; }
+.nowrap { display: inline-block; }
+/* Routing's many-column tables scroll inside their box on a phone rather than break words. */
+table.wide { min-width: 40rem; } table.wide td, table.wide th { overflow-wrap: normal; }
+table.wide td.mono { overflow-wrap: anywhere; }
 code, .mono { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 @media (max-width: 600px) {
   dl.facts { grid-template-columns: 1fr; gap: 0; } dl.facts dd { margin-bottom: 6px; }
@@ -106,6 +110,7 @@ const navigation: {
   { key: 'chargebacks', path: '/console/chargebacks', operatorsOnly: true },
   { key: 'refundApplications', path: '/console/refund-applications', operatorsOnly: true },
   { key: 'schedules', path: '/console/schedules', operatorsOnly: true },
+  { key: 'routing', path: '/console/routing', operatorsOnly: true },
   { key: 'credentials', path: '/console/credentials', merchantsOnly: true },
   { key: 'signature', path: '/console/signature', needs: 'explainSignature' },
   { key: 'audit', path: '/console/audit', needs: 'readAudit' },

@@ -42,6 +42,7 @@ async function everyAction(transId: string): Promise<[string, Record<string, str
     [`/console/merchants/${clientKey}/enabled`, { enabled: 'off' }],
     [`/console/merchants/${clientKey}/users`, { email: 'sneaky@shop.test' }],
     ['/console/schedules/01a00000-0000-7000-8000-000000000000/delete', { merchant_id: platform.merchant.merchantId }],
+    ['/console/routing/mids/default-test-engine/enabled', { enabled: 'off' }],
   ];
 }
 
@@ -54,7 +55,8 @@ async function snapshot() {
     .executeTakeFirstOrThrow();
   const callbacks = (await runKassa(platform, 'callbacks', 'list', '--json')).stdout;
   const clock = (await runKassa(platform, 'clock', 'show', '--json')).stdout;
-  return JSON.stringify({ merchants, payment, callbacks, clock });
+  const routing = (await runKassa(platform, 'routing', 'export')).stdout;
+  return JSON.stringify({ merchants, payment, callbacks, clock, routing });
 }
 
 test('a viewer can read every page and change nothing: every action answers 403', async () => {

@@ -23,6 +23,7 @@ import {
   signInTokenMatches,
   type ConsoleSettings,
 } from './session.ts';
+import { registerRoutingPages } from './routing-pages.ts';
 import { registerSignaturePage } from './signature-page.ts';
 
 /**
@@ -95,6 +96,7 @@ export function registerConsole(
     registerMerchantPages(scope, settings);
     registerAdministrationPages(scope, settings);
     registerSignaturePage(scope, settings);
+    registerRoutingPages(scope, settings);
   });
   // The platform's not-found handler hands /console/… here: a page, not the API's JSON.
   const notFound = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -114,6 +114,26 @@ export interface Payment {
   sourceTransId: string | null;
   /** The MID that processed it (routing); null: the default MID of payments made before. */
   midId?: string | null;
+  /** 5.6.x `callback_url` of the request that made it: every callback of the payment goes
+   * there instead of the merchant's URL. Absent or null: the merchant's. */
+  callbackUrl?: string | null;
+  /** 5.6.x `custom_data[...]` as sent: echoed in every callback of the payment. */
+  customData?: Readonly<Record<string, string>> | null;
+  /** Cascading (ADR 0053): the trans_id of the first attempt of the payment's cascade; null
+   * (or absent) when this is the first or only attempt. */
+  cascadeOf?: string | null;
+  /** The attempt's number in its cascade: 1 for the first. */
+  cascadeAttempt?: number;
+  /** Currency exchange (ADR 0054): the payment's amount and currency are what the MID charged;
+   * this is the original currency and amount and the rates used. Null: no exchange. */
+  exchange?: PaymentExchange | null;
+}
+
+export interface PaymentExchange {
+  rate: string;
+  rateBase: string | null;
+  currency: string;
+  amountMinor: number;
 }
 
 /** A payment about to be made (SALE and the actions made like it): the Payment and what only

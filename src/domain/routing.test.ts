@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  cascadeDeclineOf,
+  cascades,
   chooseMid,
+  defaultCascadeRule,
   limitUseKey,
   windowKeyOf,
   type MappingConfig,
@@ -188,4 +191,18 @@ test('property: a chosen MID accepts the payment and has headroom; a refusal mea
       },
     ),
   );
+});
+
+test('cascade rule: the default cascades do-not-honor only, to the end of the MID list, never past 10', () => {
+  assert.equal(cascadeDeclineOf(undefined), 'do-not-honor');
+  assert.equal(cascadeDeclineOf('other'), 'do-not-honor');
+  assert.equal(cascadeDeclineOf('insufficientFunds'), 'insufficient-funds');
+  assert.equal(cascadeDeclineOf('cardholderStep'), undefined);
+  assert.equal(cascades(defaultCascadeRule, 'do-not-honor', 1, 2), true);
+  assert.equal(cascades(defaultCascadeRule, 'do-not-honor', 2, 2), false);
+  assert.equal(cascades(defaultCascadeRule, 'insufficient-funds', 1, 2), false);
+  assert.equal(cascades(defaultCascadeRule, undefined, 1, 2), false);
+  assert.equal(cascades({ on: [], maxAttempts: null }, 'do-not-honor', 1, 3), false);
+  assert.equal(cascades({ on: ['do-not-honor'], maxAttempts: 2 }, 'do-not-honor', 2, 3), false);
+  assert.equal(cascades({ on: ['do-not-honor'], maxAttempts: null }, 'do-not-honor', 10, 50), false);
 });

@@ -1,5 +1,6 @@
 import type { CardBrand } from './card.ts';
 import { financialDay } from './dates.ts';
+import { noExchange, quoteExchange, type ExchangeQuote, type ExchangeTable } from './exchange.ts';
 
 /**
  * Routing (ADR 0050): which MID of a merchant mapping takes a payment, or the spec's 2040xx
@@ -52,10 +53,66 @@ export interface MidConfig {
   brands: readonly string[];
   currencies: readonly string[];
   settlementCurrency: string;
+  /** Currencies taken by exchange into the settlement currency (ADR 0054); `*`: any with a rate. */
+  exchangeCurrencies?: readonly string[];
   threeDsMode: ThreeDsMode;
   /** "Day MID limit is not set": a MID that requires a day limit refuses a currency without one. */
   requireDayLimit: boolean;
   limits: readonly RoutingLimit[];
+}
+
+/**
+ * The kinds of decline a cascade rule can name (ADR 0053), from the connector's classification
+ * of the decline reason (`explainDecline`): `do-not-honor` is every refusal that says nothing
+ * about the card — "do not honor", "declined by processing", a technical error at the bank.
+ */
+export const cascadeDeclines = [
+  'do-not-honor', 'insufficient-funds', 'expired', 'incorrect-details', 'not-enabled-online',
+] as const;
+export type CascadeDecline = (typeof cascadeDeclines)[number];
+
+/** When a declined attempt goes on to the next MID of the mapping. */
+export interface CascadeRule {
+  /** The declines that cascade; empty: cascading is off. */
+  on: readonly CascadeDecline[];
+  /** At most this many attempts in all (the first included); null: every MID of the mapping. */
+  maxAttempts: number | null;
+}
+
+/** The default rule: a decline that says nothing about the card is tried at the next MID; one
+ * that does (funds, expiry, details, not enabled online) would be refused by every MID. */
+export const defaultCascadeRule: CascadeRule = { on: ['do-not-honor'], maxAttempts: null };
+
+/** Attempts can never go on for ever, whatever a rule or a MID list says. */
+export const cascadeAttemptsCeiling = 10;
+
+/** The kind of decline, from the connector's explanation (connector.ts DeclineExplanation). */
+export function cascadeDeclineOf(explanation: string | undefined): CascadeDecline | undefined {
+  switch (explanation) {
+    case undefined:
+    case 'other':
+      return 'do-not-honor';
+    case 'insufficientFunds':
+      return 'insufficient-funds';
+    case 'expired':
+      return 'expired';
+    case 'incorrectDetails':
+      return 'incorrect-details';
+    case 'notEnabledOnline':
+      return 'not-enabled-online';
+    default:
+      // The cardholder's own step (3-D Secure failed, cancelled): never tried elsewhere.
+      return undefined;
+  }
+}
+
+/** Whether attempt number `attempt`, declined with this kind, is followed by another. */
+export function cascades(
+  rule: CascadeRule, decline: CascadeDecline | undefined, attempt: number, mids: number,
+): boolean {
+  if (decline === undefined || !rule.on.includes(decline)) return false;
+  const most = Math.min(rule.maxAttempts ?? mids, mids, cascadeAttemptsCeiling);
+  return attempt < most;
 }
 
 export interface MappingConfig {
@@ -67,6 +124,8 @@ export interface MappingConfig {
   midIds: readonly string[];
   requireDayLimit: boolean;
   limits: readonly RoutingLimit[];
+  /** Absent: the default rule. */
+  cascade?: CascadeRule;
 }
 
 export interface RoutingRequest {
@@ -126,7 +185,11 @@ export interface MidVerdict {
 }
 
 export type RoutingDecision =
-  | { outcome: 'routed'; mid: MidConfig; mapping: MappingConfig; limits: LimitHeadroom[]; verdicts: MidVerdict[] }
+  | {
+    outcome: 'routed'; mid: MidConfig; mapping: MappingConfig; limits: LimitHeadroom[]; verdicts: MidVerdict[];
+    /** The MID takes the currency by exchange: what it charges. Its limits count that. */
+    exchange?: ExchangeQuote;
+  }
   | { outcome: 'refused'; refusal: RoutingRefusal; verdicts: MidVerdict[]; mappingLimits: LimitHeadroom[] };
 
 /** What is used of each limit in each window so far: key `limitId|windowKey`. */
@@ -211,6 +274,7 @@ function midRefusal(
   mid: MidConfig,
   request: RoutingRequest,
   limits: readonly LimitHeadroom[],
+  charged: { currency: string; amountMinor: number; byExchange: boolean },
 ): { stage: number; refusal?: RoutingRefusal } {
   if (mid.paymentTypes.length === 0) return { stage: 1, refusal: 'paymentTypeNotFound' };
   if (!accepts(mid.paymentTypes, request.paymentType)) return { stage: 1, refusal: 'paymentTypeNotSupported' };
@@ -220,9 +284,19 @@ function midRefusal(
   if (!accepts(mid.brands, request.brand)) {
     return { stage: 3, refusal: request.brand === 'UNKNOWN' ? 'brandNotFound' : 'brandNotSupported' };
   }
-  if (!accepts(mid.currencies, request.currency)) return { stage: 4, refusal: 'currencyNotFound' };
-  const refusal = limitRefusalOf('mid', limits, request.amountMinor, mid.requireDayLimit);
+  if (!charged.byExchange && !accepts(mid.currencies, request.currency)) {
+    return { stage: 4, refusal: 'currencyNotFound' };
+  }
+  const refusal = limitRefusalOf('mid', limits, charged.amountMinor, mid.requireDayLimit);
   return refusal ? { stage: 5, refusal } : { stage: 6 };
+}
+
+/** A MID that does not take the currency as it is but by exchange, with a rate to its
+ * settlement currency: the conversion. Otherwise none (taken directly, or not at all). */
+function exchangeOf(mid: MidConfig, request: RoutingRequest, exchange: ExchangeTable): ExchangeQuote | undefined {
+  if (accepts(mid.currencies, request.currency)) return undefined;
+  if (!accepts(mid.exchangeCurrencies ?? [], request.currency)) return undefined;
+  return quoteExchange(exchange, request.amountMinor, request.currency, mid.settlementCurrency);
 }
 
 /**
@@ -237,6 +311,9 @@ export function chooseMid(
   use: LimitUse,
   nowMs: number,
   timeZone: string,
+  /** MIDs already tried by this payment's cascade: not considered again. */
+  tried: ReadonlySet<string> = new Set(),
+  exchange: ExchangeTable = noExchange,
 ): RoutingDecision {
   const refused = (refusal: RoutingRefusal, verdicts: MidVerdict[] = [], mappingLimits: LimitHeadroom[] = []) => ({
     outcome: 'refused' as const,
@@ -249,7 +326,7 @@ export function chooseMid(
   const disabled: MidVerdict[] = configured
     .filter((mid) => !mid.enabled)
     .map((mid) => ({ midId: mid.midId, name: mid.name, refusal: 'disabled', limits: [] }));
-  const mids = configured.filter((mid) => mid.enabled);
+  const mids = configured.filter((mid) => mid.enabled && !tried.has(mid.midId));
   if (mids.length === 0) return refused('mappingNotFound', disabled);
   if (mapping.paymentMethods.length === 0) return refused('paymentMethodNotFound');
   if (!mapping.paymentMethods.includes(request.paymentMethod)) return refused('paymentMethodNotSupported');
@@ -267,11 +344,16 @@ export function chooseMid(
   const verdicts: MidVerdict[] = [...disabled];
   let furthest: { stage: number; refusal: RoutingRefusal } | undefined;
   for (const mid of mids) {
-    const limits = headroomsOf('mid', mid.midId, mid.limits, request.currency, use, nowMs, timeZone);
-    const { stage, refusal } = midRefusal(mid, request, limits);
+    const quote = exchangeOf(mid, request, exchange);
+    const charged = quote
+      ? { currency: quote.toCurrency, amountMinor: quote.toAmountMinor, byExchange: true }
+      : { currency: request.currency, amountMinor: request.amountMinor, byExchange: false };
+    const limits = headroomsOf('mid', mid.midId, mid.limits, charged.currency, use, nowMs, timeZone);
+    const { stage, refusal } = midRefusal(mid, request, limits, charged);
     verdicts.push({ midId: mid.midId, name: mid.name, refusal, limits });
     if (refusal === undefined) {
-      return { outcome: 'routed', mid, mapping, limits: [...mappingLimits, ...limits], verdicts };
+      const routed = { outcome: 'routed' as const, mid, mapping, limits: [...mappingLimits, ...limits], verdicts };
+      return quote ? { ...routed, exchange: quote } : routed;
     }
     if (!furthest || stage > furthest.stage) furthest = { stage, refusal };
   }

@@ -8,6 +8,7 @@ import { factsOf } from '../operations/payment-facts.ts';
 import type { CreditvoidOutcome } from '../operations/refund-or-reverse.ts';
 import type { SaleOutcome } from '../operations/sale.ts';
 import type { VoidOutcome } from '../operations/void.ts';
+import type { MerchantRecord } from '../storage/merchants.ts';
 import {
   captureResponse,
   captureUnknownResponse,
@@ -26,11 +27,18 @@ type Body = Record<string, unknown>;
 
 /** SALE, AUTH, RECURRING_SALE, DEBIT, CARD2CARD: SUCCESS with SETTLED or PENDING, DECLINED,
  * REDIRECT while the cardholder must act, SUCCESS with PREPARE when the acquirer's answer is
- * unknown ("final status will be sent in callback"). CREDIT2CARD has its own table. */
-export function renderSale(context: PlatformContext, outcome: SaleOutcome): Body {
+ * unknown ("final status will be sent in callback") — or, for a merchant that asked for 5.6.x's
+ * result (ADR 0067), UNDEFINED with PREPARE. CREDIT2CARD has its own table. */
+export function renderSale(
+  context: PlatformContext, outcome: SaleOutcome, merchant?: Pick<MerchantRecord, 'unknownResult'>,
+): Body {
   const facts = factsOf(context, outcome.payment);
-  if (outcome.payment.action === 'CREDIT2CARD') return creditToCardResponse(facts);
-  return saleResponse(facts, outcome.redirect);
+  const body = outcome.payment.action === 'CREDIT2CARD'
+    ? creditToCardResponse(facts) : saleResponse(facts, outcome.redirect);
+  if (merchant?.unknownResult === 'undefined' && body.status === 'PREPARE' && body.result === 'SUCCESS') {
+    return { ...body, result: 'UNDEFINED' };
+  }
+  return body;
 }
 
 export function renderCapture(context: PlatformContext, outcome: CaptureOutcome): Body {
@@ -65,6 +73,10 @@ export function renderDetails(context: PlatformContext, view: PaymentDetailsView
       status: operation.status,
       dateText: formatTransDate(operation.createdAtMs, context.timeZone),
       amountMinor: operation.amountMinor,
+    })),
+    view.attempts.map((attempt) => ({
+      transId: attempt.transId, status: attempt.status, declineReason: attempt.declineReason,
+      dateText: formatTransDate(attempt.createdAtMs, context.timeZone),
     })),
   );
 }

@@ -8,6 +8,8 @@ import { getTransDetails } from '../operations/get-trans-details.ts';
 import { getTransStatus } from '../operations/get-trans-status.ts';
 import { getTransStatusByOrder } from '../operations/get-trans-status-by-order.ts';
 import { recurringSale } from '../operations/recurring-sale.ts';
+import { retry } from '../operations/retry.ts';
+import { kassaVersion } from '../version.ts';
 import { refundOrReverse } from '../operations/refund-or-reverse.ts';
 import { sale } from '../operations/sale.ts';
 import { createSchedule, deschedule, pauseSchedule, removeSchedule, runSchedule, scheduleInfo } from '../operations/schedules.ts';
@@ -16,6 +18,7 @@ import { voidPayment } from '../operations/void.ts';
 import { ProtocolError, protocolErrors, type ProtocolErrorName } from '../protocol/errors.ts';
 import { openApiDocument } from '../protocol/openapi.ts';
 import { messages, type RequestFields } from '../protocol/validation.ts';
+import type { HashTerms } from '../protocol/hash-hints.ts';
 import {
   renderCapture, renderCreditvoid, renderDetails, renderSale, renderStatus, renderVoid,
 } from './api-responses.ts';
@@ -27,16 +30,14 @@ export type RedirectParamsStyle = 'object' | 'list';
 
 type Body = Record<string, unknown>;
 
-/** The API document's version: the platform's, as package.json names it. */
-const kassaVersion = '0.1.0';
 type Handler = (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<Body>;
 
 /** An operation that returns a typed outcome, and how the answer is rendered from it. */
 function rendered<T>(
   operation: (context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields) => Promise<T>,
-  render: (context: PlatformContext, outcome: T) => Body,
+  render: (context: PlatformContext, outcome: T, merchant: AuthenticatedMerchant) => Body,
 ): Handler {
-  return async (context, merchant, fields) => render(context, await operation(context, merchant, fields));
+  return async (context, merchant, fields) => render(context, await operation(context, merchant, fields), merchant);
 }
 
 const handlers: Record<string, Handler> = {
@@ -58,6 +59,7 @@ const handlers: Record<string, Handler> = {
   DEBIT: rendered(debit, renderSale),
   CREDIT2CARD: rendered(creditToCard, renderSale),
   CARD2CARD: rendered(cardToCard, renderSale),
+  RETRY: rendered(retry, renderSale),
 };
 
 /** The actions the API serves (metrics label values are bounded by this list; the OpenAPI test
@@ -99,6 +101,37 @@ export function logErrorAnswer(request: FastifyRequest, error: ProtocolError, de
   else request.log.info(line, 'api error answer');
 }
 
+/**
+ * Sandbox: the request for `kassa logs tail` (docs/adr/0079) — as logErrorAnswer, only values of
+ * a known shape come from the request (a UUID client_key, an action Kassa serves); the rest is
+ * the answer's result, status, trans_id and error, and the names of refused fields.
+ */
+export function recordApiRequest(
+  request: FastifyRequest, recorder: PlatformContext['apiRequests'], body: Record<string, unknown>, elapsedMs: number,
+  invalidFields: readonly string[] = [], hashTerms?: HashTerms,
+): void {
+  if (!recorder) return;
+  const fields = apiFieldsOf(request);
+  const { action, client_key: clientKey } = fields;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+  recorder.record({
+    request_id: request.id,
+    client_key: typeof clientKey === 'string' && clientKeyShape.test(clientKey) ? clientKey.toLowerCase() : null,
+    action: typeof action === 'string' && Object.hasOwn(handlers, action) ? action : null,
+    method: request.method,
+    path: request.routeOptions.url ?? request.url.split('?')[0],
+    remote_ip: request.ip,
+    result: text(body.result) ?? 'UNKNOWN',
+    status: text(body.status),
+    error_code: typeof body.error_code === 'number' ? body.error_code : null,
+    error_message: text(body.error_message),
+    invalid_fields: invalidFields.length > 0 ? JSON.stringify(invalidFields) : null,
+    trans_id: text(body.trans_id),
+    duration_ms: Math.round(elapsedMs),
+    hash_terms_json: hashTerms ? JSON.stringify(hashTerms) : null,
+  });
+}
+
 /** The request's fields: the form body, or the query string of a GET (SCHEDULE_INFO). */
 export function apiFieldsOf(request: FastifyRequest): RequestFields {
   if (request.method !== 'GET') return formFieldsOf(request) as RequestFields;
@@ -131,6 +164,7 @@ export function registerApiRoutes(
     const body = await countingWrongHashes(context, merchant, merchant.clientIp, operation);
     if (style === 'list') listRedirectParams(body);
     request.log.info({ action, result: body.result, status: body.status, transId: body.trans_id }, 'api request');
+    recordApiRequest(request, context.apiRequests, body, reply.elapsedTime);
     context.metrics?.recordApiAnswer(action, body, reply.elapsedTime);
     return reply.send(body);
   };

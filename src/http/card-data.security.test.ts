@@ -58,8 +58,9 @@ test('after payments of every kind, no PAN or CVV is in the database, the logs o
 /** Everything the database holds, as text: the raw SQLite files (WAL included), or every row of
  * every table of the test's PostgreSQL schema. */
 async function storedText(platform: Awaited<ReturnType<typeof startTestPlatform>>): Promise<string> {
+  await platform.apiRequests?.flush(); // the sandbox's API request record (kassa logs tail) too
   if (usingPostgres) {
-    const tables = ['merchants', 'payments', 'payment_operations', 'outbox'];
+    const tables = ['merchants', 'payments', 'payment_operations', 'outbox', 'api_requests'];
     const parts: string[] = [];
     for (const table of tables) {
       const rows = await sql<{ row: string }>`select t::text as row from ${sql.table(table)} t`.execute(platform.context.storage.db);

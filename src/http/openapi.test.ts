@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { actionFieldTables, type ActionName } from '../protocol/action-fields.ts';
+import { actionFieldTables, customDataActions, type ActionName } from '../protocol/action-fields.ts';
 import { protocolErrors } from '../protocol/errors.ts';
 import { messages } from '../protocol/validation.ts';
 import { startTestPlatform, type TestPlatform } from '../testing/harness.ts';
@@ -38,10 +38,18 @@ test('the document describes exactly the actions the API serves, each field as i
   assert.deepEqual(sale.properties.card_token, { type: 'string', minLength: 64, maxLength: 64 });
   assert.deepEqual(sale.properties.req_token, { type: 'string', enum: ['Y', 'N'] });
   assert.equal(sale.properties.term_url_3ds.format, 'uri');
+  // 5.6.x: callback_url from the tables, custom_data on exactly the actions that start a payment.
+  assert.deepEqual(sale.properties.callback_url, {
+    type: 'string', format: 'uri', pattern: '^https?://', maxLength: 255,
+  });
+  const withCustomData = Object.keys(actionFieldTables).filter(
+    (action) => document.components.schemas[`${action}Request`].properties.custom_data !== undefined);
+  assert.deepEqual(withCustomData.sort(), [...customDataActions].sort());
+  assert.equal(sale.properties.custom_data.additionalProperties.maxLength, 255);
   for (const action of Object.keys(actionFieldTables) as ActionName[]) {
     const schema = document.components.schemas[`${action}Request`];
     assert.deepEqual(schema.properties.action, { const: action });
-    const notInTables = ['action', 'client_key', 'parameters'];
+    const notInTables = ['action', 'client_key', 'parameters', 'custom_data'];
     const described = Object.keys(schema.properties).filter((name) => !notInTables.includes(name));
     assert.deepEqual(described, Object.keys(actionFieldTables[action]), action);
   }

@@ -100,6 +100,18 @@ test('production: /metrics on the main port only with the bearer token; KASSA_ME
   assert.equal(ready.statusCode, 200, ready.body);
 });
 
+test('KASSA_METRICS=off: payments and health as usual, no /metrics and nothing recorded', async (t) => {
+  const platform = await startTestPlatform({ config: { metricsEnabled: false } });
+  t.after(() => platform.close());
+  assert.equal((await platform.post(saleFields(platform.merchant))).body.result, 'SUCCESS');
+  assert.equal((await platform.post(saleFields(platform.merchant, { hash: 'wrong' }))).body.result, 'ERROR');
+  const metrics = await scrape(platform);
+  assert.equal(metrics.statusCode, 404);
+  assert.equal(JSON.parse(metrics.text).result, 'ERROR');
+  assert.equal(platform.metrics, undefined);
+  assert.equal((await platform.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200);
+});
+
 test('/health/live and /health/ready answer 200; ready turns 503 as soon as draining starts', async (t) => {
   const platform = await startTestPlatform();
   t.after(() => platform.close());

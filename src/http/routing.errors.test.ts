@@ -279,7 +279,7 @@ test("explain lists every MID with its verdict and each limit's headroom", async
       '  explain-visa: chosen',
       '    limit day 10.00 USD: used 2.50 USD, headroom 7.50 USD (day:2026-11-23)',
       '  explain-spare: not reached',
-      'cascade order: explain-amex → explain-visa → explain-spare',
+      'cascade order: explain-amex → explain-visa → explain-spare (cascade on do-not-honor, every MID)',
       '',
     ].join('\n'),
   );

@@ -14,7 +14,9 @@ import { protocolErrors } from '../protocol/errors.ts';
 import { cardHashPart, createScheduleHash, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import { ClaimLostError, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
-import { saleFields, startTestPlatform, testCard, transactionFields, type TestPlatform } from '../testing/harness.ts';
+import {
+  runKassa, saleFields, startTestPlatform, testCard, transactionFields, type TestPlatform,
+} from '../testing/harness.ts';
 import { CallbackDispatcher } from '../workers/callback-dispatcher.ts';
 import { ScheduleRunner } from '../workers/schedule-runner.ts';
 
@@ -367,7 +369,8 @@ test('a PREPARE-first SALE the acquirer answers: one final write under its claim
   assert.equal(challenged.status, '3DS');
   const details = await send('GET_TRANS_DETAILS', challenged.trans_id);
   const steps = details.transactions.map((row: any) => `${row.type}:${row.status}`);
-  assert.deepEqual(steps, ['SALE:waiting', '3DS:waiting']);
+  // Written SALE first (the claim), told in the spec's order: the 3-D Secure step first.
+  assert.deepEqual(steps, ['3DS:waiting', 'SALE:waiting']);
   const held = await platform.context.storage.db.selectFrom('payments').select('operation_lock')
     .where('trans_id', 'in', [approved.trans_id, declined.trans_id, challenged.trans_id]).execute();
   assert.deepEqual(held.map((row) => row.operation_lock), [null, null, null], 'the claim is let go with the outcome');
@@ -435,3 +438,33 @@ for (const known of ['approved', 'declined'] as const) {
     assert.equal((await runner.runOnce()).charged, 1, 'the schedule charges the stored card');
   });
 }
+
+test('kassa merchant update --unknown-result undefined: an unknown SALE answers 5.6.x UNDEFINED, PREPARE', async () => {
+  const modern = await platform.addMerchant({ callbackUrl: receiver.url('/modern') });
+  const updated = await runKassa(platform, 'merchant', 'update', '--client-key', modern.clientKey,
+    '--unknown-result', 'undefined', '--json');
+  assert.equal(JSON.parse(updated.stdout).unknown_result, 'undefined');
+  connector.sideEffectFree = false;
+  connector.mode = 'throw';
+  const unknown = (await platform.post(saleFields(modern, { order_amount: '10.00' }))).body;
+  assert.deepEqual([unknown.result, unknown.status], ['UNDEFINED', 'PREPARE'], JSON.stringify(unknown));
+  assert.equal(unknown.decline_reason, undefined);
+  // Every other merchant keeps 5.2.0's answer.
+  const classic = await sale();
+  assert.deepEqual([classic.result, classic.status], ['SUCCESS', 'PREPARE'], JSON.stringify(classic));
+  // Known outcomes are answered as ever.
+  connector.mode = 'answer';
+  const approved = (await platform.post(saleFields(modern, { order_amount: '10.00' }))).body;
+  assert.deepEqual([approved.result, approved.status], ['SUCCESS', 'SETTLED']);
+  // The outcome, once known, comes by callback as for any merchant.
+  const operationId = await waitingOperation(unknown.trans_id, 'SALE');
+  await finishUnknownOperation(platform.context, operationId, { outcome: 'approved' });
+  const [callback] = await callbacksOf(unknown.trans_id);
+  assert.deepEqual([callback.result, callback.status], ['SUCCESS', 'SETTLED']);
+
+  await assert.rejects(
+    runKassa(platform, 'merchant', 'update', '--client-key', modern.clientKey, '--unknown-result', 'maybe'),
+    (error: { code?: number; stderr?: string }) => error.code === 2 && /--unknown-result takes success or undefined/
+      .test(error.stderr ?? ''),
+  );
+});

@@ -1,7 +1,7 @@
 import { formatTransDate } from '../domain/dates.ts';
 import type { KnownOutcome, Payment, PaymentOperation } from '../domain/payment.ts';
 import {
-  captureCallback, creditvoidCallback, paymentCallback, voidCallback, type RedirectFacts,
+  captureCallback, creditvoidCallback, paymentCallback, undefinedOutcomeCallback, voidCallback, type RedirectFacts,
 } from '../protocol/responses.ts';
 import type { OutboxRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
@@ -64,4 +64,29 @@ export function finishedOperationCallbackRow(
       return paymentCallbackRow(context, payment, nowMs, merchantCallbackUrl);
   }
   return callbackRow(payment, body, nowMs, merchantCallbackUrl);
+}
+
+/** The request action a merchant knows a sub-transaction by: its CAPTURE, CREDITVOID (a refund
+ * or reversal) or VOID, or the action that created the payment for its authorization. */
+function merchantActionOf(payment: Payment, operation: PaymentOperation): string {
+  switch (operation.type) {
+    case 'CAPTURE':
+    case 'VOID':
+      return operation.type;
+    case 'REFUND':
+    case 'REVERSAL':
+      return 'CREDITVOID';
+    default:
+      return payment.action;
+  }
+}
+
+/** A waiting operation went to the operator with its outcome still unknown (docs/adr/0096):
+ * the merchant's UNDEFINED / PREPARE callback, once. */
+export function undefinedOutcomeCallbackRow(
+  context: PlatformContext, payment: Payment, operation: PaymentOperation, nowMs: number,
+): OutboxRow {
+  const facts = factsOf(context, payment, { dateMs: operation.createdAtMs, status: 'PREPARE' });
+  const body = undefinedOutcomeCallback(facts, merchantActionOf(payment, operation), operation.amountMinor);
+  return callbackRow(payment, body, nowMs);
 }

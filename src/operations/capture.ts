@@ -8,7 +8,7 @@ import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { connectorForPayment } from './routing.ts';
-import { finishOperation, newOperation } from './finish-operation.ts';
+import { finishAnswered, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
 import { cardSummaryOf } from './payment-facts.ts';
 
@@ -81,7 +81,7 @@ export async function capturePayment(
       atMs: nowMs,
     };
   }
-  const after = await finishOperation(context, payment, operation, outcome);
+  const after = await finishAnswered(context, payment, operation, outcome);
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
   return { result: outcome.outcome, payment: after, amountMinor, declineReason, atMs: nowMs };
 }

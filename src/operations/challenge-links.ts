@@ -53,3 +53,10 @@ export function challengeRedirect(context: PlatformContext, transId: string, kin
   }
   return { url: redirectPageUrlOf(context, transId), method: 'GET', params: {} };
 }
+
+/** 3-D Secure pass-through (a bank that runs the step itself): where the bank sends the
+ * cardholder back. Signed per transaction; it finishes the payment by asking the bank, then
+ * sends the cardholder on to the merchant's exact term_url_3ds. */
+export function bankReturnUrlOf(context: PlatformContext, transId: string): string {
+  return `${context.publicBaseUrl}/return/bank/${transId}/${context.vault.sign('bank-return', transId)}`;
+}

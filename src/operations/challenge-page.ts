@@ -1,10 +1,13 @@
 import { judgeOneTimeCode, sandboxOneTimeCode, type CodeVerdict } from '../acquirers/issuer-emulator.ts';
 import { maskFromParts } from '../domain/card.ts';
+import type { Payment } from '../domain/payment.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { countFailedCode, hasChallenge } from '../storage/challenges.ts';
 import { loadMerchantById } from '../storage/merchants.ts';
 import { loadPaymentAnyMerchant } from '../storage/payments.ts';
+import { catchUpWithBank } from './bank-callbacks.ts';
 import { completeChallenge } from './complete-challenge.ts';
+import { connectorForPayment } from './routing.ts';
 import type { PlatformContext } from './context.ts';
 
 /**
@@ -45,9 +48,12 @@ export async function waitingPayment(
 ): Promise<WaitingPaymentView> {
   const payment = await loadPaymentAnyMerchant(context.storage, transId);
   if (!payment) throw new ChallengePageError('notFound');
-  if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new ChallengePageError('notWaiting');
+  // A cardholder who lingered past the deadline still gets a way back to the shop (which, for a
+  // platform whose 3-D Secure passes through this one, is its return URL: it shows the outcome).
+  const returnLink = { url: payment.termUrl3ds, target: payment.termUrlTarget };
+  if (payment.status !== '3DS' && payment.status !== 'REDIRECT') throw new ChallengePageError('notWaiting', returnLink);
   if (options.requireChallenge && !(await hasChallenge(context.storage, transId))) {
-    throw new ChallengePageError('notWaiting');
+    throw new ChallengePageError('notWaiting', returnLink);
   }
   const merchant = await loadMerchantById(context.storage, payment.merchantId);
   const payer = JSON.parse(payment.payerJson) as Record<string, string>;
@@ -78,19 +84,41 @@ export interface ChallengeEndView {
   returnTarget: string | null;
 }
 
+function endViewOf(payment: Payment): ChallengeEndView {
+  const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
+  return {
+    outcome: approved ? 'approved' : payment.status === 'DECLINED' ? 'declined' : 'pending',
+    declineReason: payment.declineReason,
+    returnUrl: payment.termUrl3ds,
+    returnTarget: payment.termUrlTarget,
+  };
+}
+
+/**
+ * 3-D Secure pass-through (docs/adr/0093): the cardholder is back from the bank's own step.
+ * Finish the payment by asking the bank — unless its callback did so first, which is no error
+ * here: the cardholder goes on to the merchant's exact term_url_3ds either way.
+ */
+export async function endBankChallenge(context: PlatformContext, transId: string): Promise<ChallengeEndView> {
+  try {
+    return endViewOf(await completeChallenge(context, transId, true));
+  } catch (error) {
+    if (!(error instanceof ProtocolError) || error.name !== 'notInThreeDs') throw error;
+    const payment = await loadPaymentAnyMerchant(context.storage, transId);
+    if (!payment) throw new ChallengePageError('notFound');
+    if (payment.status !== 'PREPARE') return endViewOf(payment);
+    // Kassa's deadline passed first, or an answer was lost: the bank has decided by now.
+    await catchUpWithBank(context, payment, await connectorForPayment(context, payment.midId ?? null));
+    return endViewOf((await loadPaymentAnyMerchant(context.storage, transId)) ?? payment);
+  }
+}
+
 /** The cardholder's step is over (passed or not): finish the payment, once. */
 export async function endChallenge(
   context: PlatformContext, transId: string, cardholderPassed: boolean,
 ): Promise<ChallengeEndView> {
   try {
-    const payment = await completeChallenge(context, transId, cardholderPassed);
-    const approved = payment.status === 'SETTLED' || payment.status === 'PENDING';
-    return {
-      outcome: approved ? 'approved' : payment.status === 'DECLINED' ? 'declined' : 'pending',
-      declineReason: payment.declineReason,
-      returnUrl: payment.termUrl3ds,
-      returnTarget: payment.termUrlTarget,
-    };
+    return endViewOf(await completeChallenge(context, transId, cardholderPassed));
   } catch (error) {
     if (!(error instanceof ProtocolError) || error.name !== 'notInThreeDs') throw error;
     // A replayed TermUrl (a back button, a double submit): the payment is over, the shop is not.

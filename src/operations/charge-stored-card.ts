@@ -2,6 +2,7 @@ import { Secret } from '../domain/secret.ts';
 import type { Payment } from '../domain/payment.ts';
 import { storedCard, type AlsoWrite } from './recurring.ts';
 import type { PlatformContext } from './context.ts';
+import type { PaymentExtras } from './payment-extras.ts';
 import { performSale, type SaleCommand, type SaleMerchant, type SaleOutcome } from './sale.ts';
 
 /** One charge of the card of an earlier payment. */
@@ -17,6 +18,8 @@ export interface StoredCardCharge {
   scheduleId?: string;
   /** Identifies the charge: a second one with the same fingerprint is a replay. */
   fingerprint: string;
+  /** RECURRING_SALE's 5.6.x callback_url and custom_data; a scheduled charge has none. */
+  extras?: PaymentExtras;
   /** A schedule binding (RECURRING_SALE with schedule_id) or the scheduled charge's row. */
   alsoWrite: readonly AlsoWrite[];
 }
@@ -45,6 +48,7 @@ export function chargeStoredCard(
     parameters: source.parametersJson ? JSON.parse(source.parametersJson) as Record<string, string> : {},
     isAuth: charge.isAuth,
     recurringInit: false,
+    extras: charge.extras,
   };
   return performSale(context, merchant, {
     action: 'RECURRING_SALE', command, fingerprint: charge.fingerprint, sourceTransId: source.transId,

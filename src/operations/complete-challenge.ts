@@ -1,3 +1,4 @@
+import type { AcquirerConnector, Decision } from '../acquirers/connector.ts';
 import { declineReasons } from '../acquirers/test-engine.ts';
 import type { AcquirerOutcome, KnownOutcome, Payment } from '../domain/payment.ts';
 import { Secret } from '../domain/secret.ts';
@@ -12,7 +13,7 @@ import { leaveAuthorizationUnknown, loadOperations, loadPaymentAnyMerchant } fro
 import { askAcquirer } from './acquirer-call.ts';
 import type { PlatformContext } from './context.ts';
 import { connectorForPayment } from './routing.ts';
-import { finishOperation, type ChallengeStep } from './finish-operation.ts';
+import { finishAnswered, type ChallengeStep } from './finish-operation.ts';
 
 /**
  * The cardholder came back from the issuer's 3-D Secure page or the payment provider page:
@@ -30,13 +31,14 @@ export async function completeChallenge(
   const claimed = await claimChallenge(context.storage, transId, nowMs);
   if (!claimed) throw new ProtocolError('notInThreeDs');
   const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
+  if (acquirer.challengesAtTheBank) return askBankAfterChallenge(context, payment, acquirer, claimed.kind, nowMs);
   let outcome: AcquirerOutcome;
   if (!claimed.cvvCiphertext) {
     outcome = { outcome: 'declined', declineReason: declineReasons.threeDsExpired };
   } else {
     const [month, year] = payment.card.expiry.split('/');
     const cvvCiphertext = claimed.cvvCiphertext;
-    const acquirer = await connectorForPayment(context, payment.midId ?? null);
     outcome = await askAcquirer(context, 'authorization after 3-D Secure', transId, () =>
       acquirer.completeChallenge({
         transId,
@@ -57,6 +59,52 @@ export async function completeChallenge(
   }
   const passed = cardholderPassed && Boolean(claimed.cvvCiphertext);
   return settleChallenge(context, payment, passed, outcome, nowMs);
+}
+
+/**
+ * 3-D Secure pass-through (docs/adr/0093): the bank ran the cardholder's step and decided; the
+ * cardholder's return or the bank's callback (whichever claimed the challenge) asks it what it
+ * decided. The step counts as passed when the bank approved. Unknown: PREPARE, for the reconciler.
+ */
+async function askBankAfterChallenge(
+  context: PlatformContext, payment: Payment, acquirer: AcquirerConnector, kind: '3DS' | 'REDIRECT', nowMs: number,
+): Promise<Payment> {
+  const [month, year] = payment.card.expiry.split('/');
+  const outcome = await askAcquirer(context, 'bank decision after 3-D Secure', payment.transId, () =>
+    acquirer.completeChallenge({
+      transId: payment.transId,
+      kind,
+      // The bank holds the card and no CVV is sent: only its decision is asked for.
+      card: {
+        number: new Secret(context.vault.decrypt(payment.card.ciphertext)),
+        cvv: new Secret(''),
+        expiryMonth: Number(month),
+        expiryYear: Number(year),
+      },
+      payerEmail: payment.payerEmail ?? undefined,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      capture: !payment.isAuth,
+      cardholderPassed: true,
+      nowMs,
+    }),
+  );
+  return settleChallenge(context, payment, outcome.outcome !== 'declined', outcome, nowMs);
+}
+
+/**
+ * Pass-through, from the bank's callback: the bank already said what it decided (its status
+ * inquiry, asked before anything is claimed, so a callback sent when the challenge *began*
+ * changes nothing). Claims the challenge and writes that decision; null when someone else (the
+ * cardholder's return) claimed it first.
+ */
+export async function settleBankChallenge(
+  context: PlatformContext, transId: string, decision: Decision,
+): Promise<Payment | null> {
+  const nowMs = context.clock.nowMs();
+  if (!(await claimChallenge(context.storage, transId, nowMs))) return null;
+  const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
+  return settleChallenge(context, payment, decision.outcome === 'approved', decision, nowMs);
 }
 
 async function settleChallenge(
@@ -82,7 +130,7 @@ async function settleChallenge(
     throw new Error(`payment ${payment.transId} has no waiting ${authorizationTypeOf(payment)} sub-transaction`);
   // A REDIRECT has no `3DS` sub-transaction: the step then only erases the CVV and the challenge.
   const claimed: Payment = { ...payment, status: 'PREPARE' };
-  return finishOperation(context, claimed, operation, outcome as KnownOutcome, { challenge: step });
+  return finishAnswered(context, claimed, operation, outcome as KnownOutcome, { challenge: step });
 }
 
 /** The sub-transaction the challenge was holding: DEBIT and CARD2CARD wait with a DEBIT or
@@ -109,13 +157,12 @@ export async function expireChallenge(context: PlatformContext, transId: string,
     return false;
   }
   const payment = (await loadPaymentAnyMerchant(context.storage, transId))!;
-  await settleChallenge(
-    context,
-    payment,
-    false,
-    { outcome: 'declined', declineReason: declineReasons.threeDsExpired },
-    nowMs,
-  );
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
+  // Pass-through: the bank's own deadline decides, and it may have approved: not ours to decline.
+  const outcome: AcquirerOutcome = acquirer.challengesAtTheBank
+    ? { outcome: 'unknown', reason: 'the bank decides a pass-through challenge; the reconciler asks it' }
+    : { outcome: 'declined', declineReason: declineReasons.threeDsExpired };
+  await settleChallenge(context, payment, false, outcome, nowMs);
   return true;
 }
 

@@ -50,7 +50,8 @@ export type Permission =
   | 'moveClock'
   | 'readAllMerchants'
   | 'explainSignature'
-  | 'rotateOwnPassword';
+  | 'rotateOwnPassword'
+  | 'manageRouting';
 
 const grants: Record<ConsoleRole, ReadonlySet<Permission>> = {
   administrator: new Set<Permission>([
@@ -67,6 +68,7 @@ const grants: Record<ConsoleRole, ReadonlySet<Permission>> = {
     'moveClock',
     'readAllMerchants',
     'explainSignature',
+    'manageRouting',
   ]),
   support: new Set<Permission>(['resendCallback', 'refund', 'unblockUrl', 'readAllMerchants', 'explainSignature']),
   viewer: new Set<Permission>(['readAllMerchants']),

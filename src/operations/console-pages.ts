@@ -53,8 +53,8 @@ function dayStartMs(text: string): number | undefined {
 
 /** Turns the form into a search; a merchant user's search is always of its own merchant. */
 export async function paymentSearchOf(
-  context: PlatformContext,
-  user: ConsoleUser,
+  context: Pick<PlatformContext, 'storage'>,
+  user: Pick<ConsoleUser, 'merchantId'>,
   form: SearchForm,
 ): Promise<{ ok: true; search: PaymentSearch } | { ok: false; problems: SearchProblems }> {
   const problems: SearchProblems = {};
@@ -100,7 +100,7 @@ export async function paymentSearchOf(
 }
 
 export async function findPaymentsPage(
-  context: PlatformContext,
+  context: Pick<PlatformContext, 'storage'>,
   search: PaymentSearch,
 ): Promise<{ rows: PaymentListRow[]; nextCursor?: string }> {
   const rows = await searchPayments(context.storage, search);
@@ -112,8 +112,8 @@ export async function findPaymentsPage(
 
 /** A payment the user may see: a merchant user sees only its merchant's (others: not found). */
 export async function visiblePayment(
-  context: PlatformContext,
-  user: ConsoleUser,
+  context: Pick<PlatformContext, 'storage'>,
+  user: Pick<ConsoleUser, 'merchantId'>,
   transId: string,
 ): Promise<Payment | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(transId)) return undefined;
@@ -129,7 +129,7 @@ export interface PaymentPage {
   callbacks: DescribedCallback[];
 }
 
-export async function paymentPageOf(context: PlatformContext, payment: Payment): Promise<PaymentPage> {
+export async function paymentPageOf(context: Pick<PlatformContext, 'storage'>, payment: Payment): Promise<PaymentPage> {
   const [merchant, operations, callbacks] = await Promise.all([
     loadMerchantById(context.storage, payment.merchantId),
     loadOperations(context.storage, payment.transId),

@@ -4,6 +4,7 @@ import type { Clock } from '../domain/clock.ts';
 import type { KassaMetrics } from '../observability/metrics.ts';
 import type { Vault } from '../security/vault.ts';
 import type { Storage } from '../storage/database.ts';
+import type { ApiRequestEntry } from '../workers/api-request-recorder.ts';
 
 /** Everything an operation needs, handed in (never imported as a global), so tests build their
  * own with a real database and a clock they control. */
@@ -29,4 +30,6 @@ export interface PlatformContext {
   acquirerTimeoutMs?: number;
   /** In-memory counters for /metrics (the server's; absent in the CLI). */
   metrics?: KassaMetrics;
+  /** Sandbox only: the record of API requests `kassa logs tail` reads (docs/adr/0079). */
+  apiRequests?: { record(entry: ApiRequestEntry): void };
 }

@@ -8,6 +8,7 @@ import {
 } from '../domain/payment.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import {
+  ClaimLostError,
   finishClaimedOperation,
   loadOperation,
   loadPaymentAnyMerchant,
@@ -29,6 +30,8 @@ export interface FinishOptions {
   challenge?: ChallengeStep;
   /** The merchant's callback URL when the caller knows it (see callbackRow). */
   merchantCallbackUrl?: string | null;
+  /** A cascade's intermediate attempt (ADR 0053): the merchant is not called back for it. */
+  noCallback?: boolean;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function finishOperation(
     change: {},
     challenge: options.challenge,
     nowMs,
-    callbacksFor: (after) => [
+    callbacksFor: (after) => options.noCallback ? [] : [
       finishedOperationCallbackRow(context, after, operation, outcome, nowMs, options.merchantCallbackUrl),
     ],
   };
@@ -77,6 +80,26 @@ export async function finishOperation(
     finish.change = authorizationChange(payment, outcome, nowMs);
   }
   return finishClaimedOperation(context.storage, finish);
+}
+
+/**
+ * The normal path's finish after the bank answered: as finishOperation, except that when the
+ * claim was finished meanwhile by someone else who asked the bank — its callback (docs/adr/0093)
+ * or the reconciler — the payment is read back as they wrote it: the bank's word is the same.
+ */
+export async function finishAnswered(
+  context: PlatformContext,
+  payment: Payment,
+  operation: PaymentOperation,
+  outcome: KnownOutcome,
+  options: FinishOptions = {},
+): Promise<Payment> {
+  try {
+    return await finishOperation(context, payment, operation, outcome, options);
+  } catch (error) {
+    if (!(error instanceof ClaimLostError)) throw error;
+    return (await loadPaymentAnyMerchant(context.storage, payment.transId)) ?? payment;
+  }
 }
 
 /** The money decision a waiting CAPTURE, REFUND, REVERSAL or VOID sub-transaction carries out. */

@@ -188,5 +188,6 @@ export function describeMerchant(merchant: MerchantRecord) {
     refund_days: merchant.refundDays ?? defaultRefundDays,
     holidays: merchant.holidays ?? [],
     hash_mode: merchant.hashDigest ?? 'md5',
+    unknown_result: merchant.unknownResult ?? 'success',
   };
 }

@@ -1,14 +1,21 @@
 import type { Clock } from '../domain/clock.ts';
+import { parameterSets } from '../domain/parameter-sets.ts';
+import { pairKey, parseRate, quoteExchange, type ExchangeTable } from '../domain/exchange.ts';
 import { currencyExponent } from '../domain/currencies.ts';
 import { newId } from '../domain/ids.ts';
 import { formatAmount, parseAmount } from '../domain/money.ts';
 import {
   anyValue,
+  cascadeAttemptsCeiling,
+  cascadeDeclines,
+  defaultCascadeRule,
   knownBrands,
   limitWindows,
   paymentTypes,
   routedActions,
   threeDsModes,
+  type CascadeDecline,
+  type CascadeRule,
   type LimitWindow,
   type MappingConfig,
   type RoutingLimit,
@@ -21,6 +28,7 @@ import {
   listMappings,
   listMids,
   listRoutingChanges,
+  loadExchangeTable,
   writeRoutingChange,
   type RoutingChange,
   type StoredMid,
@@ -51,6 +59,8 @@ export interface MidSpec {
   actions: string[];
   brands: string[];
   currencies: string[];
+  /** Currencies taken by exchange into the settlement currency (ADR 0054); absent: none. */
+  exchangeCurrencies?: string[];
   settlementCurrency: string;
   threeDsMode: string;
   requireDayLimit: boolean;
@@ -66,11 +76,28 @@ export interface MappingSpec {
   enabled: boolean;
   requireDayLimit: boolean;
   limits: LimitSpec[];
+  /** When a decline goes on to the next MID (ADR 0053). Absent on input: keep what is stored. */
+  cascade?: CascadeSpec;
+}
+
+/** A cascade rule as written: the declines that cascade (empty: off) and at most how many
+ * attempts in all (absent or null: every MID of the mapping). */
+export interface CascadeSpec {
+  on: string[];
+  maxAttempts?: number | null;
+}
+
+/** The operator's exchange rates (ADR 0054): each pair's rate (`null` removes it) and the base
+ * currency of double conversion. Absent on input: keep what is stored; a pair not named stays. */
+export interface ExchangeSpec {
+  baseCurrency?: string | null;
+  rates?: { from: string; to: string; rate: string | null }[];
 }
 
 export interface RoutingDocument {
   mids: MidSpec[];
   mappings: MappingSpec[];
+  exchange?: ExchangeSpec;
 }
 
 /** A configuration that cannot be applied; `problems` lists every one of them. */
@@ -104,6 +131,7 @@ function midSpecOf(mid: StoredMid): MidSpec {
     actions: [...mid.actions],
     brands: [...mid.brands],
     currencies: [...mid.currencies],
+    exchangeCurrencies: [...(mid.exchangeCurrencies ?? [])],
     settlementCurrency: mid.settlementCurrency,
     threeDsMode: mid.threeDsMode,
     requireDayLimit: mid.requireDayLimit,
@@ -127,9 +155,35 @@ export async function exportRouting(storage: Storage): Promise<RoutingDocument> 
       enabled: mapping.enabled,
       requireDayLimit: mapping.requireDayLimit,
       limits: mapping.limits.map(limitSpecOf),
+      cascade: cascadeSpecOf(mapping.cascade ?? defaultCascadeRule),
     });
   }
-  return { mids: mids.map(midSpecOf), mappings };
+  const table = await loadExchangeTable(storage);
+  const rates = [...table.rates].map(([key, rate]) => {
+    const [from, to] = key.split('>') as [string, string];
+    return { from, to, rate };
+  });
+  return { mids: mids.map(midSpecOf), mappings, exchange: { baseCurrency: table.baseCurrency, rates } };
+}
+
+function cascadeSpecOf(rule: CascadeRule): CascadeSpec {
+  return { on: [...rule.on], maxAttempts: rule.maxAttempts };
+}
+
+function checkCascade(problems: string[], where: string, cascade: CascadeSpec | undefined): void {
+  if (cascade === undefined) return;
+  if (typeof cascade !== 'object' || cascade === null || !Array.isArray(cascade.on)) {
+    problems.push(`${where}: cascade is { "on": [declines], "maxAttempts": N }`);
+    return;
+  }
+  for (const decline of cascade.on) {
+    if (!cascadeDeclines.includes(decline as CascadeDecline))
+      problems.push(`${where}: cascade on unknown decline "${decline}" (known: ${cascadeDeclines.join(', ')})`);
+  }
+  const most = cascade.maxAttempts;
+  if (most !== undefined && most !== null && !(Number.isInteger(most) && most >= 1 && most <= cascadeAttemptsCeiling)) {
+    problems.push(`${where}: cascade maxAttempts must be a whole number from 1 to ${cascadeAttemptsCeiling}`);
+  }
 }
 
 function checkList(problems: string[], where: string, values: unknown, allowed: readonly string[], what: string): void {
@@ -194,7 +248,11 @@ function checkUpstreamSettings(problems: string[], where: string, mid: MidSpec):
   if (typeof settings.clientKey !== 'string' || settings.clientKey.length === 0) {
     problems.push(`${where}: settings.clientKey is required`);
   }
-  for (const name of ['connectTimeoutMs', 'answerTimeoutMs'] as const) {
+  const failures = settings.breakerFailures === undefined ? undefined : Number(settings.breakerFailures);
+  if (failures !== undefined && !(Number.isInteger(failures) && failures >= 1 && failures <= 1_000)) {
+    problems.push(`${where}: settings.breakerFailures must be a whole number from 1 to 1000`);
+  }
+  for (const name of ['connectTimeoutMs', 'answerTimeoutMs', 'breakerOpenMs'] as const) {
     const value = settings[name] === undefined ? undefined : Number(settings[name]);
     if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= 120_000)) {
       problems.push(`${where}: settings.${name} must be a whole number of milliseconds from 1 to 120000`);
@@ -210,6 +268,11 @@ function checkMid(problems: string[], mid: MidSpec): void {
   if (!connectorTypes.includes(mid.connector as 'test-engine'))
     problems.push(`${where}: unknown connector "${mid.connector}"`);
   if (mid.connector === 'upstream-s2s-card') checkUpstreamSettings(problems, where, mid);
+  const sets = mid.settings?.parameterSets;
+  if (sets !== undefined && (!Array.isArray(sets) || sets.some((set) => !(String(set) in parameterSets)))) {
+    const known = Object.keys(parameterSets).join(', ');
+    problems.push(`${where}: settings.parameterSets must list Appendix C sets (${known})`);
+  }
   checkList(problems, where, mid.paymentTypes, paymentTypes, 'payment type');
   checkList(problems, where, mid.actions, routedActions, 'action');
   checkList(problems, where, mid.brands, knownBrands, 'brand');
@@ -218,6 +281,10 @@ function checkMid(problems: string[], mid: MidSpec): void {
   }
   if (!isCurrency(mid.settlementCurrency))
     problems.push(`${where}: the settlement currency is not a currency Kassa knows`);
+  const exchanged = mid.exchangeCurrencies ?? [];
+  if (!Array.isArray(exchanged) || exchanged.some((code) => code !== anyValue && !isCurrency(code))) {
+    problems.push(`${where}: exchange currencies must be ISO 4217 codes Kassa knows, or *`);
+  }
   if (!threeDsModes.includes(mid.threeDsMode as ThreeDsMode))
     problems.push(`${where}: 3-D Secure mode must be merchant, always or never`);
   checkLimits(problems, where, mid.limits);
@@ -240,7 +307,51 @@ async function checkMapping(problems: string[], storage: Storage, mapping: Mappi
   checkList(problems, where, mapping.paymentMethods, knownPaymentMethods, 'payment method');
   if ((mapping.paymentMethods ?? []).includes(anyValue)) problems.push(`${where}: payment methods are named, not *`);
   checkLimits(problems, where, mapping.limits);
+  checkCascade(problems, where, mapping.cascade);
   return merchant;
+}
+
+/** The rates and base currency once the document's exchange section is applied. */
+function exchangeAfter(stored: ExchangeTable, spec: ExchangeSpec | undefined): ExchangeTable {
+  const rates = new Map(stored.rates);
+  for (const { from, to, rate } of spec?.rates ?? []) {
+    if (rate === null) rates.delete(pairKey(from, to));
+    else rates.set(pairKey(from, to), String(rate).trim());
+  }
+  const baseCurrency = spec?.baseCurrency === undefined ? stored.baseCurrency : spec.baseCurrency;
+  return { baseCurrency, rates };
+}
+
+function checkExchange(problems: string[], spec: ExchangeSpec | undefined): void {
+  if (spec === undefined) return;
+  const base = spec.baseCurrency;
+  if (base !== undefined && base !== null && !isCurrency(base))
+    problems.push(`exchange: the base currency "${base}" is not a currency Kassa knows`);
+  if (spec.rates !== undefined && !Array.isArray(spec.rates)) {
+    problems.push('exchange: rates must be a list of { from, to, rate }');
+    return;
+  }
+  for (const rate of spec.rates ?? []) {
+    const where = `exchange rate ${rate?.from ?? '?'}→${rate?.to ?? '?'}`;
+    if (!isCurrency(rate?.from) || !isCurrency(rate?.to)) problems.push(`${where}: not currencies Kassa knows`);
+    else if (rate.from === rate.to) problems.push(`${where}: a rate needs two different currencies`);
+    if (rate?.rate !== null && parseRate(rate?.rate) === undefined) {
+      problems.push(`${where}: a rate is a positive decimal with at most 10 digits after the point (${rate?.rate})`);
+    }
+  }
+}
+
+/** A MID naming a currency it takes by exchange needs a rate (direct or through the base). */
+function checkRatesOfMids(problems: string[], mids: readonly MidSpec[], exchange: ExchangeTable): void {
+  for (const mid of mids) {
+    for (const code of mid.exchangeCurrencies ?? []) {
+      if (code === anyValue || !isCurrency(code) || !isCurrency(mid.settlementCurrency)) continue;
+      if (code !== mid.settlementCurrency && !quoteExchange(exchange, 1, code, mid.settlementCurrency)) {
+        const to = mid.settlementCurrency;
+        problems.push(`MID "${mid.name}": takes ${code} by exchange, but no rate leads from ${code} to ${to}`);
+      }
+    }
+  }
 }
 
 /** Every problem of a document, or none. */
@@ -257,6 +368,13 @@ export async function problemsOf(storage: Storage, document: RoutingDocument): P
   }
   const stored = await listMids(storage);
   for (const mid of stored) names.add(mid.name);
+  checkExchange(problems, document.exchange);
+  if (problems.length === 0) {
+    const exchange = exchangeAfter(await loadExchangeTable(storage), document.exchange);
+    const named = new Set(document.mids.map((mid) => mid.name));
+    const others = stored.map(midSpecOf).filter((mid) => !named.has(mid.name));
+    checkRatesOfMids(problems, [...document.mids, ...others], exchange);
+  }
   const merchants = new Set<string>();
   for (const mapping of document.mappings) {
     await checkMapping(problems, storage, mapping, names);
@@ -315,6 +433,7 @@ export async function applyRouting(
       actions: spec.actions,
       brands: spec.brands,
       currencies: spec.currencies,
+      exchangeCurrencies: spec.exchangeCurrencies ?? existing?.exchangeCurrencies ?? [],
       settlementCurrency: spec.settlementCurrency,
       threeDsMode: spec.threeDsMode as ThreeDsMode,
       requireDayLimit: spec.requireDayLimit,
@@ -339,11 +458,29 @@ export async function applyRouting(
       midIds: spec.mids.map((name) => byName.get(name)!.midId),
       requireDayLimit: spec.requireDayLimit,
       limits: limitsOf('mapping', mappingId, spec.limits, existing?.limits ?? [], write, nowMs),
+      ...cascadeOf(spec.cascade, existing?.cascade),
     });
   }
   const change: RoutingChange = { changeId: newId(nowMs), actor, subject, detail: redacted(document), nowMs };
-  await writeRoutingChange(storage, write, [change]);
+  await writeRoutingChange(storage, { ...write, ...exchangeWrite(document.exchange, nowMs) }, [change]);
   return { changes: write.mids.length + write.mappings.length, document: await exportRouting(storage) };
+}
+
+/** A document's cascade rule, or the stored one when it names none. */
+function cascadeOf(spec: CascadeSpec | undefined, stored: CascadeRule | undefined): { cascade?: CascadeRule } {
+  if (spec === undefined) return stored ? { cascade: stored } : {};
+  return { cascade: { on: spec.on as CascadeDecline[], maxAttempts: spec.maxAttempts ?? null } };
+}
+
+/** The document's rates as new history rows (the newest row of a pair is its rate). */
+function exchangeWrite(spec: ExchangeSpec | undefined, nowMs: number) {
+  if (spec === undefined) return {};
+  return {
+    rates: (spec.rates ?? []).map((rate) => ({
+      rateId: newId(nowMs), from: rate.from, to: rate.to, rate: rate.rate === null ? null : String(rate.rate).trim(),
+    })),
+    ...(spec.baseCurrency !== undefined ? { baseCurrency: spec.baseCurrency } : {}),
+  };
 }
 
 interface LimitRow {
@@ -386,6 +523,7 @@ function redacted(document: RoutingDocument): Record<string, unknown> {
       ...(secretSettings ? { secretSettings: Object.keys(secretSettings).map((key) => `${key}=(secret)`) } : {}),
     })),
     mappings: document.mappings,
+    ...(document.exchange ? { exchange: document.exchange } : {}),
   };
 }
 

@@ -3,7 +3,10 @@ import { maskFromParts } from '../domain/card.ts';
 import { newId } from '../domain/ids.ts';
 import type { PaymentFacts } from '../protocol/responses.ts';
 import { noCallbackUrlError } from '../storage/callbacks.ts';
-import { approvedStatuses as approvedPaymentStatuses, type Payment, type PaymentStatus } from '../domain/payment.ts';
+import type { SiblingOperation } from '../acquirers/connector.ts';
+import {
+  approvedStatuses as approvedPaymentStatuses, type Payment, type PaymentOperation, type PaymentStatus,
+} from '../domain/payment.ts';
 import type { OutboxRow } from '../storage/payments.ts';
 import type { PlatformContext } from './context.ts';
 
@@ -36,12 +39,23 @@ export function factsOf(
     cardMask: maskFromParts(payment.card.bin, payment.card.lastFour, payment.card.length),
     cardExpiry: payment.card.expiry,
     transDate: formatTransDate(options.dateMs ?? payment.createdAtMs, context.timeZone),
+    exchange: payment.exchange ?? null,
   };
 }
 
 /** The callback row of a Payment's change (see callbackRow). */
 export function outboxRowFor(payment: Payment, payload: Record<string, unknown>, nowMs: number): OutboxRow {
   return callbackRow(payment, payload, nowMs);
+}
+
+/** The payment's other sub-transactions of the operation's type, oldest first, for a connector
+ * whose bank keeps no reference per follow-up (docs/adr/0092, amended). */
+export function siblingsOf(
+  operations: readonly PaymentOperation[], operation: Pick<PaymentOperation, 'operationId' | 'type'>,
+): SiblingOperation[] {
+  return operations
+    .filter((other) => other.operationId !== operation.operationId && other.type === operation.type)
+    .map((other) => ({ amountMinor: other.amountMinor, status: other.status }));
 }
 
 export function cardSummaryOf(payment: Payment) {
@@ -53,21 +67,25 @@ export function cardSummaryOf(payment: Payment) {
 /** The callback of a state change, for the outbox. `merchantCallbackUrl`, when the caller
  * knows it: a merchant without one gets the row already marked failed (nothing to send to; it
  * stays re-sendable), which spares the dispatcher a claim and PostgreSQL an update per payment.
- * Left out, the dispatcher finds that out itself. */
+ * Left out, the dispatcher finds that out itself. A payment made with 5.6.x `callback_url`
+ * carries it on every row (the dispatcher sends there instead), and its `custom_data` is added
+ * to every body, as `custom_data[key]` on the wire (docs/adr/0075). */
 export function callbackRow(
-  payment: Pick<Payment, 'merchantId' | 'transId'>, payload: Record<string, unknown>, nowMs: number,
-  merchantCallbackUrl?: string | null,
+  payment: Pick<Payment, 'merchantId' | 'transId' | 'callbackUrl' | 'customData'>, payload: Record<string, unknown>,
+  nowMs: number, merchantCallbackUrl?: string | null,
 ): OutboxRow {
+  const body = payment.customData ? { ...payload, custom_data: payment.customData } : payload;
   const row: OutboxRow = {
     outbox_id: newId(nowMs),
     topic: 'callback',
     merchant_id: payment.merchantId,
     trans_id: payment.transId,
-    payload_json: JSON.stringify(payload),
+    payload_json: JSON.stringify(body),
     created_at_ms: nowMs,
     next_attempt_at_ms: nowMs,
     delivered_at_ms: null,
   };
+  if (payment.callbackUrl) return { ...row, callback_url: payment.callbackUrl };
   if (merchantCallbackUrl === null || merchantCallbackUrl === '') {
     return { ...row, failed_at_ms: nowMs, last_error: noCallbackUrlError };
   }

@@ -4,6 +4,7 @@ import { recurringSaleFields } from '../protocol/action-fields.ts';
 import { ProtocolError, type FieldError } from '../protocol/errors.ts';
 import { hashesMatch, saleHash } from '../protocol/hash.ts';
 import { messages, validateFields, type RequestFields } from '../protocol/validation.ts';
+import { paymentExtrasOf } from './payment-extras.ts';
 import { loadPayment } from '../storage/payments.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
@@ -30,6 +31,7 @@ export async function recurringSale(
 ): Promise<SaleOutcome> {
   const errors: FieldError[] = [];
   const values = validateFields(fields, recurringSaleFields, errors);
+  const extras = paymentExtrasOf(context, values, fields, errors);
   if (errors.length > 0) throw new ProtocolError('requestInvalid', errors);
   const first = await loadPayment(context.storage, merchant.merchantId, values.recurring_first_trans_id!.toLowerCase());
   if (!first) throw new ProtocolError('paymentNotFound');
@@ -55,6 +57,7 @@ export async function recurringSale(
     isAuth: values.auth === 'Y',
     scheduleId: schedule?.scheduleId,
     fingerprint: requestFingerprint(context, merchant.merchantId, fields),
+    extras,
     alsoWrite: schedule ? [{ kind: 'schedule-binding', schedule, sourceTransId: first.transId }] : [],
   });
 }

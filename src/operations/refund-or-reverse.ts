@@ -2,15 +2,15 @@ import { decideCreditvoid, isRefundableAction, type Payment, type PaymentOperati
 import { amountOnTransactionFields } from '../protocol/action-fields.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import type { RequestFields } from '../protocol/validation.ts';
-import { claimPayment, reserveRefund } from '../storage/payments.ts';
+import { claimPayment, loadOperations, reserveRefund } from '../storage/payments.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import { followUpAmount } from './capture.ts';
 import type { PlatformContext } from './context.ts';
 import { connectorForPayment } from './routing.ts';
-import { finishOperation, newOperation } from './finish-operation.ts';
+import { finishAnswered, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
-import { cardSummaryOf } from './payment-facts.ts';
+import { cardSummaryOf, siblingsOf } from './payment-facts.ts';
 
 /** What a CREDITVOID did: a refund or a reversal, and the acquirer's answer — `unknown` keeps
  * the reservation (refund) or the claim (reversal) until the outcome is known. */
@@ -59,6 +59,7 @@ export async function refundOrReversePayment(
   const nowMs = context.clock.nowMs();
   const operation = newOperation(payment.transId, kind === 'refund' ? 'REFUND' : 'REVERSAL', amountMinor, nowMs);
   await claim(context, kind, operation);
+  const acquirer = await connectorForPayment(context, payment.midId ?? null);
   const request = {
     transId: payment.transId,
     operationId: operation.operationId,
@@ -67,13 +68,16 @@ export async function refundOrReversePayment(
     amountMinor,
     currency: payment.currency,
     nowMs,
+    // A bank's refunds may have to be told apart by amount (docs/adr/0092, amended); the
+    // in-process test engine needs no read for that.
+    siblings: acquirer.sideEffectFree ? undefined
+      : siblingsOf(await loadOperations(context.storage, payment.transId), operation),
   };
-  const acquirer = await connectorForPayment(context, payment.midId ?? null);
   const outcome = await askAcquirer(context, kind, payment.transId, () =>
     kind === 'refund' ? acquirer.refund(request) : acquirer.reverse(request),
   );
   if (outcome.outcome === 'unknown') return { kind, result: 'unknown', payment, amountMinor };
-  await finishOperation(context, payment, operation, outcome);
+  await finishAnswered(context, payment, operation, outcome);
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
   return { kind, result: outcome.outcome, payment, amountMinor, declineReason };
 }

@@ -5,15 +5,18 @@ import { Secret } from '../domain/secret.ts';
 import type { CardBrand } from '../domain/card.ts';
 import {
   chooseMid,
+  defaultCascadeRule,
   limitRefusals,
   limitUseKey,
   paymentTypeOf,
   windowKeyOf,
+  type CascadeRule,
   type LimitHeadroom,
   type RoutedAction,
   type RoutingDecision,
   type RoutingRefusal,
 } from '../domain/routing.ts';
+import type { ExchangeQuote } from '../domain/exchange.ts';
 import { formatAmount } from '../domain/money.ts';
 import { ProtocolError, protocolErrors } from '../protocol/errors.ts';
 import { loadMerchantByClientKey } from '../storage/merchants.ts';
@@ -63,6 +66,13 @@ export interface PaymentRoute {
   threeDsEnabled: boolean;
   /** The limit holds to write with the payment (none when no limit counts it). */
   limitHolds: PaymentCompanion[];
+  /** The mapping's cascade rule and how many MIDs it lists (ADR 0053). */
+  cascade: CascadeRule;
+  mappingMids: number;
+  /** The MID takes the currency by exchange (ADR 0054): what it charges, and the rates. */
+  exchange?: ExchangeQuote;
+  /** The Appendix C sets the MID needs (ADR 0055; its `parameterSets` setting). */
+  parameterSets: readonly string[];
 }
 
 const snapshotsMax = 10_000;
@@ -91,10 +101,13 @@ async function snapshotOf(
 /** The limit windows a payment could touch: every limit of the mapping and its MIDs in the
  * payment's currency, in the window `nowMs` falls in. */
 function limitKeysOf(snapshot: RoutingSnapshot, currency: string, nowMs: number, timeZone: string) {
-  const limits = [...(snapshot.mapping?.limits ?? []), ...[...snapshot.midsById.values()].flatMap((mid) => mid.limits)];
-  return limits
-    .filter((limit) => limit.currency === currency)
-    .map((limit) => ({ limitId: limit.limitId, windowKey: windowKeyOf(limit.window, nowMs, timeZone) }));
+  // A MID taking the currency by exchange counts it in its settlement currency (ADR 0054).
+  const limits = [
+    ...(snapshot.mapping?.limits ?? []).filter((limit) => limit.currency === currency),
+    ...[...snapshot.midsById.values()].flatMap((mid) =>
+      mid.limits.filter((limit) => limit.currency === currency || limit.currency === mid.settlementCurrency)),
+  ];
+  return limits.map((limit) => ({ limitId: limit.limitId, windowKey: windowKeyOf(limit.window, nowMs, timeZone) }));
 }
 
 /** Limit use this process read lately, per set of (limit, window): reused for 250 ms while
@@ -132,9 +145,13 @@ export async function decideRoute(
   merchant: RoutedMerchant,
   payment: PaymentToRoute,
   nowMs: number,
-  options: { fresh?: boolean } = {},
+  options: { fresh?: boolean; passOver?: ReadonlySet<string>; tried?: ReadonlySet<string> } = {},
 ): Promise<{ decision: RoutingDecision; read: LimitUseRead; snapshot: RoutingSnapshot }> {
   const snapshot = await snapshotOf(context, merchant);
+  const { passOver } = options;
+  const mapping = passOver && snapshot.mapping
+    ? { ...snapshot.mapping, midIds: snapshot.mapping.midIds.filter((midId) => !passOver.has(midId)) }
+    : snapshot.mapping;
   const keys = limitKeysOf(snapshot, payment.currency, nowMs, context.timeZone);
   const request = {
     action: payment.action,
@@ -145,7 +162,9 @@ export async function decideRoute(
     amountMinor: payment.amountMinor,
   };
   const decide = (read: LimitUseRead) =>
-    chooseMid(snapshot.mapping, snapshot.midsById, request, read.use, nowMs, context.timeZone);
+    chooseMid(
+      mapping, snapshot.midsById, request, read.use, nowMs, context.timeZone, options.tried, snapshot.exchange,
+    );
   if (keys.length === 0) {
     const none: LimitUseRead = { use: new Map(), shardsUsed: new Map() };
     return { decision: decide(none), read: none, snapshot };
@@ -162,6 +181,11 @@ export async function decideRoute(
   return { decision: decide(read), read, snapshot };
 }
 
+function connectorIsDown(context: PlatformContext, snapshot: RoutingSnapshot, midId: string): boolean {
+  const mid = snapshot.midsById.get(midId);
+  return mid !== undefined && connectorOfMid(context, mid).unavailable === true;
+}
+
 /** Routes a new payment, or throws the spec's 2040xx error saying why no MID can take it. */
 export async function routePayment(
   context: PlatformContext,
@@ -169,17 +193,34 @@ export async function routePayment(
   payment: PaymentToRoute,
   transId: string,
   nowMs: number,
+  tried?: ReadonlySet<string>,
 ): Promise<PaymentRoute> {
-  const { decision, read, snapshot } = await decideRoute(context, merchant, payment, nowMs);
+  let { decision, read, snapshot } = await decideRoute(context, merchant, payment, nowMs, { tried });
+  if (decision.outcome === 'refused') throw new ProtocolError(decision.refusal);
+  // A MID whose circuit is open is passed over for the next one in cascade order; if none
+  // other can take the payment it stays chosen, and its connector declines without a request.
+  const passOver = new Set<string>();
+  while (decision.outcome === 'routed' && connectorIsDown(context, snapshot, decision.mid.midId)) {
+    passOver.add(decision.mid.midId);
+    const next = await decideRoute(context, merchant, payment, nowMs, { passOver, tried });
+    if (next.decision.outcome !== 'routed') break;
+    ({ decision, read, snapshot } = next);
+  }
   if (decision.outcome === 'refused') throw new ProtocolError(decision.refusal);
   const mid = snapshot.midsById.get(decision.mid.midId)!;
-  const reservations = decision.limits.map((headroom) => reservationOf(headroom, payment.amountMinor, read));
+  const charged = decision.exchange?.toAmountMinor ?? payment.amountMinor;
+  const reservations = decision.limits.map((headroom) =>
+    reservationOf(headroom, headroom.owner === 'mid' ? charged : payment.amountMinor, read));
   const threeDsEnabled = mid.threeDsMode === 'always' || (mid.threeDsMode === 'merchant' && merchant.threeDsEnabled);
   return {
     midId: mid.midId,
     connector: connectorOfMid(context, mid),
     threeDsEnabled,
     limitHolds: reservations.length > 0 ? [{ kind: 'limit-holds', transId, reservations }] : [],
+    cascade: decision.mapping.cascade ?? defaultCascadeRule,
+    mappingMids: decision.mapping.midIds.length,
+    parameterSets: Array.isArray(mid.settings.parameterSets) ? (mid.settings.parameterSets as string[]) : [],
+    ...(decision.exchange ? { exchange: decision.exchange } : {}),
   };
 }
 
@@ -204,7 +245,28 @@ function reservationOf(headroom: LimitHeadroom, amountMinor: number, read: Limit
 }
 
 const connectorsMax = 1_000;
-const connectors = new Map<string, AcquirerConnector>();
+/** One connector per MID of a database, for the MID's version (`updatedAtMs`) it was built from. */
+type ConnectorsOfMids = Map<string, { version: number; connector: AcquirerConnector }>;
+const connectorsByStorage = new WeakMap<object, ConnectorsOfMids>();
+/** How long a connector replaced by a MID change stays open: calls already under way finish on
+ * it (every answer timeout is far shorter), then its pool is closed. */
+const replacedConnectorCloseMs = 120_000;
+
+function remember(connectors: ConnectorsOfMids, midId: string, version: number, connector: AcquirerConnector): void {
+  const replaced = connectors.get(midId);
+  if (replaced === undefined && connectors.size >= connectorsMax) {
+    for (const { connector: old } of connectors.values()) closeLater(old);
+    connectors.clear();
+  }
+  if (replaced !== undefined) closeLater(replaced.connector);
+  connectors.set(midId, { version, connector });
+}
+
+function closeLater(connector: AcquirerConnector): void {
+  const closable = connector as Partial<{ close(): Promise<void> }>;
+  if (typeof closable.close !== 'function') return;
+  setTimeout(() => void closable.close!().catch(() => undefined), replacedConnectorCloseMs).unref();
+}
 
 /**
  * The connector instance of a MID. The default MID with no settings of its own is the
@@ -222,6 +284,8 @@ function upstreamConnectorOf(context: PlatformContext, mid: StoredMid): Acquirer
     password: new Secret(secrets.password ?? ''),
     connectTimeoutMs: settings.connectTimeoutMs === undefined ? undefined : Number(settings.connectTimeoutMs),
     answerTimeoutMs: settings.answerTimeoutMs === undefined ? undefined : Number(settings.answerTimeoutMs),
+    breakerFailureThreshold: settings.breakerFailures === undefined ? undefined : Number(settings.breakerFailures),
+    breakerOpenMs: settings.breakerOpenMs === undefined ? undefined : Number(settings.breakerOpenMs),
   });
 }
 
@@ -233,22 +297,36 @@ export function connectorOfMid(context: PlatformContext, mid: StoredMid): Acquir
   ) {
     return context.acquirer;
   }
-  const key = `${mid.midId}@${mid.updatedAtMs}`;
-  let connector = connectors.get(key);
-  if (!connector && mid.connector === 'upstream-s2s-card') {
-    connector = upstreamConnectorOf(context, mid);
-    if (connectors.size >= connectorsMax) connectors.clear();
-    connectors.set(key, connector);
+  let connectors = connectorsByStorage.get(context.storage);
+  if (connectors === undefined) {
+    connectors = new Map();
+    connectorsByStorage.set(context.storage, connectors);
   }
-  if (!connector) {
-    connector = new TestEngineConnector({
+  const known = connectors.get(mid.midId);
+  if (known !== undefined && known.version === mid.updatedAtMs) return known.connector;
+  const connector = mid.connector === 'upstream-s2s-card'
+    ? upstreamConnectorOf(context, mid)
+    : new TestEngineConnector({
       recordPrepare: mid.settings.recordPrepare === true,
       declineEverything: mid.settings.declineEverything === true,
     });
-    if (connectors.size >= connectorsMax) connectors.clear();
-    connectors.set(key, connector);
-  }
+  remember(connectors, mid.midId, mid.updatedAtMs, connector);
   return connector;
+}
+
+/** A MID's circuit as this process knows it, without building a connector to ask: `open`
+ * (payments pass it over, ADR 0095), `closed`, `none` (its connector has no circuit breaker),
+ * or `unknown` (no payment of this process has used it since its last change). */
+export type CircuitState = 'open' | 'closed' | 'none' | 'unknown';
+
+export function circuitStateOfMid(context: PlatformContext, mid: StoredMid): CircuitState {
+  const builtIn = mid.connector === 'test-engine' && Object.keys(mid.settings).length === 0
+    && mid.secretSettingsCiphertext === null;
+  const known = connectorsByStorage.get(context.storage)?.get(mid.midId);
+  const connector = builtIn ? context.acquirer : known?.version === mid.updatedAtMs ? known.connector : undefined;
+  if (connector === undefined) return 'unknown';
+  if (connector.unavailable === undefined) return 'none';
+  return connector.unavailable ? 'open' : 'closed';
 }
 
 /** The connector of the MID that processed a payment: CAPTURE, CREDITVOID, VOID and 3-D
@@ -268,6 +346,22 @@ export interface RouteExplanation {
   mids: { name: string; verdict: string; limits: string[] }[];
   mappingLimits: string[];
   cascadeOrder: string[];
+  /** The mapping's cascade rule in words (ADR 0053). */
+  cascadeRule: string;
+  /** The chosen MID takes the currency by exchange (ADR 0054): the conversion in words. */
+  exchange?: string;
+}
+
+function exchangeText(quote: ExchangeQuote): string {
+  const from = `${formatAmount(quote.fromAmountMinor, quote.fromCurrency)} ${quote.fromCurrency}`;
+  const to = `${formatAmount(quote.toAmountMinor, quote.toCurrency)} ${quote.toCurrency}`;
+  return `${from} → ${to} at ${quote.rate}${quote.rateBase ? ` (through the base at ${quote.rateBase})` : ''}`;
+}
+
+function cascadeRuleText(rule: CascadeRule): string {
+  if (rule.on.length === 0) return 'off';
+  const most = rule.maxAttempts === null ? 'every MID' : `at most ${rule.maxAttempts} attempts`;
+  return `on ${rule.on.join(', ')}, ${most}`;
 }
 
 function headroomText(headroom: LimitHeadroom): string {
@@ -319,5 +413,7 @@ export async function explainRoute(
       headroomText,
     ),
     cascadeOrder: (snapshot.mapping?.midIds ?? []).map((midId) => snapshot.midsById.get(midId)?.name ?? midId),
+    cascadeRule: cascadeRuleText(snapshot.mapping?.cascade ?? defaultCascadeRule),
+    ...(routed && decision.exchange ? { exchange: exchangeText(decision.exchange) } : {}),
   };
 }

@@ -8,18 +8,22 @@ import { ProtocolError, requestInvalid, type FieldError } from '../protocol/erro
 import { cardHashPart, hashesMatch, saleHash, saleTokenHash } from '../protocol/hash.ts';
 import { messages, validateFields, validateParameters, type RequestFields } from '../protocol/validation.ts';
 import type { NewPayment, Payment, PaymentOperation } from '../domain/payment.ts';
+import { insertCallback } from '../storage/callbacks.ts';
 import { beginChallengeOfPrepared } from '../storage/challenges.ts';
 import type { PaymentCompanion } from '../storage/payment-companions.ts';
 import { hasReplay, insertPayment } from '../storage/payments.ts';
+import { LimitExceededError } from '../storage/routing-limits.ts';
 import { askAcquirer } from './acquirer-call.ts';
 import { paymentCallbackRow } from './callback-writer.ts';
-import { missingParameterErrors } from './acquirer-parameters.ts';
+import { missingParameterErrors, parameterSetErrors } from './acquirer-parameters.ts';
 import { companionWrites, recurringAdditions, tokenCard, type AlsoWrite } from './recurring.ts';
-import { challengeRedirect, type Redirect } from './challenge-links.ts';
+import { bankReturnUrlOf, challengeRedirect, type Redirect } from './challenge-links.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
-import { finishOperation } from './finish-operation.ts';
+import { finishAnswered } from './finish-operation.ts';
+import { paymentExtrasOf, type PaymentExtras } from './payment-extras.ts';
 import { routePayment, type PaymentRoute } from './routing.ts';
+import { cascadeDeclineOf, cascades, isRoutingRefusal } from '../domain/routing.ts';
 
 /** A validated SALE/AUTH, whoever entered the card: the S2S request or the hosted payment page. */
 export interface SaleCommand {
@@ -39,6 +43,8 @@ export interface SaleCommand {
   parameters: Record<string, string>;
   isAuth: boolean;
   recurringInit: boolean;
+  /** 5.6.x `callback_url` and `custom_data` (payment-extras.ts); absent for 5.2.0 requests. */
+  extras?: PaymentExtras;
 }
 
 /** The kinds of payment made through performSale. The kind alone decides the sub-transaction
@@ -87,6 +93,9 @@ export interface SaleOutcome {
   payment: Payment;
   /** 3DS or REDIRECT: where the merchant sends the cardholder. */
   redirect?: Redirect;
+  /** The payment's PREPARE row was committed before the bank was asked (any connector but a
+   * side-effect-free one): what was written with it was written before the answer. */
+  preparedFirst?: true;
 }
 
 /** What a SALE needs of the merchant; the hosted page has no PASSWORD-signed request. */
@@ -106,6 +115,7 @@ function validateSale(
   const parameters = validateParameters(fields, errors) ?? {};
   const amountMinor = orderAmountAndChannel(values, merchant, errors);
   errors.push(...missingParameterErrors(context.acquirer, 'SALE', parameters));
+  const extras = paymentExtrasOf(context, values, fields, errors);
   if (values.schedule_id && values.recurring_init !== 'Y') {
     // A schedule charges a stored card: only a payment that starts recurring can be bound.
     errors.push({ field: 'schedule_id', message: messages.recurringInitRequired });
@@ -130,6 +140,7 @@ function validateSale(
     parameters,
     isAuth: values.auth === 'Y',
     recurringInit: values.recurring_init === 'Y',
+    extras,
   };
   return {
     command,
@@ -200,13 +211,28 @@ export async function sale(
  */
 export async function authorizingRoute(
   context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, payment: NewPayment, nowMs: number,
+  tried?: ReadonlySet<string>,
 ): Promise<PaymentRoute> {
   const { command } = plan;
   const route = await routePayment(context, merchant, {
     action: plan.action, isAuth: command.isAuth, brand: payment.card.brand as CardBrand,
     currency: command.currency, amountMinor: command.amountMinor,
-  }, payment.transId, nowMs);
+  }, payment.transId, nowMs, tried);
+  // The MID's Appendix C sets (ADR 0055): refused in the validation error's shape.
+  const parameterErrors = parameterSetErrors(route.parameterSets, command.parameters);
+  if (parameterErrors.length > 0) throw new ProtocolError('requestInvalid', parameterErrors);
   payment.midId = route.midId;
+  const { exchange } = route;
+  if (exchange) {
+    // The payment is what the MID charges; the merchant's currency and amount are kept as the
+    // spec's exchange_currency and exchange_amount (ADR 0054).
+    payment.amountMinor = exchange.toAmountMinor;
+    payment.currency = exchange.toCurrency;
+    payment.exchange = {
+      rate: exchange.rate, rateBase: exchange.rateBase, currency: exchange.fromCurrency,
+      amountMinor: exchange.fromAmountMinor,
+    };
+  }
   return route;
 }
 
@@ -227,15 +253,74 @@ export async function performSale(
   const nowMs = context.clock.nowMs();
   const payment = newPayment(context, merchant, plan, nowMs);
   const route = await authorizingRoute(context, merchant, plan, payment, nowMs);
-  const acquirer = route.connector;
+  return attemptSale(saleRun(context, merchant, plan, payment, route, new Set([route.midId])));
+}
+
+function saleRun(
+  context: PlatformContext, merchant: SaleMerchant, plan: PaymentPlan, payment: NewPayment, route: PaymentRoute,
+  tried: ReadonlySet<string>,
+): SaleRun {
   const kind = paymentKinds[plan.action];
-  const run: SaleRun = { context, acquirer, route, merchant, plan, kind, payment, nowMs, companions: noCompanions };
+  const run: SaleRun = {
+    context, acquirer: route.connector, route, merchant, plan, kind, payment, nowMs: payment.createdAtMs,
+    companions: noCompanions, tried,
+  };
   if (plan.alsoWrite.length > 0) run.companions = companionWrites(context, plan.alsoWrite, payment);
-  const operation = saleOperation(payment.transId, plan.command, nowMs, kind.operationType);
-  if (!acquirer.sideEffectFree) return prepareFirstSale(run, operation);
+  return run;
+}
+
+/** One attempt of the payment at the MID its route chose: the first, or one of its cascade. */
+async function attemptSale(run: SaleRun): Promise<SaleOutcome> {
+  const { payment } = run;
+  const { kind, plan, nowMs } = run;
+  const operation = saleOperation(payment.transId, plan.command, payment.amountMinor, nowMs, kind.operationType);
+  if (!run.acquirer.sideEffectFree) return { ...(await prepareFirstSale(run, operation)), preparedFirst: true };
   const answer = await authorizeSale(run);
-  if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, false);
+  if (answer.outcome === 'challenge') return beginChallenge(run, answer, operation, false);
   return recordFinalSale(run, answer, operation);
+}
+
+/**
+ * After a decline: the cascade's next attempt (ADR 0053) — a new payment of the same order with
+ * its own trans_id, routed to the next MID of the mapping not tried yet — or undefined when the
+ * decline is final: its kind is not in the mapping's rule, the attempts are used up, or no other
+ * MID can take the payment. An unknown outcome never gets here (it stays PREPARE).
+ */
+async function nextAttempt(run: SaleRun, decision: Decision): Promise<SaleRun | undefined> {
+  if (decision.outcome !== 'declined') return undefined;
+  const { context, merchant, plan, payment, route } = run;
+  const attempt = payment.cascadeAttempt ?? 1;
+  const decline = cascadeDeclineOf(run.acquirer.explainDecline?.(decision.declineReason));
+  if (!cascades(route.cascade, decline, attempt, route.mappingMids)) return undefined;
+  const nowMs = Math.max(context.clock.nowMs(), payment.createdAtMs);
+  const next = newPayment(context, merchant, plan, nowMs);
+  next.cascadeOf = payment.cascadeOf ?? payment.transId;
+  next.cascadeAttempt = attempt + 1;
+  // The request's fingerprint stays the first attempt's: a replay of the request meets that one.
+  next.requestFingerprint = `${plan.fingerprint}#${attempt + 1}`;
+  try {
+    const nextRoute = await authorizingRoute(context, merchant, plan, next, nowMs, run.tried);
+    return saleRun(context, merchant, plan, next, nextRoute, new Set([...run.tried, nextRoute.midId]));
+  } catch (error) {
+    // No MID left, or the next one needs Appendix C parameters the request lacks: no attempt.
+    if (error instanceof ProtocolError && (isRoutingRefusal(error.name) || error.name === 'requestInvalid')) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/** An attempt followed by another is written as what it was, a decline, without what belongs
+ * to the payment's final attempt: the plan's companions, the recurring and card tokens. */
+function asIntermediate(payment: NewPayment): void {
+  payment.recurringToken = null;
+  payment.cardTokenCiphertext = null;
+}
+
+/** The merchant hears of the first attempt and of the final one (docs/protocol-notes.md,
+ * "Cascading"): the attempts between them are visible in GET_TRANS_DETAILS only. */
+function callsBack(payment: NewPayment, next: SaleRun | undefined): boolean {
+  return next === undefined || (payment.cascadeAttempt ?? 1) === 1;
 }
 
 const noCompanions: readonly PaymentCompanion[] = [];
@@ -253,8 +338,14 @@ async function prepareFirstSale(run: SaleRun, operation: PaymentOperation): Prom
   const authorize = () => authorizeSale(run, operation.operationId);
   const answer = await askAcquirer(context, payment.action, payment.transId, authorize);
   if (answer.outcome === 'unknown') return { payment };
-  if (answer.outcome === 'challenge') return beginChallenge(run, answer.kind, operation, true);
-  const finished = await finishOperation(context, payment, operation, answer, { merchantCallbackUrl: merchant.callbackUrl });
+  if (answer.outcome === 'challenge') return beginChallenge(run, answer, operation, true);
+  // Companions written with the PREPARE row belong to this attempt: it cannot hand them on.
+  const next = run.companions.length === 0 ? await nextAttempt(run, answer) : undefined;
+  // The bank's callback may have written the outcome first: then it is read back (finishAnswered).
+  const finished = await finishAnswered(context, payment, operation, answer, {
+    merchantCallbackUrl: merchant.callbackUrl, noCallback: !callsBack(payment, next),
+  });
+  if (next) return attemptAfterDecline(run, finished, next);
   return { payment: finished };
 }
 
@@ -307,6 +398,8 @@ function newPayment(context: PlatformContext, merchant: SaleMerchant, plan: Paym
     payeeCardMask: payeeCard ? maskFromParts(payeeCard.slice(0, 6), payeeCard.slice(-4), payeeCard.length) : null,
     payeeCardCiphertext: payeeCard ? context.vault.encrypt(payeeCard) : null,
     requestId: merchant.requestId ?? null,
+    callbackUrl: command.extras?.callbackUrl ?? null,
+    customData: command.extras?.customData ?? null,
   };
 }
 
@@ -325,6 +418,8 @@ interface SaleRun {
   nowMs: number;
   /** The plan's alsoWrite as storage rows. */
   companions: readonly PaymentCompanion[];
+  /** The MIDs this payment's cascade has tried, this attempt's included. */
+  tried: ReadonlySet<string>;
 }
 
 /** The plan's companions, and the route's limit holds unless the payment is declined at once
@@ -334,16 +429,16 @@ function withLimitHolds(run: SaleRun, status: string): readonly PaymentCompanion
   return [...run.companions, ...run.route.limitHolds];
 }
 
-function authorizeSale(
-  { acquirer, route, plan, kind, payment, nowMs }: SaleRun, operationId?: string,
-): Promise<AuthorizationAnswer> {
+function authorizeSale(run: SaleRun, operationId?: string): Promise<AuthorizationAnswer> {
+  const { acquirer, route, plan, kind, payment, nowMs } = run;
   const { command } = plan;
   return acquirer.authorize({
     transId: payment.transId,
     operationId,
     card: { number: command.cardNumber, expiryMonth: command.expiryMonth, expiryYear: command.expiryYear, cvv: command.cvv },
-    amountMinor: command.amountMinor,
-    currency: command.currency,
+    // What the MID charges: the order's amount, or its conversion when the MID takes it by exchange.
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
     capture: !command.isAuth,
     threeDsEnabled: route.threeDsEnabled && kind.cardholderPresent,
     parameters: command.parameters,
@@ -352,6 +447,8 @@ function authorizeSale(
     action: plan.action,
     payer: command.payer,
     payeeCardNumber: plan.payee?.cardNumber,
+    payee: plan.payee?.fields,
+    returnUrl: acquirer.challengesAtTheBank ? bankReturnUrlOf(run.context, payment.transId) : undefined,
   });
 }
 
@@ -371,39 +468,71 @@ async function recordFinalSale(run: SaleRun, decision: Decision, operation: Paym
   }
   operation.status = approved ? 'success' : 'fail';
   operation.declineReason = payment.declineReason;
-  const callbacks = [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl)];
-  const companions = withLimitHolds(run, payment.status);
+  const next = await nextAttempt(run, decision);
+  if (next) asIntermediate(payment);
+  const callbacks = callsBack(payment, next) ? [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl)] : [];
+  const companions = next ? noCompanions : withLimitHolds(run, payment.status);
   const inserted = await insertPayment(context.storage, payment, [operation], callbacks, companions);
   if (inserted === 'conflict') await throwConflict(run);
+  if (next) return attemptAfterDecline(run, payment, next);
   return { payment };
 }
 
-function saleOperation(transId: string, command: SaleCommand, nowMs: number, type?: string): PaymentOperation {
+/**
+ * The cascade's next attempt. Its route saw room in its MID's limits, but its write can still be
+ * refused when concurrent payments took that room meanwhile: then nothing of the attempt is
+ * written and the attempt just declined is the payment's final one — its decline is the answer,
+ * and the merchant gets its callback now if, as an attempt between the first and the last, it
+ * was written without one (ADR 0053).
+ */
+async function attemptAfterDecline(previous: SaleRun, declined: Payment, next: SaleRun): Promise<SaleOutcome> {
+  try {
+    return await attemptSale(next);
+  } catch (error) {
+    if (!(error instanceof LimitExceededError)) throw error;
+    const { context, merchant } = previous;
+    if ((declined.cascadeAttempt ?? 1) > 1) {
+      const nowMs = Math.max(context.clock.nowMs(), declined.updatedAtMs);
+      await insertCallback(context.storage, paymentCallbackRow(context, declined, nowMs, merchant.callbackUrl));
+    }
+    return { payment: declined };
+  }
+}
+
+function saleOperation(
+  transId: string, command: SaleCommand, amountMinor: number, nowMs: number, type?: string,
+): PaymentOperation {
   return {
     operationId: newId(nowMs), transId, type: type ?? (command.isAuth ? 'AUTH' : 'SALE'), status: 'waiting',
-    amountMinor: command.amountMinor, declineReason: null, createdAtMs: nowMs,
+    amountMinor, declineReason: null, createdAtMs: nowMs,
   };
 }
 
 /**
- * The cardholder must act: the payment waits in 3DS or REDIRECT with its CVV encrypted and a
- * deadline, and the merchant gets the redirect (and the spec's REDIRECT callback). A 3DS
+ * The cardholder must act: the payment waits in 3DS or REDIRECT with a deadline (and, for the
+ * emulated issuer, its CVV encrypted), and the merchant gets the redirect (and the spec's REDIRECT callback). A 3DS
  * sub-transaction comes before the SALE/AUTH one in the history, as the spec's example shows.
  */
 async function beginChallenge(
-  run: SaleRun, challengeKind: '3DS' | 'REDIRECT', operation: PaymentOperation, alreadyInserted: boolean,
+  run: SaleRun, answer: Extract<AuthorizationAnswer, { outcome: 'challenge' }>, operation: PaymentOperation,
+  alreadyInserted: boolean,
 ): Promise<SaleOutcome> {
   const { context, merchant, payment, plan } = run;
   const nowMs = payment.createdAtMs;
+  const challengeKind = answer.kind;
   payment.status = challengeKind;
-  const redirect = challengeRedirect(context, payment.transId, challengeKind);
+  // Pass-through: the cardholder goes to the bank's own page (it returns through bankReturnUrlOf).
+  const redirect = answer.redirect ?? challengeRedirect(context, payment.transId, challengeKind);
   const callbacks = [paymentCallbackRow(context, payment, nowMs, merchant.callbackUrl, redirect)];
   const challenge = {
     transId: payment.transId, kind: challengeKind, nowMs,
     expiresAtMs: nowMs + context.challengeTimeoutMs,
-    cvvCiphertext: context.vault.encrypt(plan.command.cvv.reveal()),
+    // Pass-through: the authorization request with the CVV has gone to the bank, which holds the
+    // challenge and decides; Kassa has no further use for the CVV and keeps none (ADR 0097).
+    cvvCiphertext: answer.redirect ? null : context.vault.encrypt(plan.command.cvv.reveal()),
   };
-  const threeDs = challengeKind === '3DS' ? [saleOperation(payment.transId, plan.command, nowMs, '3DS')] : [];
+  const threeDs = challengeKind === '3DS'
+    ? [saleOperation(payment.transId, plan.command, payment.amountMinor, nowMs, '3DS')] : [];
   if (alreadyInserted) {
     await beginChallengeOfPrepared(context.storage, challenge, operation.operationId, threeDs, callbacks);
     payment.operationLock = null;

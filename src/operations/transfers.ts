@@ -7,6 +7,7 @@ import { messages, validateFields, validateParameters, type FieldRule, type Requ
 import { missingParameterErrors } from './acquirer-parameters.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
+import { paymentExtrasOf, type PaymentExtras } from './payment-extras.ts';
 import { tokenCard } from './recurring.ts';
 import { orderAmountAndChannel, performSale, requestFingerprint, type SaleCommand, type SaleOutcome } from './sale.ts';
 
@@ -23,14 +24,15 @@ type Values = Record<string, string | undefined>;
 /** Table, amount, channel and Appendix C parameters, every problem reported at once. */
 function validateTransfer(
   context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields, action: string, rules: Record<string, FieldRule>,
-): { values: Values; amountMinor: number; parameters: Record<string, string> } {
+): { values: Values; amountMinor: number; parameters: Record<string, string>; extras: PaymentExtras } {
   const errors: FieldError[] = [];
   const values = validateFields(fields, rules, errors);
   const parameters = validateParameters(fields, errors) ?? {};
+  const extras = paymentExtrasOf(context, values, fields, errors);
   const amountMinor = orderAmountAndChannel(values, merchant, errors);
   errors.push(...missingParameterErrors(context.acquirer, action, parameters));
   if (errors.length > 0) throw requestInvalid(errors, messages.currency);
-  return { values, amountMinor, parameters };
+  return { values, amountMinor, parameters, extras };
 }
 
 function pick(values: Values, names: readonly string[]): Record<string, string> {
@@ -40,7 +42,9 @@ function pick(values: Values, names: readonly string[]): Record<string, string> 
 }
 
 /** The parts of a command every transfer fills the same way. */
-function commonCommand(values: Values, amountMinor: number, parameters: Record<string, string>) {
+function commonCommand(
+  { values, amountMinor, parameters, extras }: ReturnType<typeof validateTransfer>,
+) {
   return {
     orderId: values.order_id!,
     amountMinor,
@@ -54,6 +58,7 @@ function commonCommand(values: Values, amountMinor: number, parameters: Record<s
     parameters,
     isAuth: false,
     recurringInit: false,
+    extras,
   };
 }
 
@@ -61,9 +66,10 @@ function commonCommand(values: Values, amountMinor: number, parameters: Record<s
 export async function debit(
   context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
 ): Promise<SaleOutcome> {
-  const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'DEBIT', debitFields);
+  const validated = validateTransfer(context, merchant, fields, 'DEBIT', debitFields);
+  const { values } = validated;
   const command: SaleCommand = {
-    ...commonCommand(values, amountMinor, parameters),
+    ...commonCommand(validated),
     cardNumber: new Secret(values.card_number!),
     cvv: new Secret(values.card_cvv2!),
     expiryMonth: Number(values.card_exp_month),
@@ -98,8 +104,9 @@ export async function creditToCard(
 ): Promise<SaleOutcome> {
   // As for SALE: card data makes card_token ignored; card_token alone makes card_number optional.
   const usesToken = typeof fields.card_token === 'string' && fields.card_token !== '' && !fields.card_number;
-  const { values, amountMinor, parameters } = validateTransfer(
+  const validated = validateTransfer(
     context, merchant, fields, 'CREDIT2CARD', usesToken ? tokenCreditToCardFields : creditToCardFields);
+  const { values, parameters } = validated;
   let card: Pick<SaleCommand, 'cardNumber' | 'expiryMonth' | 'expiryYear'>;
   if (usesToken) {
     // 205005 unknown, 205007 another merchant's, 205006 expired — as for SALE.
@@ -111,7 +118,7 @@ export async function creditToCard(
   const expected = creditToCardHash(merchant.password, signed, merchant.hashDigest);
   if (!hashesMatch(expected, values.hash!)) throw new ProtocolError('hashInvalid');
   const command: SaleCommand = {
-    ...commonCommand(values, amountMinor, parameters),
+    ...commonCommand(validated),
     ...card,
     cvv: new Secret(''),
     termUrl: '',
@@ -130,9 +137,10 @@ export async function creditToCard(
 export async function cardToCard(
   context: PlatformContext, merchant: AuthenticatedMerchant, fields: RequestFields,
 ): Promise<SaleOutcome> {
-  const { values, amountMinor, parameters } = validateTransfer(context, merchant, fields, 'CARD2CARD', cardToCardFields);
+  const validated = validateTransfer(context, merchant, fields, 'CARD2CARD', cardToCardFields);
+  const { values } = validated;
   const command: SaleCommand = {
-    ...commonCommand(values, amountMinor, parameters),
+    ...commonCommand(validated),
     cardNumber: new Secret(values.payer_card_number!),
     cvv: new Secret(values.payer_card_cvv2!),
     expiryMonth: Number(values.payer_card_exp_month),

@@ -6,7 +6,7 @@ import { askAcquirer } from './acquirer-call.ts';
 import type { AuthenticatedMerchant } from './authenticate.ts';
 import type { PlatformContext } from './context.ts';
 import { connectorForPayment } from './routing.ts';
-import { finishOperation, newOperation } from './finish-operation.ts';
+import { finishAnswered, newOperation } from './finish-operation.ts';
 import { loadPaymentByTransId } from './load-payment.ts';
 import { cardSummaryOf } from './payment-facts.ts';
 
@@ -61,7 +61,7 @@ export async function voidLoadedPayment(context: PlatformContext, payment: Payme
   if (outcome.outcome === 'unknown') {
     return { result: 'unknown', payment: { ...payment, operationLock: operation.operationId }, atMs: nowMs };
   }
-  const after = await finishOperation(context, payment, operation, outcome);
+  const after = await finishAnswered(context, payment, operation, outcome);
   const declineReason = outcome.outcome === 'declined' ? outcome.declineReason : undefined;
   return { result: outcome.outcome, payment: after, declineReason, atMs: nowMs };
 }

@@ -63,6 +63,9 @@ export interface WatchOptions {
 /** A transaction that began before the watch (or the last read) may commit after it: rows are
  * read back this far, and those already shown skipped. */
 const lookBackMs = 5_000;
+/** An attempt row is written when its HTTP call ends (up to the attempt timeout after it began,
+ * the time it is stamped with): attempts are read back this far behind the newest one shown. */
+const attemptLookBackMs = 30_000;
 /** Bounds per read and on what is remembered. */
 const rowsPerReadMax = 200;
 const rememberedMax = 10_000;
@@ -103,11 +106,21 @@ async function forward(url: string, outboxId: string, fields: Record<string, unk
 interface WatchState {
   /** outbox id → trans_id of every callback shown (or committed before the watch began). */
   shown: Map<string, string>;
-  awaitingAttempt: Set<string>;
+  /** Callbacks shown whose delivery is not over: each later attempt (a retry) is shown too. */
+  watching: Set<string>;
+  /** Callbacks whose first attempt was shown. */
+  attempted: Set<string>;
   shownAttempts: Set<string>;
   /** Callbacks shown with their first attempt. */
   completed: number;
   sinceMs: number;
+  attemptsSinceMs: number;
+}
+
+/** Adds to a remembered set, forgetting the oldest entry at the bound. */
+function remember(set: Set<string>, value: string): void {
+  if (set.size >= rememberedMax) set.delete(set.values().next().value as string);
+  set.add(value);
 }
 
 async function showCommitted(
@@ -119,7 +132,7 @@ async function showCommitted(
     if (state.shown.has(row.outboxId)) continue;
     if (state.shown.size >= rememberedMax) state.shown.delete(state.shown.keys().next().value as string);
     state.shown.set(row.outboxId, row.transId);
-    state.awaitingAttempt.add(row.outboxId);
+    remember(state.watching, row.outboxId);
     state.sinceMs = Math.max(state.sinceMs, row.createdAtMs);
     const { fields, signed, verified } = signedFields(dependencies, row);
     // Shown first, forwarded after: a slow local receiver does not delay what is seen.
@@ -138,12 +151,23 @@ async function showCommitted(
 async function showAttempts(
   dependencies: Dependencies, state: WatchState, onEvent: (event: CallbackEvent) => void,
 ): Promise<void> {
-  const waiting = [...state.awaitingAttempt].slice(0, rowsPerReadMax);
-  for (const attempt of await attemptsOf(dependencies.storage, waiting, rowsPerReadMax)) {
+  // At most rowsPerReadMax callbacks a read; those read go to the back, so every one is reached.
+  const waiting = [...state.watching].slice(0, rowsPerReadMax);
+  for (const outboxId of waiting) {
+    state.watching.delete(outboxId);
+    state.watching.add(outboxId);
+  }
+  const attempts = await attemptsOf(dependencies.storage, waiting, state.attemptsSinceMs, rowsPerReadMax);
+  for (const attempt of attempts) {
     if (state.shownAttempts.has(attempt.attemptId)) continue;
-    if (state.shownAttempts.size >= rememberedMax) state.shownAttempts.clear();
-    state.shownAttempts.add(attempt.attemptId);
-    if (state.awaitingAttempt.delete(attempt.outboxId)) state.completed += 1;
+    remember(state.shownAttempts, attempt.attemptId);
+    state.attemptsSinceMs = Math.max(state.attemptsSinceMs, attempt.attemptedAtMs - attemptLookBackMs);
+    if (!state.attempted.has(attempt.outboxId)) {
+      remember(state.attempted, attempt.outboxId);
+      state.completed += 1;
+    }
+    // Delivered ends it; a failure is retried (or given up, which the next attempts never show).
+    if (attempt.outcome === 'delivered' || attempt.outcome === 'skipped') state.watching.delete(attempt.outboxId);
     onEvent({
       kind: 'attempt', outboxId: attempt.outboxId, transId: state.shown.get(attempt.outboxId) ?? '', url: attempt.url,
       outcome: attempt.outcome, statusCode: attempt.statusCode, answer: attempt.responseExcerpt,
@@ -157,8 +181,8 @@ export async function watchCallbacks(
   dependencies: Dependencies, options: WatchOptions, onEvent: (event: CallbackEvent) => void,
 ): Promise<void> {
   const state: WatchState = {
-    shown: new Map(), awaitingAttempt: new Set(), shownAttempts: new Set(), completed: 0,
-    sinceMs: dependencies.clock.nowMs(),
+    shown: new Map(), watching: new Set(), attempted: new Set(), shownAttempts: new Set(), completed: 0,
+    sinceMs: dependencies.clock.nowMs(), attemptsSinceMs: dependencies.clock.nowMs() - attemptLookBackMs,
   };
   // What is already committed is not news: remembered, not shown.
   const fromMs = state.sinceMs - lookBackMs;

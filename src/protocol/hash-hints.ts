@@ -103,6 +103,7 @@ const hints: Record<string, (fields: RequestFields) => HashHint> = {
     fields: { recurring_first_trans_id: text(fields, 'recurring_first_trans_id') },
     note: 'payer_email and card are those of the first payment (recurring_first_trans_id)',
   }),
+  RETRY: onPaymentHint,
   CAPTURE: onPaymentHint,
   CREDITVOID: onPaymentHint,
   VOID: onPaymentHint,
@@ -136,4 +137,35 @@ const hints: Record<string, (fields: RequestFields) => HashHint> = {
 export function hashHint(fields: RequestFields): HashHint | undefined {
   const action = text(fields, 'action');
   return Object.hasOwn(hints, action) ? hints[action](fields) : undefined;
+}
+
+/** What a 900003 request keeps for the console's signature explainer (docs/adr/0085). */
+export type HashTerms = Record<string, string>;
+
+const keptTerms = [
+  'action', 'client_key', 'payer_email', 'card_token', 'order_id', 'trans_id', 'schedule_id',
+  'recurring_first_trans_id', 'hash',
+] as const;
+const cardTermFields = ['card_number', 'payer_card_number'] as const;
+const termLengthMax = 256;
+
+/**
+ * The terms a refused request's formula takes, as it sent them: its e-mail, ids, card token and
+ * hash, and each card number reduced to first 6 and last 4 at once. Never the CVV, the whole card
+ * number or anything the formula does not take. Pure.
+ */
+export function hashTermsOf(fields: RequestFields): HashTerms {
+  const terms: HashTerms = {};
+  for (const name of keptTerms) {
+    const value = text(fields, name);
+    if (value !== '') terms[name] = value.slice(0, termLengthMax);
+  }
+  for (const name of cardTermFields) {
+    const digits = text(fields, name).replace(/\s/g, '');
+    if (/^\d{10,19}$/.test(digits)) {
+      terms[`${name}_first_6`] = digits.slice(0, 6);
+      terms[`${name}_last_4`] = digits.slice(-4);
+    }
+  }
+  return terms;
 }

@@ -1,5 +1,5 @@
 import type { Check, FieldRule } from '../../packages/sdk/src/field-rules.ts';
-import { actionFieldTables, type ActionName } from './action-fields.ts';
+import { actionFieldTables, customDataActions, customDataLimits, type ActionName } from './action-fields.ts';
 import { protocolErrors } from './errors.ts';
 
 /**
@@ -55,6 +55,15 @@ export function requestSchema(action: ActionName): Schema {
   }
   if (['SALE', 'DEBIT', 'CREDIT2CARD', 'CARD2CARD'].includes(action)) {
     properties.parameters = { type: 'object', additionalProperties: { type: 'string', maxLength: 1024 } };
+  }
+  if ((customDataActions as readonly string[]).includes(action)) {
+    properties.custom_data = {
+      type: 'object',
+      description: '5.6.x: sent as custom_data[key]=value, echoed in every callback of the payment; never card data',
+      maxProperties: customDataLimits.maxKeys,
+      propertyNames: { minLength: 1, maxLength: customDataLimits.maxKeyLength },
+      additionalProperties: { type: 'string', maxLength: customDataLimits.maxValueLength },
+    };
   }
   return { type: 'object', title: action, properties, required };
 }

@@ -24,6 +24,20 @@ export interface PaymentFacts {
   scheduleId?: string | null;
   /** Only for a successful payment made with req_token=Y. */
   cardToken?: string | null;
+  /** The payment was converted (ADR 0054): the rates and the original currency and amount. */
+  exchange?: { rate: string; rateBase: string | null; currency: string; amountMinor: number } | null;
+}
+
+/** The spec's exchange_* fields, "if the currency exchange has been applied for the payment". */
+function exchangeFields(facts: PaymentFacts): Body {
+  const { exchange } = facts;
+  if (!exchange) return {};
+  return {
+    exchange_rate: exchange.rate,
+    ...(exchange.rateBase ? { exchange_rate_base: exchange.rateBase } : {}),
+    exchange_currency: exchange.currency,
+    exchange_amount: formatAmount(exchange.amountMinor, exchange.currency),
+  };
 }
 
 /** recurring_token, schedule_id and card_token, in the spec's order, each only when present. */
@@ -74,6 +88,7 @@ export function saleResponse(facts: PaymentFacts, redirect?: RedirectFacts): Bod
   return {
     action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
     trans_date: facts.transDate, descriptor: facts.descriptor, ...recurringFields(facts), amount: amountOf(facts), currency: facts.currency,
+    ...exchangeFields(facts),
   };
 }
 
@@ -98,7 +113,7 @@ export function saleCallback(facts: PaymentFacts, redirect?: RedirectFacts): Bod
   return {
     action: facts.action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
     ...recurringFields(facts), card: facts.cardMask, card_expiration_date: facts.cardExpiry, trans_date: facts.transDate,
-    descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency,
+    descriptor: facts.descriptor, amount: amountOf(facts), currency: facts.currency, ...exchangeFields(facts),
   };
 }
 
@@ -202,6 +217,20 @@ export function voidUnknownResponse(facts: PaymentFacts): Body {
   };
 }
 
+/**
+ * The callback of an operation whose outcome is still unknown past the reconciler's deadline and
+ * now in front of an operator (docs/adr/0096): result `UNDEFINED` (5.6.x), status `PREPARE`
+ * (5.2.0: "final status will be sent in callback"), with the operation's own action and amount.
+ * Sent once; the normal final callback follows when the outcome becomes known.
+ */
+export function undefinedOutcomeCallback(facts: PaymentFacts, action: string, amountMinor: number): Body {
+  return {
+    action, result: unknownOutcomeResult, status: 'PREPARE', order_id: facts.orderId, trans_id: facts.transId,
+    trans_date: facts.transDate, amount: amountOf(facts, amountMinor), currency: facts.currency,
+    card: facts.cardMask, card_expiration_date: facts.cardExpiry,
+  };
+}
+
 /** CREDITVOID answers ACCEPTED at once; the result comes by callback. */
 export function creditvoidResponse(facts: PaymentFacts): Body {
   return { action: 'CREDITVOID', result: 'ACCEPTED', order_id: facts.orderId, trans_id: facts.transId };
@@ -251,7 +280,7 @@ export function statusResponse(action: 'GET_TRANS_STATUS' | 'GET_TRANS_STATUS_BY
   const body: Body = { action, result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId };
   if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
   if (facts.recurringToken) body.recurring_token = facts.recurringToken;
-  return body;
+  return { ...body, ...exchangeFields(facts) };
 }
 
 export interface SubTransaction {
@@ -261,8 +290,17 @@ export interface SubTransaction {
   amountMinor: number;
 }
 
+/** One attempt of a cascade (ADR 0053), as GET_TRANS_DETAILS lists them. */
+export interface CascadeAttempt {
+  transId: string;
+  status: string;
+  declineReason: string | null;
+  dateText: string;
+}
+
 export function detailsResponse(
   facts: PaymentFacts, payer: { name: string; mail: string; ip: string }, subTransactions: SubTransaction[],
+  attempts: CascadeAttempt[] = [],
 ): Body {
   const body: Body = {
     action: 'GET_TRANS_DETAILS', result: 'SUCCESS', status: facts.status, order_id: facts.orderId, trans_id: facts.transId,
@@ -271,8 +309,16 @@ export function detailsResponse(
   if (facts.status === 'DECLINED') body.decline_reason = facts.declineReason ?? '';
   if (facts.recurringToken) body.recurring_token = facts.recurringToken;
   if (facts.scheduleId) body.schedule_id = facts.scheduleId;
+  Object.assign(body, exchangeFields(facts));
   body.transactions = subTransactions.map((sub) => ({
     type: sub.type, status: sub.status, date: sub.dateText, amount: amountOf(facts, sub.amountMinor),
   }));
+  // Kassa's addition: every attempt of the payment's cascade, first first (docs/protocol-notes.md).
+  if (attempts.length > 1) {
+    body.cascade = attempts.map((attempt) => ({
+      trans_id: attempt.transId, status: attempt.status, date: attempt.dateText,
+      ...(attempt.status === 'DECLINED' ? { decline_reason: attempt.declineReason ?? '' } : {}),
+    }));
+  }
   return body;
 }

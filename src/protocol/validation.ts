@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { isLuhnValid } from '../domain/card.ts';
 import { currencyExponent } from '../domain/currencies.ts';
+import { customDataLimits } from '../../packages/sdk/src/action-fields.ts';
 import type { FieldRule } from '../../packages/sdk/src/field-rules.ts';
 import type { FieldError } from './errors.ts';
 
@@ -28,6 +29,8 @@ export const messages = {
   cardNumber: 'Invalid card number.',
   parameters: 'This value should be a key/value object.',
   recurringInitRequired: 'A schedule can be used only with recurring_init=Y.',
+  customDataCard: 'This value must not be a card number.',
+  tooMany: (limit: number) => `This collection should contain ${limit} elements or less.`,
   integer: 'This value should be of type integer.',
   positiveOrZero: 'This value should be either positive or zero.',
   dayOfMonth: 'This value should be between 1 and 31.',
@@ -201,4 +204,40 @@ export function validateParameters(fields: RequestFields, errors: FieldError[]):
     parameters[key] = value;
   }
   return parameters;
+}
+
+/** 5.6.x `custom_data[key]=value`: an object of strings within `customDataLimits`, echoed in
+ * callbacks, so a value that reads as a card number (Luhn-valid, 12–19 digits once spaces and
+ * dashes are gone) is refused: card data must never reach a callback. Never echoes a value. */
+export function validateCustomData(fields: RequestFields, errors: FieldError[]): Record<string, string> | undefined {
+  const raw = fields.custom_data;
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    errors.push({ field: 'custom_data', message: messages.parameters });
+    return undefined;
+  }
+  const entries = Object.entries(raw);
+  if (entries.length > customDataLimits.maxKeys) {
+    errors.push({ field: 'custom_data', message: messages.tooMany(customDataLimits.maxKeys) });
+    return undefined;
+  }
+  const customData: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    const field = `custom_data[${key.slice(0, customDataLimits.maxKeyLength)}]`;
+    if (typeof value !== 'string' || key === '' || key.length > customDataLimits.maxKeyLength) {
+      errors.push({ field, message: messages.invalid });
+    } else if (value.length > customDataLimits.maxValueLength) {
+      errors.push({ field, message: messages.tooLong(customDataLimits.maxValueLength) });
+    } else if (looksLikeCardNumber(value)) {
+      errors.push({ field, message: messages.customDataCard });
+    } else {
+      customData[key] = value;
+    }
+  }
+  return customData;
+}
+
+function looksLikeCardNumber(value: string): boolean {
+  const digits = value.replace(/[\s-]/g, '');
+  return /^\d{12,19}$/.test(digits) && isLuhnValid(digits);
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Storage } from './database.ts';
 
 /** A committed callback as `kassa listen` shows it, with what signing it needs. */
@@ -17,6 +18,7 @@ export interface WatchedCallback {
 export interface WatchedAttempt {
   attemptId: string;
   outboxId: string;
+  attemptedAtMs: number;
   url: string;
   statusCode: number | null;
   responseExcerpt: string | null;
@@ -43,7 +45,7 @@ export async function callbacksSince(
       'o.created_at_ms',
       'o.payload_json',
       'm.client_key',
-      'm.callback_url',
+      sql<string | null>`coalesce(o.callback_url, m.callback_url)`.as('callback_url'),
       'm.password_ciphertext',
       'm.hash_digest',
       'p.payer_email',
@@ -68,19 +70,26 @@ export async function callbacksSince(
   }));
 }
 
-/** The delivery attempts of these callbacks (at most `limit`). */
-export async function attemptsOf(storage: Storage, outboxIds: string[], limit: number): Promise<WatchedAttempt[]> {
+/** The delivery attempts of these callbacks begun at or after `sinceMs` (oldest first, at most
+ * `limit`): a window that moves with the attempts shown, so retries after many earlier attempts
+ * are still reached. */
+export async function attemptsOf(
+  storage: Storage, outboxIds: string[], sinceMs: number, limit: number,
+): Promise<WatchedAttempt[]> {
   if (outboxIds.length === 0) return [];
   const rows = await storage.db
     .selectFrom('callback_attempts')
     .selectAll()
     .where('outbox_id', 'in', outboxIds)
+    .where('attempted_at_ms', '>=', sinceMs)
     .orderBy('attempted_at_ms')
+    .orderBy('attempt_id')
     .limit(limit)
     .execute();
   return rows.map((row) => ({
     attemptId: row.attempt_id,
     outboxId: row.outbox_id,
+    attemptedAtMs: Number(row.attempted_at_ms),
     url: row.url,
     statusCode: row.status_code,
     responseExcerpt: row.response_excerpt,

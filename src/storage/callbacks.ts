@@ -1,5 +1,7 @@
 import { type Kysely, type QueryCreator, type Transaction, sql } from 'kysely';
 import type { DialectName, Storage } from './database.ts';
+import { callbacksCommitted } from './callback-signal.ts';
+import type { OutboxRow } from './payments.ts';
 import type { CallbackAttemptTable, Database } from './schema.ts';
 
 /**
@@ -66,13 +68,15 @@ function dueCallbacks(db: Executor, nowMs: number, limit: number, addressed: boo
         // statistics dated from a quiet moment; as a subplan it is an index look-up by trans_id.
         .limit(1).offset(0),
     )));
+  // The payment's own URL (5.6.x callback_url, on the row) or else the merchant's.
+  const url = sql<string | null>`coalesce(o.callback_url, m.callback_url)`;
   if (addressed) {
     query = query
-      .leftJoin('callback_url_blocks as b', 'b.url', 'm.callback_url')
-      .where('m.callback_url', 'is not', null).where('m.callback_url', '<>', '')
+      .leftJoin('callback_url_blocks as b', (join) => join.on('b.url', '=', url))
+      .where(url, 'is not', null).where(url, '<>', '')
       .where((eb) => eb.or([eb('b.blocked_until_ms', 'is', null), eb('b.blocked_until_ms', '<=', nowMs)]));
   } else {
-    query = query.where((eb) => eb.or([eb('m.callback_url', 'is', null), eb('m.callback_url', '=', '')]));
+    query = query.where((eb) => eb.or([eb(url, 'is', null), eb(url, '=', '')]));
   }
   return query.orderBy('o.next_attempt_at_ms').orderBy('o.outbox_id').limit(limit);
 }
@@ -108,8 +112,8 @@ export async function failUnaddressedCallbacks(db: Kysely<Database>, dialect: Di
 export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectName, request: ClaimRequest): Promise<ClaimedCallback[]> {
   const lease = { claimed_until_ms: request.leaseUntilMs, claim_token: request.claimToken };
   const details = ['o.outbox_id', 'o.trans_id', 'o.merchant_id', 'o.payload_json', 'o.attempt_count',
-    'm.callback_url', 'm.password_ciphertext', 'm.hash_digest', 'p.payer_email', 'p.card_bin',
-    'p.card_last_four'] as const;
+    sql<string | null>`coalesce(o.callback_url, m.callback_url)`.as('callback_url'), 'm.password_ciphertext',
+    'm.hash_digest', 'p.payer_email', 'p.card_bin', 'p.card_last_four'] as const;
   let rows;
   if (dialect === 'postgres') {
     rows = await db
@@ -117,7 +121,8 @@ export async function claimDueCallbacks(db: Kysely<Database>, dialect: DialectNa
         .forUpdate('o').skipLocked())
       .with('claimed', (creator) => creator.updateTable('outbox').set(lease)
         .from('candidates').whereRef('outbox.outbox_id', '=', 'candidates.outbox_id')
-        .returning(['outbox.outbox_id', 'outbox.trans_id', 'outbox.merchant_id', 'outbox.payload_json', 'outbox.attempt_count']))
+        .returning(['outbox.outbox_id', 'outbox.trans_id', 'outbox.merchant_id', 'outbox.payload_json', 'outbox.attempt_count',
+          'outbox.callback_url']))
       .selectFrom('claimed as o')
       .innerJoin('merchants as m', 'm.merchant_id', 'o.merchant_id')
       .leftJoin('payments as p', 'p.trans_id', 'o.trans_id')
@@ -292,7 +297,10 @@ export async function liftUrlBlocks(db: Executor, urls: string[], nowMs: number)
     .where('delivered_at_ms', 'is', null)
     .where('failed_at_ms', 'is', null)
     .where('next_attempt_at_ms', '>', nowMs)
-    .where('merchant_id', 'in', (eb) => eb.selectFrom('merchants').select('merchant_id').where('callback_url', 'in', distinct))
+    .where((eb) => eb.or([
+      eb('callback_url', 'in', distinct),
+      eb('merchant_id', 'in', eb.selectFrom('merchants').select('merchant_id').where('callback_url', 'in', distinct)),
+    ]))
     .execute();
   return removed.filter((row) => row.blocked_until_ms !== null && Number(row.blocked_until_ms) > nowMs).map((row) => row.url);
 }
@@ -399,4 +407,27 @@ export async function requeueCallback(storage: Storage, outboxId: string, nowMs:
     .where('outbox_id', '=', outboxId).where('topic', '=', 'callback')
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** A copy of a callback row queued as a new one (`kassa trigger callback-…`, sandbox): same
+ * payment, body and URL, its own id, due at `dueAtMs`, never attempted. False if none. */
+export async function queueCallbackCopy(
+  storage: Storage, outboxId: string, copy: { outboxId: string; nowMs: number; dueAtMs: number },
+): Promise<boolean> {
+  const row = await storage.db.selectFrom('outbox').selectAll()
+    .where('outbox_id', '=', outboxId).where('topic', '=', 'callback').executeTakeFirst();
+  if (!row) return false;
+  await storage.db.insertInto('outbox').values({
+    outbox_id: copy.outboxId, topic: 'callback', merchant_id: row.merchant_id, trans_id: row.trans_id,
+    payload_json: row.payload_json, created_at_ms: copy.nowMs, next_attempt_at_ms: copy.dueAtMs, delivered_at_ms: null,
+    callback_url: row.callback_url ?? null,
+  }).execute();
+  return true;
+}
+
+/** A callback row written on its own, for a payment already written (a cascade whose next
+ * attempt could not be written: its previous attempt becomes the payment's final one). */
+export async function insertCallback(storage: Storage, row: OutboxRow): Promise<void> {
+  await storage.db.insertInto('outbox').values(row).execute();
+  callbacksCommitted([row]);
 }

@@ -10,15 +10,19 @@ export interface NewChallenge {
   kind: '3DS' | 'REDIRECT';
   nowMs: number;
   expiresAtMs: number;
-  cvvCiphertext: string;
+  /** The CVV, held for the authorization after the cardholder's step; null when the bank already
+   * has it (3-D Secure pass-through: nothing is kept, docs/adr/0097). */
+  cvvCiphertext: string | null;
 }
 
-/** Inside the transaction that puts the payment into 3DS/REDIRECT: the challenge and the held CVV. */
+/** Inside the transaction that puts the payment into 3DS/REDIRECT: the challenge and the held
+ * CVV, if any. */
 export async function saveChallenge(transaction: Transaction<Database>, challenge: NewChallenge): Promise<void> {
   await transaction.insertInto('challenges').values({
     trans_id: challenge.transId, kind: challenge.kind, failed_attempts: 0,
     expires_at_ms: challenge.expiresAtMs, created_at_ms: challenge.nowMs,
   }).execute();
+  if (challenge.cvvCiphertext === null) return;
   await transaction.insertInto('card_secrets').values({
     trans_id: challenge.transId, cvv_ciphertext: challenge.cvvCiphertext, erase_after_ms: challenge.expiresAtMs,
   }).execute();

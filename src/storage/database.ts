@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { CompiledQuery, type Driver, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrateToLatest, missingMigrations } from './migrations.ts';
@@ -53,6 +53,22 @@ export function sqliteFilePath(dataDirectory: string): string {
  * query afresh, which the profile showed as ~0.3 ms of a SALE; the queries are a small fixed
  * set, so a bounded cache removes that cost. */
 const preparedStatementsMax = 256;
+
+/**
+ * Every SQLite transaction begins IMMEDIATE: it takes the write lock at BEGIN, waiting up to the
+ * busy timeout for another process (the CLI, a second server). A deferred one that read first
+ * and then wrote could not wait: when another process had written meanwhile, SQLite answers
+ * "database is locked" at once (seen as 900500s in the two-server limits race test).
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
+}
 
 function withStatementCache(file: SqliteDatabase.Database) {
   const statements = new Map<string, SqliteDatabase.Statement>();
@@ -246,7 +262,7 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   // (recovery): truncating it past 64 MiB bounds that start-up read, whatever the write history.
   file.pragma('journal_size_limit = 67108864');
   file.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(file) }) });
   await migrateToLatest(db);
   const batcher = new WriteBatcher(db);
   return {

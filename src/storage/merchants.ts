@@ -23,7 +23,12 @@ export interface MerchantSettings {
   holidays?: string[];
   /** The digest of its hashes, requests and callbacks: md5 (default) or sha256 (5.6.x). */
   hashDigest?: HashDigest;
+  /** How SALE-like answers report an unknown bank outcome (ADR 0067): `success` — 5.2.0's
+   * SUCCESS with status PREPARE, the default — or `undefined` — 5.6.x's UNDEFINED, status PREPARE. */
+  unknownResult?: UnknownResult;
 }
+
+export type UnknownResult = 'success' | 'undefined';
 
 export interface MerchantRecord extends MerchantSettings {
   merchantId: string;
@@ -55,6 +60,7 @@ function fromRow(row: Selectable<MerchantTable>): MerchantRecord {
     hashLockedUntilMs: Number(row.hash_locked_until_ms),
     routingRevision: Number(row.routing_revision),
     hashDigest: row.hash_digest === 'sha256' ? 'sha256' : 'md5',
+    unknownResult: row.unknown_result === 'undefined' ? 'undefined' : 'success',
   };
 }
 
@@ -90,6 +96,7 @@ async function insertMerchantRow(
     ...(merchant.refundDays !== undefined ? { refund_days: merchant.refundDays } : {}),
     ...(merchant.holidays !== undefined ? { holidays_json: JSON.stringify(merchant.holidays) } : {}),
     ...(merchant.hashDigest !== undefined ? { hash_digest: merchant.hashDigest } : {}),
+    ...(merchant.unknownResult !== undefined ? { unknown_result: merchant.unknownResult } : {}),
     created_at_ms: merchant.createdAtMs,
     updated_at_ms: merchant.createdAtMs,
   }).execute();
@@ -169,6 +176,7 @@ async function updateMerchantRow(
     ...(settings.refundDays !== undefined ? { refund_days: settings.refundDays } : {}),
     ...(settings.holidays !== undefined ? { holidays_json: JSON.stringify(settings.holidays) } : {}),
     ...(settings.hashDigest !== undefined ? { hash_digest: settings.hashDigest } : {}),
+    ...(settings.unknownResult !== undefined ? { unknown_result: settings.unknownResult } : {}),
     updated_at_ms: nowMs,
   }).where('merchant_id', '=', merchantId).executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;

@@ -408,6 +408,41 @@ const migrations: Record<string, Migration> = {
       await routeExistingMerchants(db);
       },
     },
+  '0021_cascading': {
+    // Cascading (ADR 0053): each mapping's cascade rule (NULL: the default rule), and on each
+    // payment the first attempt of its cascade (NULL: it is the first or only one) and its number.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('merchant_mappings').addColumn('cascade_json', 'text').execute();
+      await db.schema.alterTable('payments').addColumn('cascade_of', 'text').execute();
+      await db.schema.alterTable('payments')
+        .addColumn('cascade_attempt', 'integer', (column) => column.notNull().defaultTo(1))
+        .execute();
+      await db.schema.createIndex('payments_cascade_of').on('payments').column('cascade_of').execute();
+    },
+  },
+  '0022_exchange': {
+    // Currency exchange (ADR 0054): the operator's rates as a history (the newest row of a pair
+    // is its rate; a NULL rate removes it), the platform's base currency, the currencies a MID
+    // takes by exchange, and on each payment the exchange it was made with.
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('exchange_rates')
+        .addColumn('rate_id', 'text', (column) => column.primaryKey())
+        .addColumn('from_currency', 'text', (column) => column.notNull())
+        .addColumn('to_currency', 'text', (column) => column.notNull())
+        .addColumn('rate', 'text')
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createTable('routing_settings')
+        .addColumn('name', 'text', (column) => column.primaryKey())
+        .addColumn('value', 'text')
+        .execute();
+      await db.schema.alterTable('mids').addColumn('exchange_currencies_json', 'text').execute();
+      for (const column of ['exchange_rate', 'exchange_rate_base', 'exchange_currency']) {
+        await db.schema.alterTable('payments').addColumn(column, 'text').execute();
+      }
+      await db.schema.alterTable('payments').addColumn('exchange_amount_minor', 'bigint').execute();
+    },
+  },
   '0030_payment_request_ids': {
     // The X-Request-Id of the request that created a payment, so an operator can go from a
     // payment to every log line of its request (docs/adr/0061). Named in the ops branch's block
@@ -422,6 +457,40 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('merchants')
         .addColumn('hash_digest', 'text', (column) => column.notNull().defaultTo('md5'))
         .execute();
+    },
+  },
+  '0041_payment_callback_url_custom_data': {
+    // 5.6.x per-request fields (docs/adr/0075): a payment's own callback URL (every callback of
+    // it goes there, the outbox row carries it so the dispatcher needs no payments join) and its
+    // custom_data, echoed in every callback. NULL for 5.2.0 requests, which stay as they were.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('payments').addColumn('callback_url', 'text').execute();
+      await db.schema.alterTable('payments').addColumn('custom_data_json', 'text').execute();
+      await db.schema.alterTable('outbox').addColumn('callback_url', 'text').execute();
+    },
+  },
+  '0042_api_requests': {
+    // `kassa logs tail` (docs/adr/0079): the sandbox's record of merchants' API requests, errors
+    // included — the action, the answer and ids, never a request field that could carry card data.
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('api_requests')
+        .addColumn('entry_id', 'text', (column) => column.primaryKey())
+        .addColumn('request_id', 'text', (column) => column.notNull())
+        .addColumn('client_key', 'text')
+        .addColumn('action', 'text')
+        .addColumn('method', 'text', (column) => column.notNull())
+        .addColumn('path', 'text', (column) => column.notNull())
+        .addColumn('remote_ip', 'text', (column) => column.notNull())
+        .addColumn('result', 'text', (column) => column.notNull())
+        .addColumn('status', 'text')
+        .addColumn('error_code', 'integer')
+        .addColumn('error_message', 'text')
+        .addColumn('invalid_fields', 'text')
+        .addColumn('trans_id', 'text')
+        .addColumn('duration_ms', 'integer', (column) => column.notNull())
+        .addColumn('created_at_ms', 'bigint', (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex('api_requests_by_time').on('api_requests').columns(['created_at_ms']).execute();
     },
   },
   '0050_console': {
@@ -515,6 +584,63 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('schedule_bindings_due_in_order').on('schedule_bindings')
         .columns(['status', 'next_due_on', 'binding_id']).execute();
       await db.schema.dropIndex('schedule_bindings_due').execute();
+    },
+  },
+  '0102_schedule_binding_claims': {
+    // Scheduler nodes claim due bindings in batches with a lease, so two nodes split a renewal
+    // day's work instead of racing for the same bindings (docs/adr/0102). The lease only
+    // divides work: exactly once is still the UNIQUE (binding_id, due_on) charge row.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('schedule_bindings').addColumn('claimed_until_ms', 'bigint').execute();
+    },
+  },
+  '0080_limit_take_function': {
+    // PostgreSQL: a payment with limits took each limit's shard in its own round trip inside a
+    // transaction (BEGIN, SAVEPOINT and UPDATE per limit, the holds, COMMIT), holding the shard
+    // rows' locks across all of them, so concurrent payments of one MID queued on the rows.
+    // This function takes one shard per limit, in the order given, inside the payment's single
+    // statement; it raises when a shard has no room, which undoes the whole statement, and the
+    // caller falls back to the transactional path (storage/routing-limits.ts).
+    async up(db: Kysely<any>) {
+      if ((await dialectOf(db)) !== 'postgres') return;
+      await sql`CREATE FUNCTION kassa_take_limit_shards(
+            limit_ids text[], window_keys text[], shards integer[], amounts bigint[], shares bigint[])
+          RETURNS TABLE (taken_limit_id text, taken_window_key text, taken_shard integer, taken_minor bigint)
+          LANGUAGE plpgsql AS $$
+          BEGIN
+            FOR i IN 1 .. coalesce(array_length(limit_ids, 1), 0) LOOP
+              UPDATE limit_counters c SET used_minor = c.used_minor + amounts[i]
+                WHERE c.limit_id = limit_ids[i] AND c.window_key = window_keys[i] AND c.shard = shards[i]
+                  AND c.used_minor + amounts[i] <= shares[i];
+              IF NOT FOUND THEN
+                RAISE EXCEPTION 'limit shard has no room' USING ERRCODE = 'KL001';
+              END IF;
+              taken_limit_id := limit_ids[i];
+              taken_window_key := window_keys[i];
+              taken_shard := shards[i];
+              taken_minor := amounts[i];
+              RETURN NEXT;
+            END LOOP;
+          END $$`.execute(db);
+    },
+  },
+  '0081_merchant_unknown_result': {
+    // docs/adr/0067: a merchant may ask for the 5.6.x UNDEFINED result when a SALE-like answer's
+    // bank outcome is unknown; every merchant so far keeps 5.2.0's SUCCESS with status PREPARE.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('merchants')
+        .addColumn('unknown_result', 'text', (column) => column.notNull().defaultTo('success'))
+        .execute();
+    },
+  },
+  '0085_api_request_hash_terms': {
+    // The signature explainer's "pick a recent refused one" (docs/adr/0085): a 900003 answer
+    // keeps the terms its formula takes (e-mail, card first 6 and last 4, ids, the given hash;
+    // never the PASSWORD, the whole card number or the CVV), sandbox only, for the log's 24 hours.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('api_requests').addColumn('hash_terms_json', 'text').execute();
+      await db.schema.createIndex('api_requests_by_error').on('api_requests')
+        .columns(['error_code', 'created_at_ms']).execute();
     },
   },
 };
@@ -646,8 +772,13 @@ class InCodeMigrationProvider implements MigrationProvider {
  * schemas unless told which one, and would then skip creating ours. On PostgreSQL `db` must be
  * schema-scoped (schema-scoped-migrations.ts), so no other schema's tables are read at all. */
 export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<void> {
+  // Unordered: branches are given blocks of names (0040–0049, 0050–0059 …) and land in any
+  // order, so a database already at 0070 must still get a 0041 that lands later. Kysely would
+  // otherwise refuse to open it ("corrupted migrations"). Every migration is independent of the
+  // ones numbered after it (each adds its own tables and columns).
   const migrator = new Migrator({
-    db, provider: new InCodeMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}),
+    db, provider: new InCodeMigrationProvider(), allowUnorderedMigrations: true,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');

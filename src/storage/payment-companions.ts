@@ -23,14 +23,16 @@ export type PaymentCompanion =
   /** The payment's share of its MID's and mapping's limits (storage/routing-limits.ts). */
   | { kind: 'limit-holds'; transId: string; reservations: readonly LimitReservation[] };
 
+/** `paymentFinal`: the payment is written with its outcome (not PREPARE first): a scheduled
+ * charge's binding lease is then given up with it (see recordCharge). */
 export async function writeCompanions(
-  transaction: Transaction<Database>, companions: readonly PaymentCompanion[],
+  transaction: Transaction<Database>, companions: readonly PaymentCompanion[], paymentFinal: boolean,
 ): Promise<void> {
   for (const companion of companions) {
     switch (companion.kind) {
       case 'card-token': await insertCardToken(transaction, companion.row); break;
       case 'schedule-binding': await insertBinding(transaction, companion.row); break;
-      case 'schedule-charge': await recordCharge(transaction, companion.row, companion.progress); break;
+      case 'schedule-charge': await recordCharge(transaction, companion.row, companion.progress, paymentFinal); break;
       case 'challenge': await saveChallenge(transaction, companion.challenge); break;
       case 'limit-holds': await reserveLimits(transaction, companion.transId, companion.reservations); break;
     }

@@ -2,11 +2,14 @@ import { CompiledQuery, type Kysely, type Transaction, sql } from 'kysely';
 import type { Database, OutboxTable, PaymentOperationTable, PaymentTable } from './schema.ts';
 import { callbacksCommitted } from './callback-signal.ts';
 import { isUniqueViolation } from './dialect-errors.ts';
+import { idList } from './id-list.ts';
 import type { Storage } from './database.ts';
-import type {
-  NewPayment, OperationStatus, Payment, PaymentOperation, PaymentStatus,
+import {
+  openStatuses, type NewPayment, type OperationStatus, type Payment, type PaymentOperation, type PaymentStatus,
 } from '../domain/payment.ts';
-import { releaseLimitHolds } from './routing-limits.ts';
+import {
+  fitsOneShardEach, limitHoldsFromTakeText, limitShardFullCode, limitTakeParameters, releaseLimitHolds,
+} from './routing-limits.ts';
 import { writeCompanions, type PaymentCompanion } from './payment-companions.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -112,6 +115,8 @@ const newPaymentColumns = [
   'term_url_3ds', 'term_url_target', 'recurring_init', 'descriptor', 'decline_reason', 'request_fingerprint',
   'operation_lock', 'settled_at_ms', 'created_at_ms', 'updated_at_ms', 'recurring_token', 'card_token_ciphertext',
   'schedule_id', 'source_trans_id', 'payee_json', 'payee_card_mask', 'payee_card_ciphertext', 'mid_id', 'request_id',
+  'callback_url', 'custom_data_json',
+  'cascade_of', 'cascade_attempt', 'exchange_rate', 'exchange_rate_base', 'exchange_currency', 'exchange_amount_minor',
 ];
 
 /** A NewPayment as the row's values, straight into the parameter list (no row object between). */
@@ -126,6 +131,9 @@ function pushNewPayment(parameters: unknown[], payment: NewPayment): void {
     payment.requestFingerprint, payment.operationLock, payment.settledAtMs, payment.createdAtMs, payment.updatedAtMs,
     payment.recurringToken, payment.cardTokenCiphertext, payment.scheduleId, payment.sourceTransId, payment.payeeJson,
     payment.payeeCardMask, payment.payeeCardCiphertext, payment.midId ?? null, payment.requestId,
+    payment.callbackUrl ?? null, payment.customData ? JSON.stringify(payment.customData) : null,
+    payment.cascadeOf ?? null, payment.cascadeAttempt ?? 1, payment.exchange?.rate ?? null,
+    payment.exchange?.rateBase ?? null, payment.exchange?.currency ?? null, payment.exchange?.amountMinor ?? null,
   );
 }
 
@@ -168,8 +176,9 @@ export async function insertPayment(
   companions: readonly PaymentCompanion[] = [],
 ): Promise<'inserted' | 'conflict'> {
   try {
-    if (storage.dialect === 'postgres' && companions.length === 0 && outbox.length > 0) {
-      await storage.db.executeQuery(paymentInOneStatement(payment, operations, outbox));
+    if (storage.dialect === 'postgres' && operations.length > 0 && (await insertedInOneStatement(
+      storage, payment, operations, outbox, companions,
+    ))) {
       callbacksCommitted(outbox);
       return 'inserted';
     }
@@ -190,7 +199,7 @@ export async function insertPayment(
         if (statement) await transaction.executeQuery(CompiledQuery.raw(statement.text, statement.parameters));
         else await transaction.insertInto('outbox').values(outbox).execute();
       }
-      if (companions.length > 0) await writeCompanions(transaction, companions);
+      if (companions.length > 0) await writeCompanions(transaction, companions, !openStatuses.has(payment.status));
     });
     callbacksCommitted(outbox);
     return 'inserted';
@@ -200,41 +209,130 @@ export async function insertPayment(
   }
 }
 
-/** PostgreSQL: the payment, its operations and its callbacks as one statement. */
-function paymentInOneStatement(
-  payment: NewPayment, operations: readonly PaymentOperation[], outbox: OutboxRow[],
-): CompiledQuery {
+/**
+ * PostgreSQL's hot case: the payment, its operations, its callbacks and its limit holds (or, for
+ * a scheduled charge, its charge row and binding) as one statement (no BEGIN/COMMIT round
+ * trips, and the limit shards' row locks held only while it
+ * runs). False when the payment's companions need a transaction, or when a limit shard the read
+ * chose has no room after all (`limitShardFullCode`, the whole statement undone): the
+ * transactional path then writes it, spreading over the shards if it must.
+ */
+async function insertedInOneStatement(
+  storage: Storage, payment: NewPayment, operations: readonly PaymentOperation[], outbox: OutboxRow[],
+  companions: readonly PaymentCompanion[],
+): Promise<boolean> {
+  if (companions.length > 1 || (companions.length === 0 && outbox.length === 0)) return false;
+  const holds = companions[0];
+  if (holds?.kind === 'schedule-charge') {
+    await scheduledChargeInOneStatement(storage, payment, operations, outbox, holds);
+    return true;
+  }
+  if (holds !== undefined && (holds.kind !== 'limit-holds' || !fitsOneShardEach(holds.reservations))) return false;
   const parameters: unknown[] = [];
   const { paymentText, operationsText } = newPaymentInserts('postgres', payment, operations, parameters);
-  const outboxInsert = insertInto('postgres', 'outbox', outbox, parameters.length + 1);
-  if (!outboxInsert) throw new Error('the callbacks of one payment must have one shape');
-  for (const parameter of outboxInsert.parameters) parameters.push(parameter);
-  return CompiledQuery.raw(oneStatementText(paymentText, operationsText, outboxInsert.text), parameters);
+  const outboxInsert = outbox.length > 0 ? insertInto('postgres', 'outbox', outbox, parameters.length + 1) : undefined;
+  if (outbox.length > 0 && !outboxInsert) throw new Error('the callbacks of one payment must have one shape');
+  if (outboxInsert) for (const parameter of outboxInsert.parameters) parameters.push(parameter);
+  const holdsText = holds ? limitHoldsFromTakeText(parameters.length + 1) : '';
+  if (holds) parameters.push(...limitTakeParameters(holds.reservations));
+  const outboxText = outboxInsert?.text ?? '';
+  const text = oneStatementText([paymentText, operationsText, outboxText, holdsText], () => {
+    // The holds select from the inserted payment, so its unique keys are checked before any
+    // shard is locked, as in the transactional path.
+    const ctes = [
+      `"inserted_payment" as (${paymentText}${holds ? ' returning "trans_id"' : ''})`,
+      `"inserted_operations" as (${operationsText})`,
+    ];
+    if (holds && outboxText) ctes.push(`"inserted_callbacks" as (${outboxText})`);
+    return `with ${ctes.join(', ')} ${holds ? holdsText : outboxText}`;
+  });
+  try {
+    await storage.db.executeQuery(CompiledQuery.raw(text, parameters));
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === limitShardFullCode) return false;
+    throw error;
+  }
+}
+
+/**
+ * A scheduled charge on PostgreSQL: the payment, its operations and callbacks, the charge row
+ * and the binding's progress (its lease given up if the payment is final) in one statement. The charge row selects from
+ * the inserted payment and the binding's update from the inserted charge, so the parts run in
+ * the transactional path's order — the payment's unique keys, then the charge's, then the
+ * binding's row lock — and two nodes making the same charge queue on the first key rather than
+ * deadlock. A second charge of the same (binding, due date) fails on its key and the whole
+ * statement is undone.
+ */
+async function scheduledChargeInOneStatement(
+  storage: Storage, payment: NewPayment, operations: readonly PaymentOperation[], outbox: OutboxRow[],
+  charge: Extract<PaymentCompanion, { kind: 'schedule-charge' }>,
+): Promise<void> {
+  const parameters: unknown[] = [];
+  const { paymentText, operationsText } = newPaymentInserts('postgres', payment, operations, parameters);
+  const outboxInsert = outbox.length > 0 ? insertInto('postgres', 'outbox', outbox, parameters.length + 1) : undefined;
+  if (outbox.length > 0 && !outboxInsert) throw new Error('the callbacks of one payment must have one shape');
+  if (outboxInsert) for (const parameter of outboxInsert.parameters) parameters.push(parameter);
+  const chargeText = scheduledChargeText(parameters.length + 1);
+  const { row, progress } = charge;
+  parameters.push(
+    row.charge_id, row.binding_id, row.schedule_id, row.due_on, row.series_index, row.created_at_ms,
+    progress.nextDueOn, progress.completed ? 'completed' : 'active', progress.nowMs, !openStatuses.has(payment.status),
+  );
+  const outboxText = outboxInsert?.text ?? '';
+  const text = oneStatementText([paymentText, operationsText, outboxText, chargeText], () => {
+    const ctes = [
+      `"inserted_payment" as (${paymentText} returning "trans_id")`, `"inserted_operations" as (${operationsText})`,
+    ];
+    if (outboxText) ctes.push(`"inserted_callbacks" as (${outboxText})`);
+    return `with ${ctes.join(', ')}, ${chargeText}`;
+  });
+  await storage.db.executeQuery(CompiledQuery.raw(text, parameters));
+}
+
+const scheduledChargeTexts = new Map<number, string>();
+
+/** The charge row and the binding's progress, placeholders from `first` (in the order pushed above). */
+function scheduledChargeText(first: number): string {
+  let text = scheduledChargeTexts.get(first);
+  if (text !== undefined) return text;
+  const placeholders = Array.from({ length: 10 }, (_, index) => `$${first + index}`);
+  const [
+    chargeId, bindingId, scheduleId, dueOn, seriesIndex, createdAtMs, nextDueOn, status, nowMs, final,
+  ] = placeholders;
+  // INSERT … SELECT does not type its parameters from the columns, hence the casts.
+  text = `"inserted_charge" as (insert into "schedule_charges" ("charge_id", "binding_id", "schedule_id", "due_on", `
+    + `"series_index", "trans_id", "created_at_ms") select ${chargeId}::text, ${bindingId}::text, ${scheduleId}::text, `
+    + `${dueOn}::text, ${seriesIndex}::integer, "trans_id", ${createdAtMs}::bigint from "inserted_payment" `
+    + 'returning "binding_id") '
+    + `update "schedule_bindings" set "charges_made" = "charges_made" + 1, "last_index" = ${seriesIndex}::integer, `
+    + `"next_due_on" = ${nextDueOn}, "status" = ${status}, "updated_at_ms" = ${nowMs}, `
+    + `"claimed_until_ms" = case when ${final}::boolean then null else "claimed_until_ms" end `
+    + 'where "binding_id" = (select "binding_id" from "inserted_charge")';
+  if (scheduledChargeTexts.size >= insertShapesPerTableMax) scheduledChargeTexts.clear();
+  scheduledChargeTexts.set(first, text);
+  return text;
 }
 
 /** The combined text, made once per shape: a text built afresh per SALE (~2 KB) had to be
  * hashed and compared in full by every Map look-up on the way (the prepared-statement name);
- * the same string object is hashed once. Bounded as the insert shapes are. */
-const oneStatementTexts = new Map<string, Map<string, Map<string, string>>>();
+ * the parts are the same string objects every time, each hashed once. Bounded as the insert
+ * shapes are. */
+interface TextTree { text?: string; next: Map<string, TextTree> }
+const oneStatementTexts: TextTree = { next: new Map() };
 
-function oneStatementText(paymentText: string, operationsText: string, outboxText: string): string {
-  let byOperations = oneStatementTexts.get(paymentText);
-  if (byOperations === undefined) {
-    if (oneStatementTexts.size >= insertShapesPerTableMax) oneStatementTexts.clear();
-    oneStatementTexts.set(paymentText, byOperations = new Map());
+function oneStatementText(parts: readonly string[], build: () => string): string {
+  let node = oneStatementTexts;
+  for (const part of parts) {
+    let child = node.next.get(part);
+    if (child === undefined) {
+      if (node.next.size >= insertShapesPerTableMax) node.next.clear();
+      node.next.set(part, child = { next: new Map() });
+    }
+    node = child;
   }
-  let byOutbox = byOperations.get(operationsText);
-  if (byOutbox === undefined) {
-    if (byOperations.size >= insertShapesPerTableMax) byOperations.clear();
-    byOperations.set(operationsText, byOutbox = new Map());
-  }
-  let text = byOutbox.get(outboxText);
-  if (text === undefined) {
-    text = `with "inserted_payment" as (${paymentText}), "inserted_operations" as (${operationsText}) ${outboxText}`;
-    if (byOutbox.size >= insertShapesPerTableMax) byOutbox.clear();
-    byOutbox.set(outboxText, text);
-  }
-  return text;
+  node.text ??= build();
+  return node.text;
 }
 
 export async function findOpenPaymentOfOrder(db: Executor, merchantId: string, orderId: string): Promise<PaymentRow | undefined> {
@@ -265,6 +363,16 @@ export function paymentFromRow(row: PaymentRow): Payment {
     createdAtMs: Number(row.created_at_ms), updatedAtMs: Number(row.updated_at_ms),
     recurringToken: row.recurring_token ?? null, cardTokenCiphertext: row.card_token_ciphertext ?? null,
     scheduleId: row.schedule_id ?? null, sourceTransId: row.source_trans_id ?? null, midId: row.mid_id ?? null,
+    callbackUrl: row.callback_url ?? null,
+    customData: row.custom_data_json ? JSON.parse(row.custom_data_json) as Record<string, string> : null,
+    cascadeOf: row.cascade_of ?? null,
+    cascadeAttempt: row.cascade_attempt === undefined ? 1 : Number(row.cascade_attempt),
+    exchange: row.exchange_rate
+      ? {
+        rate: row.exchange_rate, rateBase: row.exchange_rate_base ?? null, currency: row.exchange_currency!,
+        amountMinor: Number(row.exchange_amount_minor),
+      }
+      : null,
   };
 }
 
@@ -304,6 +412,18 @@ export async function loadLatestPaymentOfOrder(
     .orderBy('created_at_ms', 'desc').orderBy('trans_id', 'desc')
     .limit(1).executeTakeFirst();
   return row && paymentFromRow(row);
+}
+
+/** Every attempt of a cascade (ADR 0053), first first: the first attempt and those naming it. */
+export async function loadCascadeAttempts(
+  storage: Storage, merchantId: string, firstTransId: string,
+): Promise<Payment[]> {
+  const rows = await storage.db.selectFrom('payments').selectAll()
+    .where('merchant_id', '=', merchantId)
+    .where((where) => where.or([where('trans_id', '=', firstTransId), where('cascade_of', '=', firstTransId)]))
+    .orderBy('cascade_attempt')
+    .execute();
+  return rows.map(paymentFromRow);
 }
 
 export async function loadOperations(storage: Storage, transId: string): Promise<PaymentOperation[]> {
@@ -572,6 +692,18 @@ export async function recordChargeback(
 /** For the cardholder-facing pages, which know a transaction by a signed link, not a merchant. */
 export async function findPaymentAnyMerchant(db: Executor, transId: string): Promise<PaymentRow | undefined> {
   return db.selectFrom('payments').selectAll().where('trans_id', '=', transId).executeTakeFirst();
+}
+
+/** Payments by trans_id, whichever merchant's, in one read (the scheduler's batch): those found. */
+export async function loadPaymentsAnyMerchant(
+  storage: Storage, transIds: readonly string[],
+): Promise<Map<string, Payment>> {
+  const found = new Map<string, Payment>();
+  if (transIds.length === 0) return found;
+  const rows = await storage.db.selectFrom('payments').selectAll()
+    .where('trans_id', 'in', idList(storage.dialect, [...new Set(transIds)])).execute();
+  for (const row of rows) found.set(row.trans_id, paymentFromRow(row));
+  return found;
 }
 
 /** Whether any payment of this merchant carries the recurring token (stored lower-case): tells

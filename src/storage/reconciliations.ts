@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
+import { callbacksCommitted } from './callback-signal.ts';
 import type { Storage } from './database.ts';
+import type { OutboxRow } from './payments.ts';
 
 /** Sub-transactions whose acquirer outcome can be unknown, and what holds the payment for each. */
 const authorizationTypes = ['SALE', 'AUTH', 'DEBIT', 'TRANSFER', 'CREDIT'] as const;
@@ -21,6 +23,8 @@ export interface UnknownOperation {
   payerEmail: string;
   /** The MID that processed the payment (routing); null for payments from before routing. */
   midId: string | null;
+  /** When it was put in front of an operator; null while it is not (yet). */
+  operatorNeededAtMs: number | null;
 }
 
 export interface CandidateQuery {
@@ -55,6 +59,7 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
       'p.card_expiry',
       'p.payer_email',
       'p.mid_id',
+      'r.operator_needed_at_ms',
     ])
     .where('o.status', '=', 'waiting')
     .where('o.created_at_ms', '<=', query.createdBeforeMs)
@@ -93,6 +98,8 @@ export async function findUnknownOperations(storage: Storage, query: CandidateQu
     cardExpiry: row.card_expiry,
     payerEmail: row.payer_email,
     midId: row.mid_id ?? null,
+    operatorNeededAtMs: row.operator_needed_at_ms === null || row.operator_needed_at_ms === undefined
+      ? null : Number(row.operator_needed_at_ms),
   }));
 }
 
@@ -135,13 +142,12 @@ export async function claimUnknownOperation(
   return claimed !== undefined;
 }
 
-/** The inquiry did not tell: ask again at `nextInquiryAtMs`; `operatorNeededAtMs` puts it on the
- * operator's list (kept from the first time). Conditional on this node's lease. */
+/** The inquiry did not tell: ask again at `nextInquiryAtMs`. Conditional on this node's lease. */
 export async function recordInquiryUnknown(
   storage: Storage,
   operationId: string,
   token: string,
-  update: { answer: string; nextInquiryAtMs: number; operatorNeededAtMs: number | null },
+  update: { answer: string; nextInquiryAtMs: number },
 ): Promise<void> {
   await storage.db
     .updateTable('reconciliations')
@@ -151,11 +157,52 @@ export async function recordInquiryUnknown(
       last_answer: update.answer.slice(0, 500),
       claimed_until_ms: null,
       claim_token: null,
-      operator_needed_at_ms: sql`coalesce(operator_needed_at_ms, ${update.operatorNeededAtMs})`,
     })
     .where('operation_id', '=', operationId)
     .where('claim_token', '=', token)
     .execute();
+}
+
+/**
+ * Still unknown past the deadline: the operation goes on the operator's list and the merchant's
+ * UNDEFINED callback goes to the outbox, in one transaction, only if this write is the one that
+ * put it there (conditional on this node's lease and on `operator_needed_at_ms` still being
+ * empty), so the callback is written once per escalation however many nodes or runs try.
+ * Records the inquiry as recordInquiryUnknown does. true when it escalated now.
+ */
+export async function recordEscalation(
+  storage: Storage,
+  operationId: string,
+  token: string,
+  update: { answer: string; nextInquiryAtMs: number; operatorNeededAtMs: number },
+  callback: OutboxRow,
+): Promise<boolean> {
+  const escalated = await storage.write(async (transaction) => {
+    const marked = await transaction
+      .updateTable('reconciliations')
+      .set({ operator_needed_at_ms: update.operatorNeededAtMs })
+      .where('operation_id', '=', operationId)
+      .where('claim_token', '=', token)
+      .where('operator_needed_at_ms', 'is', null)
+      .executeTakeFirst();
+    const now = Number(marked.numUpdatedRows) === 1;
+    if (now) await transaction.insertInto('outbox').values(callback).execute();
+    await transaction
+      .updateTable('reconciliations')
+      .set({
+        inquiry_count: sql`inquiry_count + 1`,
+        next_inquiry_at_ms: update.nextInquiryAtMs,
+        last_answer: update.answer.slice(0, 500),
+        claimed_until_ms: null,
+        claim_token: null,
+      })
+      .where('operation_id', '=', operationId)
+      .where('claim_token', '=', token)
+      .execute();
+    return now;
+  });
+  if (escalated) callbacksCommitted([callback]);
+  return escalated;
 }
 
 /** The outcome is written (or was, by someone else): the record is closed. Inserts one when an

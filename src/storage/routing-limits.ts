@@ -84,6 +84,47 @@ export async function reserveLimits(
   await transaction.executeQuery(rawStatement(transaction, text, holds));
 }
 
+/** The SQLSTATE `kassa_take_limit_shards` raises (migration 0080) when a shard has no room. */
+export const limitShardFullCode = 'KL001';
+
+/** True when every reservation could come from the one shard the read chose for it: the case
+ * PostgreSQL writes inside the payment's single statement. */
+export function fitsOneShardEach(reservations: readonly LimitReservation[]): boolean {
+  return reservations.every((reservation) =>
+    reservation.amountMinor <= shardShareMinor(reservation.limitMinor, reservation.preferredShard));
+}
+
+const takeTexts = new Map<number, string>();
+
+/** PostgreSQL: the holds insert that takes one shard per limit as it runs (in limit id order,
+ * as `reserveLimits` does, so the two paths lock rows in one order), its placeholders from
+ * `first`. It selects from the statement's "inserted_payment", so the payment is written first. */
+export function limitHoldsFromTakeText(first: number): string {
+  let text = takeTexts.get(first);
+  if (text === undefined) {
+    const [ids, windows, shards, amounts, shares] = [0, 1, 2, 3, 4].map((offset) => `$${first + offset}`);
+    text = 'insert into "limit_holds" ("trans_id", "limit_id", "window_key", "shard", "amount_minor") '
+      + 'select p."trans_id", t.taken_limit_id, t.taken_window_key, t.taken_shard, t.taken_minor '
+      + `from "inserted_payment" p cross join lateral kassa_take_limit_shards(${ids}::text[], ${windows}::text[], `
+      + `${shards}::integer[], ${amounts}::bigint[], ${shares}::bigint[]) t`;
+    if (takeTexts.size >= 256) takeTexts.clear();
+    takeTexts.set(first, text);
+  }
+  return text;
+}
+
+/** The five arrays `limitHoldsFromTakeText` takes, in limit id order. */
+export function limitTakeParameters(reservations: readonly LimitReservation[]): unknown[] {
+  const ordered = [...reservations].sort((a, b) => (a.limitId < b.limitId ? -1 : a.limitId > b.limitId ? 1 : 0));
+  return [
+    ordered.map((reservation) => reservation.limitId),
+    ordered.map((reservation) => reservation.windowKey),
+    ordered.map((reservation) => reservation.preferredShard),
+    ordered.map((reservation) => reservation.amountMinor),
+    ordered.map((reservation) => shardShareMinor(reservation.limitMinor, reservation.preferredShard)),
+  ];
+}
+
 /**
  * One conditional UPDATE of one shard. On PostgreSQL an UPDATE that waited for a concurrent
  * writer and then found its condition false still holds that row's lock (EvalPlanQual locks

@@ -1,5 +1,8 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { LimitWindow, MappingConfig, MidConfig, RoutingLimit, ThreeDsMode } from '../domain/routing.ts';
+import type {
+  CascadeRule, LimitWindow, MappingConfig, MidConfig, RoutingLimit, ThreeDsMode,
+} from '../domain/routing.ts';
+import { pairKey, type ExchangeTable } from '../domain/exchange.ts';
 import type { Storage } from './database.ts';
 import { merchantsChangedHere } from './merchant-cache.ts';
 import { rawStatement } from './routing-limits.ts';
@@ -21,6 +24,8 @@ export interface StoredMid extends MidConfig {
 export interface RoutingSnapshot {
   mapping: MappingConfig | undefined;
   midsById: Map<string, StoredMid>;
+  /** The operator's current rates and base currency (ADR 0054). */
+  exchange: ExchangeTable;
 }
 
 function limitFromRow(row: RoutingLimitTable): RoutingLimit {
@@ -43,6 +48,7 @@ export function midFromRow(row: MidTable, limits: RoutingLimit[]): StoredMid {
     brands: JSON.parse(row.brands_json),
     currencies: JSON.parse(row.currencies_json),
     settlementCurrency: row.settlement_currency,
+    exchangeCurrencies: row.exchange_currencies_json ? JSON.parse(row.exchange_currencies_json) : [],
     threeDsMode: row.three_ds_mode as ThreeDsMode,
     requireDayLimit: Number(row.require_day_limit) === 1,
     limits,
@@ -61,6 +67,7 @@ export function mappingFromRow(row: MerchantMappingTable, limits: RoutingLimit[]
     midIds: JSON.parse(row.mid_ids_json),
     requireDayLimit: Number(row.require_day_limit) === 1,
     limits,
+    ...(row.cascade_json ? { cascade: JSON.parse(row.cascade_json) as CascadeRule } : {}),
   };
 }
 
@@ -87,7 +94,8 @@ export async function loadRoutingSnapshot(storage: Storage, merchantId: string):
     .where('merchant_id', '=', merchantId)
     .where('protocol', '=', s2sCardProtocol)
     .executeTakeFirst();
-  if (!mappingRow) return { mapping: undefined, midsById: new Map() };
+  const exchange = await loadExchangeTable(storage);
+  if (!mappingRow) return { mapping: undefined, midsById: new Map(), exchange };
   const midIds = JSON.parse(mappingRow.mid_ids_json) as string[];
   const midRows =
     midIds.length === 0 ? [] : await storage.db.selectFrom('mids').selectAll().where('mid_id', 'in', midIds).execute();
@@ -95,7 +103,23 @@ export async function loadRoutingSnapshot(storage: Storage, merchantId: string):
   return {
     mapping: mappingFromRow(mappingRow, limits.get(`mapping:${mappingRow.mapping_id}`) ?? []),
     midsById: new Map(midRows.map((row) => [row.mid_id, midFromRow(row, limits.get(`mid:${row.mid_id}`) ?? [])])),
+    exchange,
   };
+}
+
+export const baseCurrencySetting = 'exchange.baseCurrency';
+
+/** The current rate of every pair (its newest row; a NULL rate removed it) and the base currency. */
+export async function loadExchangeTable(storage: Storage): Promise<ExchangeTable> {
+  const rows = await storage.db.selectFrom('exchange_rates').selectAll().orderBy('rate_id').execute();
+  const rates = new Map<string, string>();
+  for (const row of rows) {
+    if (row.rate === null) rates.delete(pairKey(row.from_currency, row.to_currency));
+    else rates.set(pairKey(row.from_currency, row.to_currency), row.rate);
+  }
+  const base = await storage.db.selectFrom('routing_settings').selectAll()
+    .where('name', '=', baseCurrencySetting).executeTakeFirst();
+  return { baseCurrency: base?.value ?? null, rates };
 }
 
 export async function loadMid(storage: Storage, midIdOrName: string): Promise<StoredMid | undefined> {
@@ -177,6 +201,9 @@ export interface RoutingWrite {
   limits?: { owner: 'mid' | 'mapping'; ownerId: string; limit: RoutingLimit }[];
   /** Limits removed, by id. */
   removedLimitIds?: string[];
+  /** New rates (a history row each; `rate: null` removes the pair) and the base currency. */
+  rates?: { rateId: string; from: string; to: string; rate: string | null }[];
+  baseCurrency?: string | null;
   nowMs: number;
 }
 
@@ -192,6 +219,7 @@ function midRow(mid: StoredMid, nowMs: number): MidTable {
     brands_json: JSON.stringify(mid.brands),
     currencies_json: JSON.stringify(mid.currencies),
     settlement_currency: mid.settlementCurrency,
+    exchange_currencies_json: JSON.stringify(mid.exchangeCurrencies ?? []),
     three_ds_mode: mid.threeDsMode,
     require_day_limit: mid.requireDayLimit ? 1 : 0,
     enabled: mid.enabled ? 1 : 0,
@@ -209,6 +237,7 @@ function mappingRow(mapping: MappingConfig, nowMs: number): MerchantMappingTable
     mid_ids_json: JSON.stringify(mapping.midIds),
     require_day_limit: mapping.requireDayLimit ? 1 : 0,
     enabled: mapping.enabled ? 1 : 0,
+    cascade_json: mapping.cascade ? JSON.stringify(mapping.cascade) : null,
     created_at_ms: nowMs,
     updated_at_ms: nowMs,
   };
@@ -254,6 +283,17 @@ export async function writeRoutingChange(
           created_at_ms: write.nowMs,
         })
         .onConflict((conflict) => conflict.column('limit_id').doUpdateSet({ amount_minor: limit.amountMinor }))
+        .execute();
+    }
+    for (const rate of write.rates ?? []) {
+      await transaction.insertInto('exchange_rates').values({
+        rate_id: rate.rateId, from_currency: rate.from, to_currency: rate.to, rate: rate.rate,
+        created_at_ms: write.nowMs,
+      }).execute();
+    }
+    if (write.baseCurrency !== undefined) {
+      await transaction.insertInto('routing_settings').values({ name: baseCurrencySetting, value: write.baseCurrency })
+        .onConflict((conflict) => conflict.column('name').doUpdateSet({ value: write.baseCurrency ?? null }))
         .execute();
     }
     for (const change of changes) {

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import type { Storage } from './database.ts';
+import { idList } from './id-list.ts';
 import type { Database, ScheduleBindingTable, ScheduleChargeTable, ScheduleTable } from './schema.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -96,71 +97,150 @@ export async function bindingsOfSchedule(
   return rows.map((row) => ({ sourceTransId: row.source_trans_id, status: row.status }));
 }
 
-/** Where a scan of due bindings stopped: the next page starts after this (date, binding). */
-export interface DueCursor {
-  dueOn: string;
-  bindingId: string;
+/** A due binding as the runner gets it: the binding's row and its schedule's. */
+export type DueBinding = BindingRow & { schedule: ScheduleRow };
+
+/** What one claim asks for: bindings due by `today` (the platform's day), free or with a lease
+ * expired by `nowMs`, leased until `leaseUntilMs` (both on the wall clock). */
+export interface BindingClaim {
+  today: string;
+  nowMs: number;
+  leaseUntilMs: number;
+  limit: number;
 }
 
-/** Active bindings whose next date has come, of schedules neither paused nor deleted, in
- * (next_due_on, binding_id) order from `after`: a page read from the index in that order
- * (schedule_bindings_due_in_order), never a sort of every due row. */
-export async function dueBindings(
-  db: Executor, today: string, limit: number, after?: DueCursor,
-): Promise<(BindingRow & { schedule: ScheduleRow })[]> {
-  let query = db.selectFrom('schedule_bindings as b')
-    .innerJoin('schedules as s', 's.schedule_id', 'b.schedule_id')
-    .selectAll('b')
-    .select([
-      's.name', 's.interval_unit', 's.interval_length', 's.day_of_month', 's.payments_count', 's.delays', 's.paused',
-      's.resumed_on', 's.deleted_at_ms', sql<number>`s.created_at_ms`.as('schedule_created_at_ms'),
-    ])
-    .where('b.status', '=', 'active').where('b.next_due_on', '<=', today)
-    .where('s.paused', '=', 0).where('s.deleted_at_ms', 'is', null);
-  if (after) {
-    query = query.where((where) => where.or([
-      where('b.next_due_on', '>', after.dueOn),
-      where.and([where('b.next_due_on', '=', after.dueOn), where('b.binding_id', '>', after.bindingId)]),
-    ]));
+const scheduleColumns = [
+  'name', 'interval_unit', 'interval_length', 'day_of_month', 'payments_count', 'delays', 'paused', 'resumed_on',
+  'deleted_at_ms',
+] as const;
+
+/**
+ * Claims up to `limit` due bindings — active, next date come, schedule neither paused nor
+ * deleted, not leased by another node — oldest date first, in one write: the lease is set in
+ * the statement that picks them. On PostgreSQL one UPDATE over a SKIP LOCKED pick, so two nodes
+ * claiming at once get different bindings without waiting on each other; on SQLite writes are
+ * serialized, so the pick and the lease in one write transaction cannot be split either.
+ * The pick reads the (status, next_due_on, binding_id) index in order (schedule_bindings_due_in_order),
+ * and the update finds the picked rows by key (`= any(array(…))`: a join to the pick was planned
+ * as a scan of every binding per claim).
+ */
+export async function claimDueBindings(storage: Storage, claim: BindingClaim): Promise<DueBinding[]> {
+  const rows = storage.dialect === 'postgres'
+    ? await claimOnPostgres(storage, claim)
+    : await storage.write(async (transaction) => {
+      const picked = await transaction.selectFrom('schedule_bindings as b')
+        .innerJoin('schedules as s', 's.schedule_id', 'b.schedule_id')
+        .selectAll('b').select(scheduleColumns.map((column) => `s.${column}` as const))
+        .select(sql<number>`s.created_at_ms`.as('schedule_created_at_ms'))
+        .where('b.status', '=', 'active').where('b.next_due_on', '<=', claim.today)
+        .where((where) => where.or([
+          where('b.claimed_until_ms', 'is', null), where('b.claimed_until_ms', '<=', claim.nowMs),
+        ]))
+        .where('s.paused', '=', 0).where('s.deleted_at_ms', 'is', null)
+        .orderBy('b.next_due_on').orderBy('b.binding_id').limit(claim.limit)
+        .execute();
+      if (picked.length > 0) {
+        await transaction.updateTable('schedule_bindings').set({ claimed_until_ms: claim.leaseUntilMs })
+          .where('binding_id', 'in', idList(storage.dialect, picked.map((row) => row.binding_id))).execute();
+      }
+      return picked.map((row) => ({ ...row, claimed_until_ms: claim.leaseUntilMs }));
+    });
+  return rows.map(dueBindingOf).sort((left, right) => (left.next_due_on === right.next_due_on
+    ? compareText(left.binding_id, right.binding_id) : compareText(left.next_due_on, right.next_due_on)));
+}
+
+type ClaimedRow = BindingRow & Pick<ScheduleRow, (typeof scheduleColumns)[number]> & { schedule_created_at_ms: number };
+
+async function claimOnPostgres(storage: Storage, claim: BindingClaim): Promise<ClaimedRow[]> {
+  const returned = sql.join(scheduleColumns.map((column) => sql.ref(`s.${column}`)));
+  const { rows } = await sql<ClaimedRow>`
+    update schedule_bindings as b set claimed_until_ms = ${claim.leaseUntilMs}
+    from schedules as s
+    where s.schedule_id = b.schedule_id and b.binding_id = any(array(
+      select d.binding_id from schedule_bindings as d
+      inner join schedules as ds on ds.schedule_id = d.schedule_id
+      where d.status = 'active' and d.next_due_on <= ${claim.today}
+        and (d.claimed_until_ms is null or d.claimed_until_ms <= ${claim.nowMs})
+        and ds.paused = 0 and ds.deleted_at_ms is null
+      order by d.next_due_on, d.binding_id
+      limit ${claim.limit}
+      for update of d skip locked
+    ))
+    returning b.*, ${returned}, s.created_at_ms as schedule_created_at_ms`.execute(storage.db);
+  return rows;
+}
+
+function compareText(left: string, right: string): number {
+  if (left === right) return 0;
+  return left < right ? -1 : 1;
+}
+
+function dueBindingOf(row: ClaimedRow): DueBinding {
+  const {
+    name, interval_unit, interval_length, day_of_month, payments_count, delays, paused, resumed_on, deleted_at_ms,
+    schedule_created_at_ms, ...binding
+  } = row;
+  return {
+    ...binding,
+    schedule: {
+      schedule_id: binding.schedule_id, merchant_id: binding.merchant_id, name, interval_unit, interval_length,
+      day_of_month, payments_count, delays, paused, resumed_on, deleted_at_ms, created_at_ms: schedule_created_at_ms,
+      updated_at_ms: schedule_created_at_ms,
+    },
+  };
+}
+
+/** Gives up this node's lease on bindings it claimed and did not move on (held, waiting, not
+ * reached before the run's bound or an error): any node may claim them on its next run. A
+ * lease another node took since (this one expired) is left alone. */
+export async function releaseBindingClaims(
+  storage: Storage, claims: readonly { bindingId: string; leaseUntilMs: number }[],
+): Promise<void> {
+  const byLease = new Map<number, string[]>();
+  for (const claim of claims) {
+    const ids = byLease.get(claim.leaseUntilMs) ?? [];
+    ids.push(claim.bindingId);
+    byLease.set(claim.leaseUntilMs, ids);
   }
-  const rows = await query.orderBy('b.next_due_on').orderBy('b.binding_id').limit(limit).execute();
-  return rows.map((row) => {
-    const { name, interval_unit, interval_length, day_of_month, payments_count, delays, paused, resumed_on, deleted_at_ms, schedule_created_at_ms, ...binding } = row;
-    return {
-      ...(binding as BindingRow),
-      schedule: {
-        schedule_id: binding.schedule_id, merchant_id: binding.merchant_id, name, interval_unit, interval_length, day_of_month,
-        payments_count, delays, paused, resumed_on, deleted_at_ms, created_at_ms: schedule_created_at_ms, updated_at_ms: schedule_created_at_ms,
-      },
-    };
-  });
+  for (const [leaseUntilMs, ids] of byLease) {
+    await storage.db.updateTable('schedule_bindings').set({ claimed_until_ms: null })
+      .where('binding_id', 'in', idList(storage.dialect, ids)).where('claimed_until_ms', '=', leaseUntilMs).execute();
+  }
 }
 
 /** Moves a binding's next date forward (dates skipped by a pause), only if nobody else did. */
-export async function moveNextDue(db: Executor, bindingId: string, fromDueOn: string, toDueOn: string, lastIndex: number, nowMs: number): Promise<void> {
-  await db.updateTable('schedule_bindings').set({ next_due_on: toDueOn, last_index: lastIndex, updated_at_ms: nowMs })
+export async function moveNextDue(
+  storage: Storage, bindingId: string, fromDueOn: string, toDueOn: string, lastIndex: number, nowMs: number,
+): Promise<void> {
+  await storage.db.updateTable('schedule_bindings')
+    .set({ next_due_on: toDueOn, last_index: lastIndex, updated_at_ms: nowMs, claimed_until_ms: null })
     .where('binding_id', '=', bindingId).where('next_due_on', '=', fromDueOn).where('status', '=', 'active').execute();
 }
 
-export async function endBinding(db: Executor, bindingId: string, status: 'ended' | 'completed', nowMs: number): Promise<void> {
-  await db.updateTable('schedule_bindings').set({ status, updated_at_ms: nowMs })
+export async function endBinding(
+  storage: Storage, bindingId: string, status: 'ended' | 'completed', nowMs: number,
+): Promise<void> {
+  await storage.db.updateTable('schedule_bindings').set({ status, updated_at_ms: nowMs, claimed_until_ms: null })
     .where('binding_id', '=', bindingId).where('status', '=', 'active').execute();
 }
 
 /**
  * In the transaction that writes the scheduled payment: the charge row (UNIQUE (binding_id,
  * due_on) — a second runner's insert fails here and its whole transaction, payment included,
- * rolls back) and the binding's progress.
+ * rolls back) and the binding's progress. With a final payment the node's lease on the binding
+ * is given up here; a PREPARE written before the bank call keeps it, so no other node takes the
+ * binding's next date while this one is still asking the bank (the runner gives it up after).
  */
 export async function recordCharge(
   transaction: Transaction<Database>, charge: ScheduleChargeTable,
-  progress: { nextDueOn: string; completed: boolean; nowMs: number },
+  progress: { nextDueOn: string; completed: boolean; nowMs: number }, paymentFinal: boolean,
 ): Promise<void> {
   await transaction.insertInto('schedule_charges').values(charge).execute();
   await transaction.updateTable('schedule_bindings')
     .set({
       charges_made: sql`charges_made + 1`, last_index: charge.series_index, next_due_on: progress.nextDueOn,
       status: progress.completed ? 'completed' : 'active', updated_at_ms: progress.nowMs,
+      ...(paymentFinal ? { claimed_until_ms: null } : {}),
     })
     .where('binding_id', '=', charge.binding_id).execute();
 }

@@ -32,6 +32,9 @@ export interface MerchantTable {
   routing_revision: Generated<number>;
   /** `md5` or `sha256`: the digest of every formula for this merchant (migration 0040). */
   hash_digest: Generated<string>;
+  /** `success` (5.2.0) or `undefined` (5.6.x): how a SALE-like answer reports an unknown bank
+   * outcome (migration 0081, docs/adr/0067). */
+  unknown_result: Generated<string>;
 }
 
 export interface PaymentTable {
@@ -93,6 +96,19 @@ export interface PaymentTable {
   payee_card_ciphertext?: string | null;
   /** The MID that processed the payment (migration 0020); NULL: the default MID. */
   mid_id?: string | null;
+  /** 5.6.x `callback_url` of the request that made it (migration 0041); NULL: the merchant's. */
+  callback_url?: string | null;
+  /** 5.6.x `custom_data[...]` as sent (JSON object of strings), echoed in every callback. */
+  custom_data_json?: string | null;
+  /** Cascading (migration 0021): the trans_id of the cascade's first attempt; NULL on that one. */
+  cascade_of?: string | null;
+  /** The attempt's number in its cascade, 1 for the first (and for every payment before 0021). */
+  cascade_attempt?: number;
+  /** Currency exchange (migration 0022): the rates used and the original currency and amount. */
+  exchange_rate?: string | null;
+  exchange_rate_base?: string | null;
+  exchange_currency?: string | null;
+  exchange_amount_minor?: number | null;
 }
 
 /** A card token (req_token=Y): looked up by a keyed fingerprint of the token, never stored
@@ -145,6 +161,9 @@ export interface ScheduleBindingTable {
   last_index: number;
   /** The next due date the runner looks at (YYYY-MM-DD). */
   next_due_on: string;
+  /** Claimed by a scheduler node until then (wall-clock ms; null: free). Divides work between
+   * nodes; exactly once is the charge row's unique key. */
+  claimed_until_ms?: number | null;
   created_at_ms: number;
   updated_at_ms: number;
 }
@@ -181,6 +200,29 @@ export interface PaymentOperationTable {
   updated_at_ms: number;
 }
 
+/** One API request as `kassa logs tail` shows it (migration 0042, sandbox only): never a field
+ * that could carry card data — ids, the action, the answer's result and error. */
+export interface ApiRequestTable {
+  entry_id: string;
+  request_id: string;
+  client_key: string | null;
+  action: string | null;
+  method: string;
+  path: string;
+  remote_ip: string;
+  result: string;
+  status: string | null;
+  error_code: number | null;
+  error_message: string | null;
+  /** JSON list of field names the validation refused. */
+  invalid_fields: string | null;
+  trans_id: string | null;
+  duration_ms: number;
+  created_at_ms: number;
+  /** A 900003 answer only: the terms its formula takes, JSON (docs/adr/0085); else null. */
+  hash_terms_json: string | null;
+}
+
 export interface OutboxTable {
   outbox_id: string;
   /** What the row asks for; today only 'callback'. */
@@ -202,6 +244,9 @@ export interface OutboxTable {
   last_error?: string | null;
   /** Set when delivery was given up; `kassa callbacks resend` queues it again. */
   failed_at_ms?: number | null;
+  /** The payment's own callback URL (5.6.x `callback_url`, migration 0041), copied at write
+   * time; NULL (or absent): the merchant's URL, read at send time. */
+  callback_url?: string | null;
 }
 
 export interface CallbackAttemptTable {
@@ -336,11 +381,27 @@ export interface MidTable {
   brands_json: string;
   currencies_json: string;
   settlement_currency: string;
+  /** The currencies it takes by exchange into its settlement currency (JSON); NULL: none. */
+  exchange_currencies_json?: string | null;
   three_ds_mode: string;
   require_day_limit: number;
   enabled: number;
   created_at_ms: number;
   updated_at_ms: number;
+}
+
+export interface ExchangeRateTable {
+  rate_id: string;
+  from_currency: string;
+  to_currency: string;
+  /** NULL: the pair's rate was removed. */
+  rate: string | null;
+  created_at_ms: number;
+}
+
+export interface RoutingSettingTable {
+  name: string;
+  value: string | null;
 }
 
 export interface MerchantMappingTable {
@@ -351,6 +412,8 @@ export interface MerchantMappingTable {
   mid_ids_json: string;
   require_day_limit: number;
   enabled: number;
+  /** The cascade rule (JSON, ADR 0053); NULL: the default rule. */
+  cascade_json?: string | null;
   created_at_ms: number;
   updated_at_ms: number;
 }
@@ -394,6 +457,8 @@ export interface Database {
   reconciliations: ReconciliationTable;
   mids: MidTable;
   merchant_mappings: MerchantMappingTable;
+  exchange_rates: ExchangeRateTable;
+  routing_settings: RoutingSettingTable;
   routing_limits: RoutingLimitTable;
   limit_counters: LimitCounterTable;
   limit_holds: LimitHoldTable;
@@ -402,6 +467,7 @@ export interface Database {
   card_secrets: CardSecretTable;
   merchants: MerchantTable;
   payments: PaymentTable;
+  api_requests: ApiRequestTable;
   payment_operations: PaymentOperationTable;
   outbox: OutboxTable;
   callback_attempts: CallbackAttemptTable;

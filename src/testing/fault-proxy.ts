@@ -18,19 +18,51 @@ export type ProxyFault =
   | 'resetBefore'
   /** Forwards, lets the upstream commit, then resets the connection: the answer is lost. */
   | 'resetAfterCommit'
+  /** Forwards, lets the upstream commit, and never answers (the crash test kills Kassa then). */
+  | 'noAnswerAfterCommit'
   /** Forwards, then answers 502 instead of the upstream's answer. */
   | 'serverErrorAfterCommit'
   /** Forwards, then answers an HTML page with 200. */
-  | 'malformedAfterCommit';
+  | 'malformedAfterCommit'
+  /** Callbacks: forwards every request twice (the answer is the first one's). */
+  | 'duplicate'
+  /** Callbacks: answers the first request `OK` itself and holds it; forwards the next one, and
+   * then the held one, late (or when `flushHeld()` is called). */
+  | 'reorder';
+
+interface Answer {
+  statusCode: number;
+  contentType: string;
+  body: Buffer;
+}
+
+interface HeldRequest {
+  url: string | undefined;
+  method: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+function heldOf(request: IncomingMessage, body: Buffer): HeldRequest {
+  return { url: request.url, method: request.method, contentType: request.headers['content-type'], body };
+}
 
 /**
- * A small HTTP proxy in front of a real upstream process that injects faults (bounded: it only
+ * A small HTTP proxy in front of a real upstream process (or, for callbacks, in front of Kassa)
+ * that injects faults (bounded: it only
  * handles what the test sends, and closes with the test). Loopback only.
  */
 export class FaultProxy {
   fault: ProxyFault = 'none';
+  /** The fault applies to the next request only, then it is back to 'none'. */
+  once = false;
+  /** This many requests pass untouched before the fault applies. */
+  passBeforeFault = 0;
   latencyMs = 200;
   forwarded = 0;
+  /** The bodies of the requests forwarded, in the order the target got them. */
+  readonly forwardedBodies: string[] = [];
+  #held: HeldRequest | undefined;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #target: URL;
@@ -57,15 +89,26 @@ export class FaultProxy {
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
-    const fault = this.fault;
+    const passing = this.passBeforeFault > 0;
+    if (passing) this.passBeforeFault -= 1;
+    const fault = passing ? 'none' : this.fault;
+    if (this.once && !passing) this.fault = 'none';
     if (fault === 'noAnswer') return;
     if (fault === 'resetBefore') {
       request.socket.destroy();
       return;
     }
     if (fault === 'latency') await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
-    const answer = await this.#forward(request, Buffer.concat(chunks));
-    this.forwarded += 1;
+    const held = heldOf(request, Buffer.concat(chunks));
+    if (fault === 'reorder' && !this.#held) {
+      this.#held = held;
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+      return;
+    }
+    const answer = await this.#forward(held);
+    if (fault === 'duplicate') await this.#forward(held);
+    if (fault === 'reorder') await this.flushHeld();
+    if (fault === 'noAnswerAfterCommit') return;
     if (fault === 'resetAfterCommit') {
       request.socket.destroy();
       return;
@@ -81,18 +124,29 @@ export class FaultProxy {
     response.writeHead(answer.statusCode, { 'content-type': answer.contentType }).end(answer.body);
   }
 
-  #forward(request: IncomingMessage, body: Buffer): Promise<{ statusCode: number; contentType: string; body: Buffer }> {
+  /** Sends the request `reorder` held back, now (after the later one). */
+  async flushHeld(): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held) await this.#forward(held);
+  }
+
+  async #forward(held: HeldRequest): Promise<Answer> {
+    const answer = await this.#send(held);
+    this.forwarded += 1;
+    this.forwardedBodies.push(held.body.toString('utf8'));
+    return answer;
+  }
+
+  #send({ url, method, contentType, body }: HeldRequest): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const upstream = httpRequest(
         {
           host: this.#target.hostname,
           port: this.#target.port,
-          path: request.url,
-          method: request.method,
-          headers: {
-            'content-type': request.headers['content-type'] ?? 'application/octet-stream',
-            'content-length': body.length,
-          },
+          path: url,
+          method,
+          headers: { 'content-type': contentType ?? 'application/octet-stream', 'content-length': body.length },
         },
         (answer) => {
           const parts: Buffer[] = [];

@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,21 +16,44 @@ export interface UpstreamKassa {
   url: string;
   clientKey: string;
   password: string;
+  /** `kassa …` on the upstream's own database and settings (e.g. `trigger 3ds-timeout`): stdout. */
+  kassa(...args: string[]): Promise<string>;
   close(): Promise<void>;
 }
 
-function environmentFor(dataDirectory: string): NodeJS.ProcessEnv {
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A fixed port, so the upstream's pages (its ACS, its TermUrl) name an address that works. */
+function environmentFor(dataDirectory: string, port: number): NodeJS.ProcessEnv {
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(
       ([name]) => !name.startsWith('KASSA_') && !['PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_URL'].includes(name),
     ),
   );
-  return { ...inherited, KASSA_DATA_DIR: dataDirectory, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info' };
+  return {
+    ...inherited, KASSA_DATA_DIR: dataDirectory, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info',
+    KASSA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+  };
 }
 
-export async function startUpstreamKassa(): Promise<UpstreamKassa> {
+export interface UpstreamOptions {
+  /** The upstream merchant's callback URL (Kassa's bank-callback endpoint, or a proxy to it);
+   * with it the merchant has 3-D Secure on. */
+  callbackUrl?: string;
+  /** Runs `kassa …` commands on this process's database before it starts (the bench configures
+   * a downstream Kassa's upstream MID with it). */
+  beforeStart?: (kassa: (...args: string[]) => Promise<string>, merchant: { clientKey: string }) => Promise<void>;
+}
+
+export async function startUpstreamKassa(options: UpstreamOptions = {}): Promise<UpstreamKassa> {
   const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-upstream-'));
-  const environment = environmentFor(dataDirectory);
+  const environment = environmentFor(dataDirectory, await freePort());
   const created = await run(
     process.execPath,
     [
@@ -41,8 +65,7 @@ export async function startUpstreamKassa(): Promise<UpstreamKassa> {
       'psp@kassa.test',
       '--allow-ip',
       '127.0.0.1',
-      '--three-ds',
-      'off',
+      ...(options.callbackUrl ? ['--callback-url', options.callbackUrl, '--three-ds', 'on'] : ['--three-ds', 'off']),
       '--json',
     ],
     {
@@ -52,6 +75,11 @@ export async function startUpstreamKassa(): Promise<UpstreamKassa> {
     },
   );
   const merchant = JSON.parse(created.stdout) as { client_key: string; password: string };
+  const kassa = async (...args: string[]) => {
+    const options = { cwd: root, env: environment, timeout: 60_000 };
+    return (await run(process.execPath, [join(root, 'bin', 'kassa.mjs'), ...args], options)).stdout;
+  };
+  await options.beforeStart?.(kassa, { clientKey: merchant.client_key });
   const child: ChildProcess = spawn(process.execPath, serverProcessArguments(), {
     cwd: root,
     env: environment,
@@ -77,10 +105,15 @@ export async function startUpstreamKassa(): Promise<UpstreamKassa> {
     url,
     clientKey: merchant.client_key,
     password: merchant.password,
+    kassa,
     async close() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      // The bound's timer is cleared once the process has exited: left running it held every
+      // test file that started an upstream open for 10 s after its last test.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => { bound = setTimeout(resolve, 10_000); })]);
+      clearTimeout(bound);
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dataDirectory, { recursive: true, force: true });
     },

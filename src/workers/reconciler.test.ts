@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
+import { verifyCallback } from '../protocol/callback-signature.ts';
 import { listReconciliations } from '../storage/reconciliations.ts';
 import { startCallbackReceiver, type CallbackReceiver } from '../testing/callback-receiver.ts';
 import { runKassa, saleFields, startTestPlatform, transactionFields, type TestPlatform } from '../testing/harness.ts';
@@ -112,10 +113,24 @@ test("still unknown past the deadline: on the operator's list, never declined; t
   platform.clock.advance(graceMs + 1);
   await reconciler.runOnce();
   assert.deepEqual(await listReconciliations(platform.context.storage, { operatorNeededOnly: true, limit: 10 }), []);
+  assert.deepEqual(await callbacksOf(transId), [], 'before the deadline the merchant hears nothing');
   platform.clock.advance(operatorDeadlineMs);
   const run = await reconciler.runOnce();
   assert.equal(run.toOperator, 1, JSON.stringify(run));
   assert.equal((await send('GET_TRANS_STATUS', transId)).status, 'PREPARE', 'never silently declined');
+  assert.deepEqual(await callbacksOf(transId), ['UNDEFINED:PREPARE'], "the merchant is told it is undefined");
+  const undefinedCallback = receiver.received.find((received) => received.fields.trans_id === transId)!.fields;
+  assert.equal(undefinedCallback.action, 'SALE');
+  assert.equal(undefinedCallback.amount, '10.00');
+  assert.equal(undefinedCallback.card, '411111******1111');
+  assert.ok(
+    verifyCallback(undefinedCallback, { password: merchant.password, email: 'doe@example.com' }),
+    'signed like every callback: the merchant can verify it',
+  );
+  assert.equal(undefinedCallback.decline_reason, undefined, 'no decline in it');
+  platform.clock.advance(30_000);
+  assert.equal((await reconciler.runOnce()).toOperator, 0, 'asked again, still unknown: not escalated twice');
+  assert.deepEqual(await callbacksOf(transId), ['UNDEFINED:PREPARE'], 'one UNDEFINED callback per escalation');
 
   const listed = await runKassa(platform, 'reconciliation', 'list');
   assert.match(listed.stdout, new RegExp(transId));
@@ -131,8 +146,36 @@ test("still unknown past the deadline: on the operator's list, never declined; t
   );
   assert.match(resolved.stdout, /SETTLED/);
   assert.equal((await send('GET_TRANS_STATUS', transId)).status, 'SETTLED');
-  assert.deepEqual(await callbacksOf(transId), ['SUCCESS:SETTLED']);
+  assert.deepEqual(await callbacksOf(transId), ['UNDEFINED:PREPARE', 'SUCCESS:SETTLED'], 'then the final one');
   assert.doesNotMatch((await runKassa(platform, 'reconciliation', 'list')).stdout, new RegExp(transId));
   platform.clock.advance(60 * 60_000);
   assert.equal((await reconciler.runOnce()).claimed, 0, "the operator's decision is final");
+});
+
+test('a CAPTURE escalated by two nodes at once: one UNDEFINED callback, then the final one', async () => {
+  const auth = (await platform.post(saleFields(merchant, { order_amount: '20.00', auth: 'Y' }))).body;
+  assert.equal(auth.status, 'PENDING', JSON.stringify(auth));
+  bank.fault = 'answerLost';
+  const capture = await send('CAPTURE', auth.trans_id, { amount: '15.00' });
+  bank.fault = 'none';
+  assert.equal(capture.result, 'UNDEFINED', JSON.stringify(capture));
+  bank.inquiriesUnknownBeforeAnswer = 2;
+  platform.clock.advance(operatorDeadlineMs + 1);
+  const other = new Reconciler(platform.context, { graceMs, operatorDeadlineMs, backoffMs: [30_000] });
+  const [one, two] = await Promise.all([reconciler.runOnce(), other.runOnce()]);
+  assert.equal(one.toOperator + two.toOperator, 1, JSON.stringify([one, two]));
+  assert.deepEqual(await callbacksOf(auth.trans_id), ['SUCCESS:PENDING', 'UNDEFINED:PREPARE']);
+  const undefinedCallback = receiver.received.filter((received) => received.fields.trans_id === auth.trans_id)[1];
+  assert.equal(undefinedCallback.fields.action, 'CAPTURE');
+  assert.equal(undefinedCallback.fields.amount, '15.00', "the capture's amount, not the payment's");
+  assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'PREPARE');
+
+  platform.clock.advance(30_000);
+  await reconciler.runOnce(); // the bank still cannot tell: no second UNDEFINED
+  platform.clock.advance(30_000);
+  assert.equal((await reconciler.runOnce()).approved, 1, 'the bank tells at last');
+  assert.equal((await send('GET_TRANS_STATUS', auth.trans_id)).status, 'SETTLED');
+  assert.deepEqual(await callbacksOf(auth.trans_id), ['SUCCESS:PENDING', 'UNDEFINED:PREPARE', 'SUCCESS:SETTLED']);
+  assert.deepEqual(await listReconciliations(platform.context.storage, { operatorNeededOnly: true, limit: 10 })
+    .then((views) => views.filter((view) => view.transId === auth.trans_id)), [], 'off the list');
 });

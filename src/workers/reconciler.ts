@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AcquirerConnector, Decision } from '../acquirers/connector.ts';
+import { notReceivedVerdict } from '../domain/reconciliation.ts';
 import { acquirerTimeoutMsDefault } from '../operations/acquirer-call.ts';
 import type { PlatformContext } from '../operations/context.ts';
+import { escalateUnknownOperation } from '../operations/escalate-unknown.ts';
 import { finishUnknownOperation } from '../operations/finish-operation.ts';
+import { siblingsOf } from '../operations/payment-facts.ts';
 import { connectorForPayment } from '../operations/routing.ts';
-import { ClaimLostError } from '../storage/payments.ts';
+import { ClaimLostError, loadOperations } from '../storage/payments.ts';
 import {
   claimUnknownOperation,
   findUnknownOperations,
@@ -12,6 +15,7 @@ import {
   recordResolution,
   type UnknownOperation,
 } from '../storage/reconciliations.ts';
+import { loadMid } from '../storage/routing.ts';
 
 /**
  * Finishes operations whose acquirer outcome was unknown (docs/adr/0091). Modelled on the
@@ -20,7 +24,8 @@ import {
  * the injected clock. An operation past the grace is asked about through the connector's
  * `inquire`; a known outcome is written by `finishUnknownOperation`, which also writes the
  * merchant's callback. One still unknown past the deadline goes on the operator's list
- * (`kassa reconciliation list`) and keeps being asked about: it is never declined by default.
+ * (`kassa reconciliation list`), the merchant gets one UNDEFINED callback (docs/adr/0096), and it
+ * keeps being asked about: it is never declined by default.
  */
 export interface ReconcilerOptions {
   /** An operation younger than this is still in its own call (askAcquirer's bound) or just
@@ -28,6 +33,9 @@ export interface ReconcilerOptions {
   graceMs?: number;
   /** Past this age an unknown outcome is put in front of an operator. Default 1 hour. */
   operatorDeadlineMs?: number;
+  /** Past this age a bank's "no such transaction" declines an authorization: its request can no
+   * longer arrive (docs/adr/0098). Default 15 minutes; at least the grace. */
+  notReceivedGraceMs?: number;
   pollIntervalMs?: number;
   batchSize?: number;
   batchesPerRunMax?: number;
@@ -43,16 +51,21 @@ export interface ReconcileCounts {
   claimed: number;
   approved: number;
   declined: number;
+  /** Of the declined: authorizations the bank never received (docs/adr/0098). */
+  notReceived: number;
   /** The outcome had been written by someone else meanwhile. */
   finishedElsewhere: number;
   stillUnknown: number;
-  /** Put on the operator's list in this run. */
+  /** Put on the operator's list in this run (each sent the merchant its UNDEFINED callback). */
   toOperator: number;
 }
 
 const defaultBackoffMs = [30_000, 60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000] as const;
 
-type InquiryAnswer = Decision | { outcome: 'unknown'; reason: string };
+/** `notReceived`: the bank says it has no such transaction (docs/adr/0098). */
+type ReconcilerAnswer =
+  | (Decision & { notReceived?: boolean })
+  | { outcome: 'unknown'; reason: string; notReceived?: boolean };
 
 function cardOf(operation: UnknownOperation) {
   const [month, year] = operation.cardExpiry.split('/');
@@ -68,6 +81,7 @@ export class Reconciler {
   readonly #context: PlatformContext;
   readonly #graceMs: number;
   readonly #operatorDeadlineMs: number;
+  readonly #notReceivedGraceMs: number;
   readonly #pollIntervalMs: number;
   readonly #batchSize: number;
   readonly #batchesPerRunMax: number;
@@ -82,6 +96,7 @@ export class Reconciler {
     this.#context = context;
     this.#graceMs = options.graceMs ?? (context.acquirerTimeoutMs ?? acquirerTimeoutMsDefault) + 30_000;
     this.#operatorDeadlineMs = options.operatorDeadlineMs ?? 60 * 60_000;
+    this.#notReceivedGraceMs = Math.max(options.notReceivedGraceMs ?? 15 * 60_000, this.#graceMs);
     this.#pollIntervalMs = options.pollIntervalMs ?? 10_000;
     this.#batchSize = options.batchSize ?? 32;
     this.#batchesPerRunMax = options.batchesPerRunMax ?? 8;
@@ -97,6 +112,7 @@ export class Reconciler {
       claimed: 0,
       approved: 0,
       declined: 0,
+      notReceived: 0,
       finishedElsewhere: 0,
       stillUnknown: 0,
       toOperator: 0,
@@ -125,30 +141,18 @@ export class Reconciler {
   }
 
   async #reconcile(operation: UnknownOperation, token: string, counts: ReconcileCounts): Promise<void> {
-    const answer = await this.#inquire(operation);
     const nowMs = this.#context.clock.nowMs();
+    const answer = await this.#notReceivedDecided(operation, await this.#inquire(operation), nowMs);
     if (answer.outcome === 'unknown') {
-      const overdue = nowMs - operation.createdAtMs >= this.#operatorDeadlineMs;
-      const waitMs = this.#backoffMs[Math.min(operation.inquiryCount, this.#backoffMs.length - 1)];
-      await recordInquiryUnknown(this.#context.storage, operation.operationId, token, {
-        answer: answer.reason,
-        nextInquiryAtMs: nowMs + waitMs,
-        operatorNeededAtMs: overdue ? nowMs : null,
-      });
-      counts.stillUnknown += 1;
-      if (overdue) {
-        counts.toOperator += 1;
-        this.#context.logger.warn(
-          { transId: operation.transId, operationId: operation.operationId, type: operation.type },
-          'acquirer outcome still unknown past the deadline: an operator must decide (kassa reconciliation list)',
-        );
-      }
+      await this.#recordUnknown(operation, token, answer.reason, nowMs, counts);
       return;
     }
-    let resolution: string = answer.outcome;
+    const notReceived = answer.notReceived === true;
+    let resolution: string = notReceived ? 'not-received' : answer.outcome;
     try {
       await finishUnknownOperation(this.#context, operation.operationId, answer);
       counts[answer.outcome] += 1;
+      if (notReceived) counts.notReceived += 1;
     } catch (error) {
       if (!(error instanceof ClaimLostError)) throw error;
       resolution = 'finished-elsewhere';
@@ -157,8 +161,47 @@ export class Reconciler {
     await recordResolution(this.#context.storage, operation, { outcome: resolution, by: 'reconciler', nowMs });
   }
 
+  /** Backoff; past the deadline, the first time, the operator's list and the merchant's
+   * UNDEFINED callback (docs/adr/0096). */
+  async #recordUnknown(
+    operation: UnknownOperation, token: string, reason: string, nowMs: number, counts: ReconcileCounts,
+  ): Promise<void> {
+    const waitMs = this.#backoffMs[Math.min(operation.inquiryCount, this.#backoffMs.length - 1)];
+    const update = { answer: reason, nextInquiryAtMs: nowMs + waitMs };
+    counts.stillUnknown += 1;
+    const overdue = nowMs - operation.createdAtMs >= this.#operatorDeadlineMs;
+    if (!overdue || operation.operatorNeededAtMs !== null) {
+      await recordInquiryUnknown(this.#context.storage, operation.operationId, token, update);
+      return;
+    }
+    if (!(await escalateUnknownOperation(this.#context, { operationId: operation.operationId, token }, update))) return;
+    counts.toOperator += 1;
+    this.#context.logger.warn(
+      { transId: operation.transId, operationId: operation.operationId, type: operation.type },
+      'acquirer outcome still unknown past the deadline: an operator must decide (kassa reconciliation list)',
+    );
+  }
+
+  /** The bank has no such transaction: declined once that is conclusive, else still unknown
+   * with the reason the operator's list shows (domain/reconciliation.ts). */
+  async #notReceivedDecided(
+    operation: UnknownOperation, answer: ReconcilerAnswer, nowMs: number,
+  ): Promise<ReconcilerAnswer> {
+    if (answer.outcome !== 'unknown' || answer.notReceived !== true) return answer;
+    const mid = operation.midId === null ? undefined : await loadMid(this.#context.storage, operation.midId);
+    const verdict = notReceivedVerdict({
+      operationType: operation.type,
+      createdAtMs: operation.createdAtMs,
+      nowMs,
+      graceMs: this.#notReceivedGraceMs,
+      midChangedAtMs: mid?.updatedAtMs ?? null,
+    });
+    if (verdict.kind === 'keepAsking') return { outcome: 'unknown', reason: verdict.reason };
+    return { outcome: 'declined', declineReason: verdict.declineReason, notReceived: true };
+  }
+
   /** The connector's inquiry, bounded; a throw, a timeout or no inquiry at all is `unknown`. */
-  async #inquire(operation: UnknownOperation): Promise<InquiryAnswer> {
+  async #inquire(operation: UnknownOperation): Promise<ReconcilerAnswer> {
     let connector: AcquirerConnector;
     try {
       connector = await this.#connectorFor(operation);
@@ -166,8 +209,9 @@ export class Reconciler {
       return { outcome: 'unknown', reason: `no connector: ${(error as Error).message}` };
     }
     if (!connector.inquire) return { outcome: 'unknown', reason: `${connector.name} cannot answer status inquiries` };
+    const siblings = siblingsOf(await loadOperations(this.#context.storage, operation.transId), operation);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<InquiryAnswer>((resolve) => {
+    const timedOut = new Promise<ReconcilerAnswer>((resolve) => {
       timer = setTimeout(
         () => resolve({ outcome: 'unknown', reason: `no inquiry answer within ${this.#inquiryTimeoutMs} ms` }),
         this.#inquiryTimeoutMs,
@@ -183,11 +227,16 @@ export class Reconciler {
         amountMinor: operation.amountMinor,
         currency: operation.currency,
         nowMs: this.#context.clock.nowMs(),
+        siblings,
       })
       .then(
-        (answer): InquiryAnswer =>
-          answer.outcome === 'unknown' ? { outcome: 'unknown', reason: 'the bank cannot tell yet' } : answer,
-        (error: unknown): InquiryAnswer => ({
+        (answer): ReconcilerAnswer => {
+          if (answer.outcome !== 'unknown') return answer;
+          if (answer.notReceived)
+            return { outcome: 'unknown', reason: 'the bank has no such transaction', notReceived: true };
+          return { outcome: 'unknown', reason: 'the bank cannot tell yet' };
+        },
+        (error: unknown): ReconcilerAnswer => ({
           outcome: 'unknown',
           reason: `inquiry failed: ${(error as Error).message ?? error}`,
         }),

@@ -5,10 +5,11 @@ import type { PlatformContext } from '../operations/context.ts';
 import { approvedStatuses } from '../operations/payment-facts.ts';
 import { ruleOf } from '../operations/recurring.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { findMerchantById } from '../storage/merchants.ts';
-import { loadPaymentAnyMerchant } from '../storage/payments.ts';
+import type { Payment } from '../domain/payment.ts';
+import { loadMerchantById, type MerchantRecord } from '../storage/merchants.ts';
+import { loadPaymentsAnyMerchant } from '../storage/payments.ts';
 import {
-  dueBindings, endBinding, moveNextDue, scheduleFromRow, type BindingRow, type DueCursor, type ScheduleRow,
+  claimDueBindings, endBinding, moveNextDue, releaseBindingClaims, scheduleFromRow, type DueBinding,
 } from '../storage/schedules.ts';
 
 /**
@@ -19,7 +20,9 @@ import {
  * (binding_id, due_on), is written in the same transaction as the payment (and, for a connector
  * to a real bank, with the PREPARE row before the bank is asked), so a second runner — another
  * node on the same PostgreSQL, or this one restarted after a crash — collides on the key and
- * its transaction rolls back. The loser counts a collision and moves on.
+ * its transaction rolls back. The loser counts a collision and moves on. Nodes divide the work
+ * by claiming due bindings in batches with a lease (docs/adr/0102), so that collision is the
+ * exception (a lease run out), not the way nodes share a renewal day.
  *
  * Dates are calendar days in the platform's time zone, from the injected clock (the sandbox
  * clock in sandbox mode): a runner that was down catches up on missed dates in order; dates
@@ -42,61 +45,82 @@ export interface ScheduleRunCounts {
 
 export interface ScheduleRunnerOptions {
   pollIntervalMs?: number;
-  /** Due bindings read per page of the scan. */
+  /** Due bindings claimed per claim (one statement, with the payments they need in a second). */
   batchSize?: number;
   /** Charges in flight at once on this node: the bank calls overlap, and on SQLite the writes
-   * share commits (storage/write-batch.ts). On PostgreSQL the pool (8) is shared with requests. */
+   * share commits (storage/write-batch.ts). On PostgreSQL a charge is one statement, so the
+   * pool (8) shared with requests is held only while it runs. */
   concurrency?: number;
   /** Bindings looked at per runOnce: a bound on one run, also when years of dates are caught
    * up. A run that reaches it is followed by the next at once, without the poll pause. */
   bindingsPerRunMax?: number;
+  /** How long a claimed binding stays this node's if the node does not finish it (crashed):
+   * then any node may claim it. Only divides work; the charge row's key keeps exactly once. */
+  claimLeaseMs?: number;
+  /** The leases' clock: wall time, not the platform clock (the sandbox clock jumps by days,
+   * and may be set back). */
+  wallClockMs?: () => number;
 }
 
 const emptyCounts = (): ScheduleRunCounts => ({ charged: 0, declined: 0, collided: 0, held: 0, ended: 0, skipped: 0 });
 
-type DueBinding = BindingRow & { schedule: ScheduleRow };
+/** A claimed binding with what its charge reads, loaded for the whole claim in one query. */
+type ClaimedBinding = DueBinding & { initiating: Payment | undefined; source: Payment | undefined };
+
+/** Outcomes whose write gave up the binding's lease (the charge row, a skip, an end). */
+const releasingOutcomes = new Set<keyof ScheduleRunCounts | 'waiting'>(['charged', 'declined', 'ended', 'skipped']);
+
+interface ClaimSettings {
+  today: string;
+  batchSize: number;
+  leaseMs: number;
+  wallClockMs: () => number;
+  /** Bindings the run may still look at: a claim takes no more. */
+  remaining: () => number;
+}
 
 /**
- * The due bindings of one run, page by page in (date, binding) order, shared by the run's
- * workers: one page is read at a time, so no binding is handed out twice from one page. A
- * charge moves its binding to its next date; when the scan reaches the end after such moves it
- * starts again from the top, so missed dates are caught up in the same run (the run's bound
- * stops it).
+ * The due bindings of one run, claimed batch by batch (oldest date first) and shared by the
+ * run's workers; a claim leases its bindings to this node, so another node's claims take
+ * others. A charge moves its binding to its next date and gives up the lease in its own write;
+ * if that date is due too, a later claim gets it again (missed dates caught up in the run; the
+ * run's bound stops it). A binding claimed again while this node still handles its previous
+ * date (claimed between that charge's commit and its worker finishing) waits for that one.
+ * Leases of bindings not moved on (held, waiting, not reached) are given up when the run ends.
  */
-class DueScan {
-  readonly #queue: DueBinding[] = [];
-  #after: DueCursor | undefined;
-  #atEnd = false;
-  #movedSincePassStart = false;
-  #reading: Promise<void> | undefined;
-  /** Handed out and not finished: their outcome may still call for another pass. */
-  #handling = 0;
+class DueClaims {
+  readonly #queue: ClaimedBinding[] = [];
+  /** Claimed again while its previous date is still being handled here. */
+  readonly #deferred = new Map<string, ClaimedBinding>();
+  /** Leased to this node and not moved on: bindingId → the lease's end. */
+  readonly #leased = new Map<string, number>();
+  readonly #handling = new Set<string>();
+  #exhausted = false;
+  #movedSinceExhausted = false;
+  #claiming: Promise<void> | undefined;
   #settled: (() => void)[] = [];
 
-  constructor(
-    private readonly context: PlatformContext, private readonly today: string,
-    private readonly pageSize: number, private readonly busy: (bindingId: string) => boolean,
-  ) {}
+  constructor(private readonly context: PlatformContext, private readonly settings: ClaimSettings) {}
 
   /** The next binding to handle, or undefined when the run has nothing more to do. */
-  async next(): Promise<DueBinding | undefined> {
+  async next(): Promise<ClaimedBinding | undefined> {
     for (;;) {
       const binding = this.#queue.shift();
-      if (binding) {
-        this.#handling += 1;
+      if (binding && this.#handling.has(binding.binding_id)) {
+        this.#deferred.set(binding.binding_id, binding);
+      } else if (binding) {
+        this.#handling.add(binding.binding_id);
         return binding;
-      }
-      if (!this.#atEnd) {
-        this.#reading ??= this.#readPage().finally(() => {
-          this.#reading = undefined;
+      } else if (!this.#exhausted && this.settings.remaining() > 0) {
+        this.#claiming ??= this.#claim().finally(() => {
+          this.#claiming = undefined;
         });
-        await this.#reading;
-      } else if (this.#movedSincePassStart) {
-        // Bindings moved to their next date during this pass: missed dates are caught up now.
-        this.#movedSincePassStart = false;
-        this.#atEnd = false;
-        this.#after = undefined;
-      } else if (this.#handling > 0) {
+        await this.#claiming;
+      } else if (this.#movedSinceExhausted && this.settings.remaining() > 0) {
+        // Bindings moved to their next date since the last claim came back short: claim again.
+        this.#movedSinceExhausted = false;
+        this.#exhausted = false;
+      } else if (this.#handling.size > 0) {
         await new Promise<void>((resolve) => this.#settled.push(resolve));
       } else {
         return undefined;
@@ -104,19 +128,43 @@ class DueScan {
     }
   }
 
-  /** `moved`: the binding moved on (charged, declined, collided, ended, skipped). */
-  finished(moved: boolean): void {
-    this.#handling -= 1;
-    if (moved) this.#movedSincePassStart = true;
+  /** `moved`: the binding moved on (any outcome but held or waiting); `released`: its lease
+   * was given up by the outcome's own write. */
+  finished(binding: ClaimedBinding, moved: boolean, released: boolean): void {
+    const bindingId = binding.binding_id;
+    this.#handling.delete(bindingId);
+    if (released && this.#leased.get(bindingId) === binding.claimed_until_ms) this.#leased.delete(bindingId);
+    if (moved) this.#movedSinceExhausted = true;
+    const deferred = this.#deferred.get(bindingId);
+    if (deferred) {
+      this.#deferred.delete(bindingId);
+      this.#queue.unshift(deferred);
+    }
     for (const wake of this.#settled.splice(0)) wake();
   }
 
-  async #readPage(): Promise<void> {
-    const page = await dueBindings(this.context.storage.db, this.today, this.pageSize, this.#after);
-    this.#queue.push(...page.filter((binding) => !this.busy(binding.binding_id)));
-    const last = page.at(-1);
-    this.#after = last && { dueOn: last.next_due_on, bindingId: last.binding_id };
-    this.#atEnd = page.length < this.pageSize;
+  /** Gives up the leases this run holds on bindings it did not move on. */
+  async release(): Promise<void> {
+    const claims = [...this.#leased].map(([bindingId, leaseUntilMs]) => ({ bindingId, leaseUntilMs }));
+    this.#leased.clear();
+    if (claims.length > 0) await releaseBindingClaims(this.context.storage, claims);
+  }
+
+  async #claim(): Promise<void> {
+    const { today, batchSize, leaseMs, wallClockMs, remaining } = this.settings;
+    const limit = Math.min(batchSize, remaining());
+    const nowMs = wallClockMs();
+    const leaseUntilMs = nowMs + leaseMs;
+    const claimed = await claimDueBindings(this.context.storage, { today, nowMs, leaseUntilMs, limit });
+    for (const binding of claimed) this.#leased.set(binding.binding_id, leaseUntilMs);
+    const payments = await loadPaymentsAnyMerchant(
+      this.context.storage, claimed.flatMap((binding) => [binding.initiating_trans_id, binding.source_trans_id]),
+    );
+    for (const binding of claimed) {
+      const initiating = payments.get(binding.initiating_trans_id);
+      this.#queue.push({ ...binding, initiating, source: payments.get(binding.source_trans_id) });
+    }
+    this.#exhausted = claimed.length < limit;
   }
 }
 
@@ -126,6 +174,8 @@ export class ScheduleRunner {
   readonly #batchSize: number;
   readonly #concurrency: number;
   readonly #bindingsPerRunMax: number;
+  readonly #claimLeaseMs: number;
+  readonly #wallClockMs: () => number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #stopped = false;
@@ -142,14 +192,14 @@ export class ScheduleRunner {
     this.#batchSize = options.batchSize ?? 200;
     this.#concurrency = Math.max(1, options.concurrency ?? 16);
     this.#bindingsPerRunMax = options.bindingsPerRunMax ?? 20_000;
+    this.#claimLeaseMs = options.claimLeaseMs ?? 60_000;
+    this.#wallClockMs = options.wallClockMs ?? Date.now;
   }
 
   /**
    * One pass over the due bindings, oldest date first, `concurrency` at a time. A binding is
-   * never handled twice at once on this node (its later dates wait for its earlier one to
-   * commit: the scan only sees the next date once the charge of the previous one moved it),
-   * so each card is charged in date order; across nodes the same holds because a node can
-   * only read a binding's next date after the commit that made the previous charge.
+   * never handled twice at once on this node, and a node only claims a binding's next date
+   * after the commit that made the previous charge, so each card is charged in date order.
    */
   async runOnce(): Promise<ScheduleRunCounts> {
     const counts = emptyCounts();
@@ -157,35 +207,43 @@ export class ScheduleRunner {
     if (clock.refresh) await clock.refresh();
     const nowMs = this.#context.clock.nowMs();
     const today = financialDay(nowMs, this.#context.timeZone);
-    // A binding waiting on its initiating payment (still in 3-D Secure) or held by an unfinished
-    // payment of its order is looked at once per run.
-    const waiting = new Set<string>();
-    const inFlight = new Set<string>();
-    const scan = new DueScan(this.#context, today, this.#batchSize, (id) => waiting.has(id) || inFlight.has(id));
     let looked = 0;
+    const claims = new DueClaims(this.#context, {
+      today, batchSize: this.#batchSize, leaseMs: this.#claimLeaseMs, wallClockMs: this.#wallClockMs,
+      remaining: () => this.#bindingsPerRunMax - looked,
+    });
+    const merchants = new Map<string, Promise<MerchantRecord | undefined>>();
     let failure: { error: unknown } | undefined;
     const worker = async () => {
       while (looked < this.#bindingsPerRunMax && !this.#stopped && !failure) {
-        const binding = await scan.next();
+        let binding: ClaimedBinding | undefined;
+        try {
+          binding = await claims.next();
+        } catch (error) {
+          // A failed claim ends the run too, once the charges in flight have finished.
+          failure ??= { error };
+          return;
+        }
         if (!binding) return;
         looked += 1;
-        inFlight.add(binding.binding_id);
-        let moved = false;
+        let outcome: keyof ScheduleRunCounts | 'waiting' | undefined;
         try {
-          const outcome = await this.#handle(binding, binding.schedule, today, nowMs);
-          if (outcome === 'waiting' || outcome === 'held') waiting.add(binding.binding_id);
-          else moved = true;
+          outcome = await this.#handle(binding, merchants, today, nowMs);
           if (outcome !== 'waiting') counts[outcome] += 1;
         } catch (error) {
           // The others finish what they hold and take nothing more: the run ends with this error.
           failure ??= { error };
         } finally {
-          inFlight.delete(binding.binding_id);
-          scan.finished(moved);
+          const moved = outcome !== undefined && outcome !== 'waiting' && outcome !== 'held';
+          claims.finished(binding, moved, outcome !== undefined && releasingOutcomes.has(outcome));
         }
       }
     };
-    await Promise.all(Array.from({ length: this.#concurrency }, worker));
+    try {
+      await Promise.all(Array.from({ length: this.#concurrency }, worker));
+    } finally {
+      await claims.release();
+    }
     if (failure) throw failure.error;
     this.#full = looked >= this.#bindingsPerRunMax;
     return counts;
@@ -195,12 +253,12 @@ export class ScheduleRunner {
   #full = false;
 
   async #handle(
-    binding: BindingRow, schedule: ScheduleRow, today: string, nowMs: number,
+    binding: ClaimedBinding, merchants: Map<string, Promise<MerchantRecord | undefined>>, today: string, nowMs: number,
   ): Promise<keyof ScheduleRunCounts | 'waiting'> {
-    const db = this.#context.storage.db;
-    const initiating = await loadPaymentAnyMerchant(this.#context.storage, binding.initiating_trans_id);
+    const { storage } = this.#context;
+    const { initiating, schedule } = binding;
     if (!initiating || initiating.status === 'DECLINED') {
-      await endBinding(db, binding.binding_id, 'ended', nowMs);
+      await endBinding(storage, binding.binding_id, 'ended', nowMs);
       return 'ended';
     }
     if (!approvedStatuses.has(initiating.status)) return 'waiting';
@@ -209,18 +267,31 @@ export class ScheduleRunner {
     const next = nextDueDate(rule, binding.anchor_on, Number(binding.last_index), schedule.resumed_on);
     if (next.dueOn !== binding.next_due_on) {
       // Dates that fell while the schedule was paused: skipped, not charged late.
-      await moveNextDue(db, binding.binding_id, binding.next_due_on, next.dueOn, next.index - 1, nowMs);
+      await moveNextDue(storage, binding.binding_id, binding.next_due_on, next.dueOn, next.index - 1, nowMs);
       if (next.dueOn > today) return 'skipped';
     }
-    const source = binding.source_trans_id === initiating.transId
-      ? initiating : await loadPaymentAnyMerchant(this.#context.storage, binding.source_trans_id);
-    const merchant = await findMerchantById(db, binding.merchant_id);
-    if (!source || !merchant) {
-      await endBinding(db, binding.binding_id, 'ended', nowMs);
+    // One read per merchant and run: a renewal day charges many bindings of few merchants.
+    let merchant = merchants.get(binding.merchant_id);
+    if (!merchant) {
+      merchant = loadMerchantById(storage, binding.merchant_id);
+      merchants.set(binding.merchant_id, merchant);
+    }
+    const source = binding.source;
+    const merchantRecord = await merchant;
+    if (!source || !merchantRecord) {
+      await endBinding(storage, binding.binding_id, 'ended', nowMs);
       return 'ended';
     }
+    return this.#charge(binding, initiating, source, merchantRecord, next);
+  }
+
+  async #charge(
+    binding: ClaimedBinding, initiating: Payment, source: Payment, merchant: MerchantRecord,
+    next: { dueOn: string; index: number },
+  ): Promise<keyof ScheduleRunCounts> {
+    const { schedule } = binding;
     const completed = Number(binding.charges_made) + 1 >= Number(schedule.payments_count);
-    const following = nextDueDate(rule, binding.anchor_on, next.index);
+    const following = nextDueDate(ruleOf(scheduleFromRow(schedule)), binding.anchor_on, next.index);
     try {
       const outcome = await chargeStoredCard(this.#context, merchant, {
         source,
@@ -236,6 +307,11 @@ export class ScheduleRunner {
           seriesIndex: next.index, nextDueOn: following.dueOn, completed,
         }],
       });
+      if (outcome.preparedFirst) {
+        // The charge's write kept the lease while the bank was asked (storage recordCharge).
+        const claim = { bindingId: binding.binding_id, leaseUntilMs: Number(binding.claimed_until_ms) };
+        await releaseBindingClaims(this.#context.storage, [claim]);
+      }
       return outcome.payment.status === 'DECLINED' ? 'declined' : 'charged';
     } catch (error) {
       // This very charge was made (by another runner: its fingerprint is taken), or the order

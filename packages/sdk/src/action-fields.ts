@@ -34,6 +34,7 @@ export const saleFields = {
   recurring_init: { check: 'yesNo' },
   schedule_id: { maxLength: 255 },
   auth: { check: 'yesNo' },
+  callback_url: { maxLength: 255, check: 'url' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
 
@@ -54,6 +55,7 @@ export const recurringSaleFields = {
   recurring_token: { required: true, check: 'uuid' },
   schedule_id: { maxLength: 255 },
   auth: { check: 'yesNo' },
+  callback_url: { maxLength: 255, check: 'url' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
 
@@ -101,6 +103,13 @@ export const voidFields = {
 } as const satisfies Record<string, FieldRule>;
 
 export const transactionQueryFields = {
+  trans_id: { required: true, check: 'uuid' },
+  hash: { required: true, maxLength: 64 },
+} as const satisfies Record<string, FieldRule>;
+
+/** RETRY (5.6.x): a declined RECURRING_SALE charged again, signed with Formula 2 over the
+ * declined payment's e-mail and card. */
+export const retryFields = {
   trans_id: { required: true, check: 'uuid' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
@@ -160,6 +169,7 @@ export const debitFields = {
   card_cvv2: { required: true, check: 'cvv' },
   ...optionalPayerFields,
   payer_ip: { required: true, check: 'ip' },
+  callback_url: { maxLength: 255, check: 'url' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
 
@@ -177,6 +187,7 @@ export const creditToCardFields = {
   ...payeeFields,
   ...optionalPayerFields,
   payer_ip: { check: 'ip' },
+  callback_url: { maxLength: 255, check: 'url' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
 
@@ -202,6 +213,7 @@ export const cardToCardFields = {
   payee_card_number: { required: true, check: 'cardNumber' },
   ...payeeFields,
   term_url_3ds: { required: true, maxLength: 1024, check: 'url' },
+  callback_url: { maxLength: 255, check: 'url' },
   hash: { required: true, maxLength: 64 },
 } as const satisfies Record<string, FieldRule>;
 
@@ -247,6 +259,15 @@ export const actionFieldTables = {
   DEBIT: debitFields,
   CREDIT2CARD: creditToCardFields,
   CARD2CARD: cardToCardFields,
+  RETRY: retryFields,
 } as const;
 
 export type ActionName = keyof typeof actionFieldTables;
+
+/** 5.6.x: the actions that start a payment take `callback_url` (in their tables above) and
+ * `custom_data[key]=value`, echoed in every callback of the payment. */
+export const customDataActions = ['SALE', 'RECURRING_SALE', 'DEBIT', 'CREDIT2CARD', 'CARD2CARD'] as const;
+
+/** The limits of `custom_data`: keys, key length and value length (Kassa's; the vendor's
+ * public pages name none). A value that looks like a card number is refused. */
+export const customDataLimits = { maxKeys: 20, maxKeyLength: 64, maxValueLength: 255 } as const;

@@ -88,6 +88,8 @@ export interface DetailsSuccess {
   recurring_token?: string;
   schedule_id?: string;
   transactions: { type: string; status: string; date: string; amount: string }[];
+  /** Kassa: every attempt of the payment's cascade, first first; only when it had more than one. */
+  cascade?: { trans_id: string; status: string; date: string; decline_reason?: string }[];
 }
 export type DetailsAnswer = DetailsSuccess | ErrorAnswer;
 

@@ -31,6 +31,7 @@ import type {
   DescheduleRequest,
   OrderQuery,
   RecurringSaleRequest,
+  RetryRequest,
   SaleRequest,
   ScheduleRequest,
   TokenCreditToCardRequest,
@@ -181,6 +182,13 @@ export class KassaClient {
     const cardDigits = cardDigitsOf(firstPayment.card);
     const hash = saleHash({ email: firstPayment.email, password: this.#password, cardDigits }, this.#digest);
     return this.post('RECURRING_SALE', { ...request, hash });
+  }
+
+  /** RETRY (5.6.x): charges a declined RECURRING_SALE again; Formula 2 with its e-mail and card.
+   * The answer is a new RECURRING_SALE payment (its own trans_id), also in callbacks. */
+  retry(request: RetryRequest, payment: PaymentKey): Promise<PaymentAnswer> {
+    const hash = transactionSignature(this.#password, request.trans_id, payment, this.#digest);
+    return this.post('RETRY', { ...request, hash });
   }
 
   createSchedule(request: CreateScheduleRequest): Promise<ScheduleAnswer> {

@@ -85,6 +85,10 @@ export const protocolErrors = {
   },
   midWeekLimit: { code: 900201, message: 'Week MID limit is exceeded.', source: 'kassa' },
   mappingMonthLimit: { code: 900202, message: 'Month Merchant mapping limit is exceeded.', source: 'kassa' },
+  retryNotAllowed: {
+    code: 900301, source: 'kassa',
+    message: 'Only a declined recurring payment can be retried.',
+  },
   storageUnavailable: {
     code: 900503, source: 'kassa',
     message: 'Storage temporarily unavailable. Check the payment with GET_TRANS_STATUS before retrying.',

@@ -1,6 +1,7 @@
 import type {
   amountOnTransactionFields, cardToCardFields, checkoutFields, createScheduleFields, creditToCardFields, debitFields,
-  descheduleFields, orderQueryFields, recurringSaleFields, saleFields, scheduleFields, tokenCreditToCardFields,
+  descheduleFields, orderQueryFields, recurringSaleFields, retryFields, saleFields, scheduleFields,
+  tokenCreditToCardFields,
   tokenSaleFields, transactionQueryFields, voidFields,
 } from './action-fields.ts';
 
@@ -21,21 +22,30 @@ export interface WithParameters {
   parameters?: Record<string, string>;
 }
 
-export type SaleRequest = FieldsOf<typeof saleFields> & WithParameters;
-export type TokenSaleRequest = FieldsOf<typeof tokenSaleFields> & WithParameters & { card_token: string };
+/** 5.6.x `custom_data[key]=value` (actions in `customDataActions`): echoed in every callback of
+ * the payment, as `custom_data[key]` fields. Never card data: a card number is refused. */
+export interface WithCustomData {
+  custom_data?: Record<string, string>;
+}
+
+export type SaleRequest = FieldsOf<typeof saleFields> & WithParameters & WithCustomData;
+export type TokenSaleRequest = FieldsOf<typeof tokenSaleFields> & WithParameters & WithCustomData & {
+  card_token: string;
+};
 export type CaptureRequest = FieldsOf<typeof amountOnTransactionFields>;
 export type CreditvoidRequest = FieldsOf<typeof amountOnTransactionFields>;
 export type VoidRequest = FieldsOf<typeof voidFields>;
 export type TransactionQuery = FieldsOf<typeof transactionQueryFields>;
 export type OrderQuery = FieldsOf<typeof orderQueryFields>;
 export type CheckoutRequest = FieldsOf<typeof checkoutFields>;
-export type RecurringSaleRequest = FieldsOf<typeof recurringSaleFields>;
+export type RecurringSaleRequest = FieldsOf<typeof recurringSaleFields> & WithCustomData;
 export type CreateScheduleRequest = FieldsOf<typeof createScheduleFields>;
 export type ScheduleRequest = FieldsOf<typeof scheduleFields>;
 export type DescheduleRequest = FieldsOf<typeof descheduleFields>;
-export type DebitRequest = FieldsOf<typeof debitFields> & WithParameters;
-export type CreditToCardRequest = FieldsOf<typeof creditToCardFields> & WithParameters;
-export type TokenCreditToCardRequest = FieldsOf<typeof tokenCreditToCardFields> & WithParameters & {
+export type DebitRequest = FieldsOf<typeof debitFields> & WithParameters & WithCustomData;
+export type CreditToCardRequest = FieldsOf<typeof creditToCardFields> & WithParameters & WithCustomData;
+export type TokenCreditToCardRequest = FieldsOf<typeof tokenCreditToCardFields> & WithParameters & WithCustomData & {
   card_token: string;
 };
-export type CardToCardRequest = FieldsOf<typeof cardToCardFields> & WithParameters;
+export type RetryRequest = FieldsOf<typeof retryFields>;
+export type CardToCardRequest = FieldsOf<typeof cardToCardFields> & WithParameters & WithCustomData;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { formatAmount } from '../../domain/money.ts';
 import {
-  ChallengePageError, checkOneTimeCode, endChallenge, waitingPayment, type ChallengeEndView, type WaitingPaymentView,
+  ChallengePageError, checkOneTimeCode, endBankChallenge, endChallenge, waitingPayment, type ChallengeEndView, type WaitingPaymentView,
 } from '../../operations/challenge-page.ts';
 import { paResOf, readPaRes, termUrlOf, transIdFromPaReq } from '../../operations/challenge-links.ts';
 import type { PlatformContext } from '../../operations/context.ts';
@@ -199,16 +199,40 @@ async function finish(
   }
 }
 
+/** 3-D Secure pass-through: the bank (an upstream platform) sends the cardholder back here
+ * (GET or POST), and from here to the merchant's exact term_url_3ds (docs/adr/0093). */
+function registerBankReturn(pages: FastifyInstance, context: PlatformContext): void {
+  pages.route({
+    method: ['GET', 'POST'],
+    url: '/return/bank/:transId/:signature',
+    handler: async (request, reply) => {
+      const { transId, signature } = request.params as { transId: string; signature: string };
+      if (!context.vault.verify('bank-return', transId, signature)) throw new PageError('badLink', 400);
+      let end: ChallengeEndView;
+      try {
+        end = await endBankChallenge(context, transId);
+      } catch (error) {
+        throw pageErrorOf(error);
+      }
+      return returnPage(reply, languageOf(request, fieldsOf(request)), end);
+    },
+  });
+}
+
+/** Pages answer people: every failure becomes a readable page in their language. */
+function answerFailuresWithPages(pages: FastifyInstance): void {
+  pages.setErrorHandler((error, request, reply) => {
+    const language = languageOf(request, fieldsOf(request)); // a POST's `lang` too
+    if (error instanceof PageError) return errorPage(reply, language, error);
+    const malformed = isBodyParsingError(error);
+    if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
+    return errorPage(reply, language, new PageError('badLink', malformed ? 400 : 500));
+  });
+}
+
 export function registerChallengePages(app: FastifyInstance, context: PlatformContext): void {
   app.register(async (pages) => {
-    // Pages answer people: every failure becomes a readable page in their language.
-    pages.setErrorHandler((error, request, reply) => {
-      const language = languageOf(request, fieldsOf(request)); // a POST's `lang` too
-      if (error instanceof PageError) return errorPage(reply, language, error);
-      const malformed = isBodyParsingError(error);
-      if (!malformed) request.log.error({ error: { message: (error as Error).message } }, 'page failure');
-      return errorPage(reply, language, new PageError('badLink', malformed ? 400 : 500));
-    });
+    answerFailuresWithPages(pages);
 
     /** The emulated issuer (ACS): the merchant's form posts PaReq, MD and TermUrl here. */
     pages.post('/emulator/acs', async (request, reply) => {
@@ -252,6 +276,8 @@ export function registerChallengePages(app: FastifyInstance, context: PlatformCo
       if (!answer || answer.transId !== transId) throw new PageError('badLink', 400);
       return returnPage(reply, language, await finish(context, transId, answer.passed, resubmitOf(request, fields)));
     });
+
+    registerBankReturn(pages, context);
 
     /** The emulated payment provider page of the REDIRECT test cards. */
     pages.get('/emulator/redirect/:transId/:signature', async (request, reply) => {
