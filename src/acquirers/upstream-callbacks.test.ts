@@ -42,7 +42,7 @@ async function upstreamStatusOf(transId: string, card = '4111111111111111'): Pro
 }
 
 async function callbacksArrived(transId: string, count: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 45_000; // generous: a loaded machine slows both platforms
   while (Date.now() < deadline) {
     if (setup.callbacks.forwardedBodies.filter((body) => body.includes(transId)).length >= count) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -51,7 +51,7 @@ async function callbacksArrived(transId: string, count: number): Promise<void> {
 }
 
 test("the SALE's answer is lost after the upstream approved: its callback, duplicated, settles it once", {
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const { platform, api, callbacks } = setup;
   api.fault = 'resetAfterCommit';
@@ -67,7 +67,7 @@ test("the SALE's answer is lost after the upstream approved: its callback, dupli
 });
 
 test("a CAPTURE's answer is lost after the upstream captured: its callback settles it, once", {
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const { platform, api, callbacks } = setup;
   const auth = (await platform.post(saleFields(platform.merchant, { auth: 'Y', card_exp_year: '2038' }))).body;
@@ -140,7 +140,7 @@ async function assertNoCvvHeld(transId: string): Promise<void> {
 }
 
 test("3-D Secure passes through: the upstream's ACS, back through Kassa to the exact term_url_3ds", {
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const { platform, callbacks } = setup;
   callbacks.fault = 'reorder'; // the upstream's REDIRECT callback arrives after its final one
@@ -162,7 +162,7 @@ test("3-D Secure passes through: the upstream's ACS, back through Kassa to the e
 });
 
 test('3-D Secure declined at the upstream; its callback comes first, the return then only shows it', {
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const { platform, callbacks } = setup;
   callbacks.fault = 'duplicate';
@@ -179,7 +179,7 @@ test('3-D Secure declined at the upstream; its callback comes first, the return 
 });
 
 test("Kassa's challenge deadline passes first: not declined (the upstream decides); the late return settles it", {
-  timeout: 60_000,
+  timeout: 90_000,
 }, async () => {
   const { platform, callbacks } = setup;
   callbacks.fault = 'resetBefore'; // no upstream callback reaches Kassa: the cardholder's return must do
