@@ -49,7 +49,7 @@ const environment = {
   DATABASE_URL: storage === 'postgres' ? postgresUrl : '', KASSA_PG_SCHEMA: schema,
 };
 const created = JSON.parse(execFileSync(process.execPath,
-  ['bin/kassa.mjs', 'merchant', 'create', '--email', 'profile@kassa.test', '--three-ds', 'off', '--json'],
+  ['bin/kassa.mjs', 'merchant', 'create', '--init', '--email', 'profile@kassa.test', '--three-ds', 'off', '--json'],
   { cwd: root, env: environment, encoding: 'utf8' }).trim().split('\n').at(-1)!) as { client_key: string; password: string };
 
 const server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', join(work, 'prof'), '--import', 'tsx', 'src/server.ts'],
