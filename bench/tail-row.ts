@@ -99,8 +99,10 @@ export async function watchTail(port: number, targetMs: number): Promise<{
       const sales = delta(saleBucket('le="+Inf"'));
       const salesWithinTarget = delta(saleBucket(targetLabel));
       const seconds = (after.atMs - before.atMs) / 1000;
-      const loopMs = (name: string) =>
-        Math.max(0, (after.values.get(`nodejs_eventloop_lag_${name}_seconds`) ?? Number.NaN) * 1000 - serverResolutionMs);
+      const loopMs = (name: string) => {
+        const lagSeconds = after.values.get(`nodejs_eventloop_lag_${name}_seconds`) ?? Number.NaN;
+        return Math.max(0, lagSeconds * 1000 - serverResolutionMs);
+      };
       const round = (value: number) => Math.round(value * 100) / 100;
       return {
         clientShareOverTarget: round(clientShareOverTarget * 100) / 100,

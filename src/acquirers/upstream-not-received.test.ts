@@ -112,9 +112,10 @@ test("not found, but the MID's settings changed since: never declined; the opera
 
   platform.clock.advance(operatorDeadlineMs);
   assert.equal((await reconciler.runOnce()).toOperator, 1);
-  assert.deepEqual(await setup.merchantCallbacksOf(lost.trans_id), ['UNDEFINED:PREPARE']);
+  // A 5.2.0 merchant (the default): its SALE answer's SUCCESS/PREPARE again, never UNDEFINED (ADR 0096).
+  assert.deepEqual(await setup.merchantCallbacksOf(lost.trans_id), ['SUCCESS:PREPARE']);
   await runKassa(platform, 'reconciliation', 'resolve', '--trans-id', lost.trans_id, '--outcome', 'declined',
     '--reason', 'Not at the upstream (checked by the operator)');
   assert.equal(await statusOf(lost.trans_id), 'DECLINED');
-  assert.deepEqual(await setup.merchantCallbacksOf(lost.trans_id), ['UNDEFINED:PREPARE', 'DECLINED:DECLINED']);
+  assert.deepEqual(await setup.merchantCallbacksOf(lost.trans_id), ['SUCCESS:PREPARE', 'DECLINED:DECLINED']);
 });

@@ -4,6 +4,7 @@ import {
   captureCallback, creditvoidCallback, paymentCallback, undefinedOutcomeCallback, voidCallback, type RedirectFacts,
 } from '../protocol/responses.ts';
 import type { OutboxRow } from '../storage/payments.ts';
+import type { UnknownResult } from '../storage/merchants.ts';
 import type { PlatformContext } from './context.ts';
 import { callbackRow, factsOf } from './payment-facts.ts';
 
@@ -81,12 +82,24 @@ function merchantActionOf(payment: Payment, operation: PaymentOperation): string
   }
 }
 
-/** A waiting operation went to the operator with its outcome still unknown (docs/adr/0096):
- * the merchant's UNDEFINED / PREPARE callback, once. */
+/**
+ * A waiting operation went to the operator with its outcome still unknown (docs/adr/0096): the
+ * merchant's PREPARE callback, once, in the words its synchronous answer used (ADR 0067, 0010).
+ * CAPTURE and VOID answered UNDEFINED to every merchant, and so does this. An authorization says
+ * UNDEFINED only to a merchant that chose 5.6.x's word; to a 5.2.0 merchant it says SUCCESS with
+ * status PREPARE, as its answer did. A refund answered ACCEPTED, which already promised a
+ * callback with the outcome, and 5.2.0 has no refund callback that is not final: a 5.2.0 merchant
+ * gets none now (undefined), only the final one.
+ */
 export function undefinedOutcomeCallbackRow(
   context: PlatformContext, payment: Payment, operation: PaymentOperation, nowMs: number,
-): OutboxRow {
+  unknownResult: UnknownResult,
+): OutboxRow | undefined {
+  const action = merchantActionOf(payment, operation);
+  const undefinedForEveryone = action === 'CAPTURE' || action === 'VOID';
+  if (action === 'CREDITVOID' && unknownResult !== 'undefined') return undefined;
   const facts = factsOf(context, payment, { dateMs: operation.createdAtMs, status: 'PREPARE' });
-  const body = undefinedOutcomeCallback(facts, merchantActionOf(payment, operation), operation.amountMinor);
+  const body = undefinedOutcomeCallback(facts, action, operation.amountMinor);
+  if (!undefinedForEveryone && unknownResult !== 'undefined') body.result = 'SUCCESS';
   return callbackRow(payment, body, nowMs);
 }

@@ -1,3 +1,4 @@
+import { loadMerchantById } from '../storage/merchants.ts';
 import { loadOperation, loadPaymentAnyMerchant } from '../storage/payments.ts';
 import { recordEscalation } from '../storage/reconciliations.ts';
 import { undefinedOutcomeCallbackRow } from './callback-writer.ts';
@@ -5,11 +6,12 @@ import type { PlatformContext } from './context.ts';
 
 /**
  * An operation whose outcome is still unknown past the reconciler's deadline goes in front of an
- * operator (docs/adr/0096): it joins `kassa reconciliation list` and the merchant gets the 5.6.x
- * UNDEFINED callback (status PREPARE), written in the same transaction and only by the write that
- * escalated it, so once per escalation. The final callback follows through finishOperation when
- * a later inquiry, the bank's callback or the operator tells the outcome. false when it had
- * already been escalated, or the operation or its payment is gone.
+ * operator (docs/adr/0096): it joins `kassa reconciliation list` and the merchant gets a PREPARE
+ * callback in its own words (UNDEFINED, or 5.2.0's SUCCESS; none for a 5.2.0 merchant's refund),
+ * written in the same transaction and only by the write that escalated it, so once per escalation.
+ * The final callback follows through finishOperation when a later inquiry, the bank's callback or
+ * the operator tells the outcome. false when it had already been escalated, or the operation or
+ * its payment is gone.
  */
 export async function escalateUnknownOperation(
   context: PlatformContext,
@@ -20,7 +22,9 @@ export async function escalateUnknownOperation(
   const payment = operation && (await loadPaymentAnyMerchant(context.storage, operation.transId));
   if (!operation || !payment) return false;
   const nowMs = context.clock.nowMs();
-  const callback = undefinedOutcomeCallbackRow(context, payment, operation, nowMs);
+  const merchant = await loadMerchantById(context.storage, payment.merchantId);
+  const unknownResult = merchant?.unknownResult ?? 'success';
+  const callback = undefinedOutcomeCallbackRow(context, payment, operation, nowMs, unknownResult);
   return recordEscalation(context.storage, lease.operationId, lease.token, {
     ...update,
     operatorNeededAtMs: nowMs,

@@ -175,7 +175,7 @@ export async function recordEscalation(
   operationId: string,
   token: string,
   update: { answer: string; nextInquiryAtMs: number; operatorNeededAtMs: number },
-  callback: OutboxRow,
+  callback: OutboxRow | undefined,
 ): Promise<boolean> {
   const escalated = await storage.write(async (transaction) => {
     const marked = await transaction
@@ -186,7 +186,7 @@ export async function recordEscalation(
       .where('operator_needed_at_ms', 'is', null)
       .executeTakeFirst();
     const now = Number(marked.numUpdatedRows) === 1;
-    if (now) await transaction.insertInto('outbox').values(callback).execute();
+    if (now && callback) await transaction.insertInto('outbox').values(callback).execute();
     await transaction
       .updateTable('reconciliations')
       .set({
@@ -201,7 +201,7 @@ export async function recordEscalation(
       .execute();
     return now;
   });
-  if (escalated) callbacksCommitted([callback]);
+  if (escalated && callback) callbacksCommitted([callback]);
   return escalated;
 }
 

@@ -17,12 +17,16 @@ let platform: TestPlatform;
 let receiver: CallbackReceiver;
 let dispatcher: CallbackDispatcher;
 let reconciler: Reconciler;
-let merchant: { clientKey: string; password: string; merchantId: string };
+type TestMerchant = { clientKey: string; password: string; merchantId: string };
+/** A 5.2.0 merchant (the default) and one that chose 5.6.x's UNDEFINED (ADR 0067). */
+let merchant: TestMerchant;
+let merchant56: TestMerchant;
 
 before(async () => {
   receiver = await startCallbackReceiver();
   platform = await startTestPlatform({ acquirer: bank });
   merchant = await platform.addMerchant({ callbackUrl: receiver.url('/merchant') });
+  merchant56 = await platform.addMerchant({ callbackUrl: receiver.url('/merchant56'), unknownResult: 'undefined' });
   dispatcher = new CallbackDispatcher(platform.context, { attemptTimeoutMs: 2_000 });
   reconciler = new Reconciler(platform.context, { graceMs, operatorDeadlineMs, backoffMs: [30_000] });
 });
@@ -36,13 +40,13 @@ after(async () => {
   await receiver.close();
 });
 
-const send = async (action: string, transId: string, extra: Record<string, string> = {}) =>
-  (await platform.post(transactionFields(merchant, action, transId, extra))).body;
+const send = async (action: string, transId: string, extra: Record<string, string> = {}, who = merchant) =>
+  (await platform.post(transactionFields(who, action, transId, extra))).body;
 
 /** A SALE whose answer the bank loses after acting on it: PREPARE to the merchant. */
-async function lostSale(overrides: Record<string, string> = {}): Promise<string> {
+async function lostSale(overrides: Record<string, string> = {}, who = merchant): Promise<string> {
   bank.fault = 'answerLost';
-  const answer = (await platform.post(saleFields(merchant, { order_amount: '10.00', ...overrides }))).body;
+  const answer = (await platform.post(saleFields(who, { order_amount: '10.00', ...overrides }))).body;
   bank.fault = 'none';
   assert.equal(answer.status, 'PREPARE', JSON.stringify(answer));
   return answer.trans_id;
@@ -108,7 +112,7 @@ test('two reconcilers at once (two nodes) ask about each operation once', async 
 });
 
 test("still unknown past the deadline: on the operator's list, never declined; the operator resolves it", async () => {
-  const transId = await lostSale();
+  const transId = await lostSale({}, merchant56);
   bank.inquiriesUnknownBeforeAnswer = 1_000;
   platform.clock.advance(graceMs + 1);
   await reconciler.runOnce();
@@ -117,14 +121,14 @@ test("still unknown past the deadline: on the operator's list, never declined; t
   platform.clock.advance(operatorDeadlineMs);
   const run = await reconciler.runOnce();
   assert.equal(run.toOperator, 1, JSON.stringify(run));
-  assert.equal((await send('GET_TRANS_STATUS', transId)).status, 'PREPARE', 'never silently declined');
+  assert.equal((await send('GET_TRANS_STATUS', transId, {}, merchant56)).status, 'PREPARE', 'never silently declined');
   assert.deepEqual(await callbacksOf(transId), ['UNDEFINED:PREPARE'], "the merchant is told it is undefined");
   const undefinedCallback = receiver.received.find((received) => received.fields.trans_id === transId)!.fields;
   assert.equal(undefinedCallback.action, 'SALE');
   assert.equal(undefinedCallback.amount, '10.00');
   assert.equal(undefinedCallback.card, '411111******1111');
   assert.ok(
-    verifyCallback(undefinedCallback, { password: merchant.password, email: 'doe@example.com' }),
+    verifyCallback(undefinedCallback, { password: merchant56.password, email: 'doe@example.com' }),
     'signed like every callback: the merchant can verify it',
   );
   assert.equal(undefinedCallback.decline_reason, undefined, 'no decline in it');
@@ -145,11 +149,34 @@ test("still unknown past the deadline: on the operator's list, never declined; t
     'approved',
   );
   assert.match(resolved.stdout, /SETTLED/);
-  assert.equal((await send('GET_TRANS_STATUS', transId)).status, 'SETTLED');
+  assert.equal((await send('GET_TRANS_STATUS', transId, {}, merchant56)).status, 'SETTLED');
   assert.deepEqual(await callbacksOf(transId), ['UNDEFINED:PREPARE', 'SUCCESS:SETTLED'], 'then the final one');
   assert.doesNotMatch((await runKassa(platform, 'reconciliation', 'list')).stdout, new RegExp(transId));
   platform.clock.advance(60 * 60_000);
   assert.equal((await reconciler.runOnce()).claimed, 0, "the operator's decision is final");
+});
+
+test("a 5.2.0 merchant's escalations in its own words: SUCCESS/PREPARE for a SALE, none for a refund", async () => {
+  const transId = await lostSale();
+  const sale = (await platform.post(saleFields(merchant, { order_amount: '10.00' }))).body;
+  assert.equal(sale.status, 'SETTLED', JSON.stringify(sale));
+  bank.fault = 'answerLost';
+  assert.equal((await send('CREDITVOID', sale.trans_id, { amount: '4.00' })).result, 'ACCEPTED');
+  bank.fault = 'none';
+  bank.inquiriesUnknownBeforeAnswer = 1_000;
+  platform.clock.advance(graceMs + operatorDeadlineMs + 1);
+  assert.equal((await reconciler.runOnce()).toOperator, 2);
+  // 5.2.0 knows no UNDEFINED: the SALE's callback repeats its answer's SUCCESS/PREPARE ("final
+  // status will be sent in callback"); the refund's ACCEPTED already said a callback would come.
+  assert.deepEqual(await callbacksOf(transId), ['SUCCESS:PREPARE']);
+  assert.deepEqual(await callbacksOf(sale.trans_id), ['SUCCESS:SETTLED'], 'no callback that could read as refunded');
+  for (const id of [transId, sale.trans_id]) {
+    await runKassa(platform, 'reconciliation', 'resolve', '--trans-id', id, '--outcome', 'approved');
+  }
+  assert.deepEqual(await callbacksOf(transId), ['SUCCESS:PREPARE', 'SUCCESS:SETTLED']);
+  const refundCallbacks = await callbacksOf(sale.trans_id);
+  assert.equal(refundCallbacks.length, 2, `then the refund's final callback: ${refundCallbacks}`);
+  assert.match(refundCallbacks[1]!, /^SUCCESS:/);
 });
 
 test('a CAPTURE escalated by two nodes at once: one UNDEFINED callback, then the final one', async () => {
