@@ -26,8 +26,9 @@ export type ProxyFault =
   | 'malformedAfterCommit'
   /** Callbacks: forwards every request twice (the answer is the first one's). */
   | 'duplicate'
-  /** Callbacks: answers the first request `OK` itself and holds it; forwards the next one, and
-   * then the held one, late (or when `flushHeld()` is called). */
+  /** Callbacks: answers the first request (that `reorderOnly` picks) `OK` itself and holds it;
+   * forwards the next one of the same order_id, and then the held one, late (or when
+   * `flushHeld()` is called). */
   | 'reorder';
 
 interface Answer {
@@ -41,6 +42,13 @@ interface HeldRequest {
   method: string | undefined;
   contentType: string | undefined;
   body: Buffer;
+}
+
+/** Both form bodies name the same order_id (or one names none). */
+function sameOrder(one: HeldRequest, other: HeldRequest): boolean {
+  const orderOf = (request: HeldRequest) => new URLSearchParams(request.body.toString('utf8')).get('order_id');
+  const [first, second] = [orderOf(one), orderOf(other)];
+  return first === null || second === null || first === second;
 }
 
 function heldOf(request: IncomingMessage, body: Buffer): HeldRequest {
@@ -59,6 +67,9 @@ export class FaultProxy {
   /** This many requests pass untouched before the fault applies. */
   passBeforeFault = 0;
   latencyMs = 200;
+  /** 'reorder' holds only a request whose body this accepts: a late callback of an earlier
+   * test must not take the place of the one the test means to reorder. */
+  reorderOnly: ((body: string) => boolean) | undefined;
   forwarded = 0;
   /** The bodies of the requests forwarded, in the order the target got them. */
   readonly forwardedBodies: string[] = [];
@@ -100,14 +111,14 @@ export class FaultProxy {
     }
     if (fault === 'latency') await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     const held = heldOf(request, Buffer.concat(chunks));
-    if (fault === 'reorder' && !this.#held) {
+    if (fault === 'reorder' && !this.#held && (this.reorderOnly?.(held.body.toString('utf8')) ?? true)) {
       this.#held = held;
       response.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
       return;
     }
     const answer = await this.#forward(held);
     if (fault === 'duplicate') await this.#forward(held);
-    if (fault === 'reorder') await this.flushHeld();
+    if (fault === 'reorder' && this.#held && sameOrder(this.#held, held)) await this.flushHeld();
     if (fault === 'noAnswerAfterCommit') return;
     if (fault === 'resetAfterCommit') {
       request.socket.destroy();
