@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +60,25 @@ test('bad settings: every problem on its own line, no stack trace, exit status 2
   assert.match(lines[0], /^kassa: PORT must be a whole number from 0 to 65535, got "abc"$/);
   assert.match(lines[1], /^kassa: LOG_LEVEL must be one of .*, got "loud"$/);
   assert.match(lines[2], /^kassa: KASSA_PUBLIC_URL must be an http\(s\) URL .*, got "notaurl"$/);
+});
+
+test('a port another process listens on: one line naming it, no stack trace, exit status 2', {
+  timeout: 60_000,
+}, async (t) => {
+  const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-port-'));
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    taken.close();
+    rmSync(dataDirectory, { recursive: true, force: true });
+  });
+  const port = (taken.address() as net.AddressInfo).port;
+  const { status, stderr } = await runServer({
+    ...withoutKassaSettings(), KASSA_DATA_DIR: dataDirectory, HOST: '127.0.0.1', PORT: String(port),
+  });
+  assert.equal(status, 2, stderr);
+  assert.equal(stderr.trim(), `kassa: cannot listen on 127.0.0.1:${port} (HOST, PORT): another process is listening `
+    + 'there (stop it, or set another port)');
 });
 
 test('a DATABASE_URL naming a database that does not exist: one line saying how to create it, exit status 2', {

@@ -34,12 +34,35 @@ async function appOrExit(config: KassaConfig) {
   }
 }
 
+const listenProblems: Record<string, string> = {
+  EADDRINUSE: 'another process is listening there (stop it, or set another port)',
+  EACCES: 'this user may not listen there (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+};
+
+/** A port in use (or not ours to take) is the operator's to fix too: one line, no stack trace,
+ * exit status 2, and nothing left open. Any other failure is a bug and keeps its stack. */
+type Listener = { listen(options: { host: string; port: number }): Promise<string> };
+async function listenOrExit(app: Listener, host: string, port: number, setting: string): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (error) {
+    const problem = listenProblems[(error as NodeJS.ErrnoException).code ?? ''];
+    if (!problem) throw error;
+    process.stderr.write(`kassa: cannot listen on ${host}:${port} (${setting}): ${problem}\n`);
+    await kassa.app.close().catch(() => {});
+    await kassa.metricsApp?.close().catch(() => {});
+    process.exit(2);
+  }
+}
+
 const config = settingsOrExit();
 const kassa = await appOrExit(config);
 const logger = kassa.context.logger;
-const address = await kassa.app.listen({ host: config.host, port: config.port });
+const address = await listenOrExit(kassa.app, config.host, config.port, 'HOST, PORT');
 const metricsAddress = kassa.metricsApp
-  ? await kassa.metricsApp.listen({ host: config.metricsHost ?? '127.0.0.1', port: config.metricsPort ?? 0 })
+  ? await listenOrExit(kassa.metricsApp, config.metricsHost ?? '127.0.0.1', config.metricsPort ?? 0,
+    'KASSA_METRICS_HOST, KASSA_METRICS_PORT')
   : undefined;
 const callbackDispatcher = new CallbackDispatcher(kassa.context, {
   mode: config.mode, pollIntervalMs: config.callbackPollIntervalMs, attemptTimeoutMs: config.callbackAttemptTimeoutMs,
