@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { callbacksCommitted } from './callback-signal.ts';
 import type { Storage } from './database.ts';
+import type { Database } from './schema.ts';
 import type { OutboxRow } from './payments.ts';
 
 /** Sub-transactions whose acquirer outcome can be unknown, and what holds the payment for each. */
@@ -149,7 +150,14 @@ export async function recordInquiryUnknown(
   token: string,
   update: { answer: string; nextInquiryAtMs: number },
 ): Promise<void> {
-  await storage.db
+  await releaseAfterInquiry(storage.db, operationId, token, update);
+}
+
+/** Counts the inquiry, notes its answer and the next one's time, and gives up this node's lease. */
+async function releaseAfterInquiry(
+  db: Kysely<Database>, operationId: string, token: string, update: { answer: string; nextInquiryAtMs: number },
+): Promise<void> {
+  await db
     .updateTable('reconciliations')
     .set({
       inquiry_count: sql`inquiry_count + 1`,
@@ -165,10 +173,11 @@ export async function recordInquiryUnknown(
 
 /**
  * Still unknown past the deadline: the operation goes on the operator's list and the merchant's
- * UNDEFINED callback goes to the outbox, in one transaction, only if this write is the one that
- * put it there (conditional on this node's lease and on `operator_needed_at_ms` still being
- * empty), so the callback is written once per escalation however many nodes or runs try.
- * Records the inquiry as recordInquiryUnknown does. true when it escalated now.
+ * PREPARE callback, if it gets one (docs/adr/0096), goes to the outbox, in one transaction, only
+ * if this write is the one that put it there (conditional on this node's lease and on
+ * `operator_needed_at_ms` still being empty), so the callback is written once per escalation
+ * however many nodes or runs try. Records the inquiry as recordInquiryUnknown does. true when it
+ * escalated now.
  */
 export async function recordEscalation(
   storage: Storage,
@@ -187,18 +196,7 @@ export async function recordEscalation(
       .executeTakeFirst();
     const now = Number(marked.numUpdatedRows) === 1;
     if (now && callback) await transaction.insertInto('outbox').values(callback).execute();
-    await transaction
-      .updateTable('reconciliations')
-      .set({
-        inquiry_count: sql`inquiry_count + 1`,
-        next_inquiry_at_ms: update.nextInquiryAtMs,
-        last_answer: update.answer.slice(0, 500),
-        claimed_until_ms: null,
-        claim_token: null,
-      })
-      .where('operation_id', '=', operationId)
-      .where('claim_token', '=', token)
-      .execute();
+    await releaseAfterInquiry(transaction, operationId, token, update);
     return now;
   });
   if (escalated && callback) callbacksCommitted([callback]);
