@@ -86,19 +86,26 @@ export async function startUpstreamKassa(options: UpstreamOptions = {}): Promise
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
+    // Only the start-up lines are kept: once the address is known the process logs a line per
+    // request, and keeping (and searching) them all made this process slower the longer it ran.
     let output = '';
+    let started = false;
+    const keep = (chunk: Buffer) => {
+      if (!started) output += chunk.toString('utf8');
+    };
     const timer = setTimeout(() => reject(new Error(`upstream did not start: ${output}`)), 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
+      if (started) return;
+      keep(chunk);
       const match = /"address":"(http:\/\/[^"]+)"/.exec(output);
       if (match) {
+        started = true;
+        output = '';
         clearTimeout(timer);
         resolve(`${match[1]}/`);
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
+    child.stderr!.on('data', keep);
     child.on('exit', (status) => reject(new Error(`upstream exited (${status}): ${output}`)));
   });
   return {
