@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import { migrateToLatest, missingMigrations } from './migrations.ts';
 import { schemaScopedMigrationDatabase } from './schema-scoped-migrations.ts';
-import { WriteBatcher } from './write-batch.ts';
+import { WriteBatcher, type WriteOptions } from './write-batch.ts';
 import { cachedMerchantLookup, sqliteMerchantLookup, type MerchantLookup } from './merchant-cache.ts';
 import { PostgresHostChoice, postgresUrlsOf, ReadOnlyHostError } from './postgres-hosts.ts';
 
@@ -27,8 +27,9 @@ export interface StorageConfig {
 export interface Storage {
   db: Kysely<Database>;
   dialect: DialectName;
-  /** Runs a write transaction; on SQLite concurrent ones share a commit (see WriteBatcher). */
-  write<T>(work: (transaction: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Runs a write transaction; on SQLite concurrent ones share a commit (see WriteBatcher).
+   * `waitForDisk: false` is honoured on SQLite only (docs/adr/0103). */
+  write<T>(work: (transaction: Transaction<Database>) => Promise<T>, options?: WriteOptions): Promise<T>;
   /** Merchants by client_key for authenticating requests, cached and kept exact: by change
    * notifications on PostgreSQL, by data_version on SQLite (storage/merchant-cache.ts). */
   merchants: MerchantLookup;
@@ -266,7 +267,7 @@ export async function openStorage(config: StorageConfig): Promise<Storage> {
   await migrateToLatest(db);
   const batcher = new WriteBatcher(db);
   return {
-    db, dialect: 'sqlite', write: (work) => batcher.run(work),
+    db, dialect: 'sqlite', write: (work, options) => batcher.run(work, options),
     merchants: sqliteMerchantLookup(db, dataVersionReader(file)),
     readinessProblems: () => databaseProblems(db), sqliteFile: file, close: () => db.destroy(),
   };

@@ -594,7 +594,8 @@ export async function finishClaimedOperation(storage: Storage, finish: Operation
     const outbox = finish.callbacksFor(payment);
     if (outbox.length > 0) await transaction.insertInto('outbox').values(outbox).execute();
     return { payment, outbox };
-  });
+    // The claim this finishes was committed (and waited for) before the bank was asked.
+  }, { waitForDisk: false });
   callbacksCommitted(finished.outbox);
   return finished.payment;
 }

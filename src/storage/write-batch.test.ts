@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStorage } from './database.ts';
+import { sql } from 'kysely';
+import { openStorage, type Storage } from './database.ts';
 
 /** The group commit is a SQLite mechanism, so this test always runs on a SQLite file. */
 test('concurrent writes share commits; a failing one is rolled back alone and the rest persist', async () => {
@@ -42,6 +43,32 @@ test('an error thrown by the work itself rejects that write only', async () => {
       storage.write(async () => 'third'),
     ]);
     assert.deepEqual(results.map((result) => result.status), ['fulfilled', 'rejected', 'fulfilled']);
+  } finally {
+    await storage.close();
+    rmSync(dataDirectory, { recursive: true, force: true });
+  }
+});
+
+/** SQLite's `synchronous` as the work sees it: 1 is NORMAL (no wait for the disk), 2 FULL. */
+async function synchronousSeen(transaction: Parameters<Parameters<Storage['write']>[0]>[0]): Promise<number> {
+  const { rows } = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(transaction);
+  return Number(rows[0].synchronous);
+}
+
+test('a commit skips the wait for the disk only when every write in it allows that (ADR 0103)', async () => {
+  const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-batch-'));
+  const storage = await openStorage({ dataDirectory });
+  try {
+    const lazy = { waitForDisk: false };
+    assert.equal(await storage.write(synchronousSeen, lazy), 1, 'a lone finish of a durable claim');
+    const mixed = await Promise.all([storage.write(synchronousSeen, lazy), storage.write(synchronousSeen)]);
+    assert.deepEqual(mixed, [2, 2], 'a batch that holds one write needing the disk waits for it');
+    assert.equal(await storage.write(synchronousSeen), 2, 'the next write waits again');
+    const { rows } = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(storage.db);
+    assert.equal(Number(rows[0].synchronous), 2, 'the connection is back to FULL');
+    const failed = storage.write(async () => { throw new Error('boom'); }, lazy);
+    await assert.rejects(failed, /boom/);
+    assert.equal(await storage.write(synchronousSeen), 2, 'and after a failed lazy write');
   } finally {
     await storage.close();
     rmSync(dataDirectory, { recursive: true, force: true });

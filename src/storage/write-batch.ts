@@ -1,11 +1,22 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
+
+export interface WriteOptions {
+  /**
+   * false: the commit need not wait for the disk (docs/adr/0103). Only for a write that finishes
+   * a claim committed durably before the bank was asked: the outcome is in the WAL (a crash of
+   * Kassa keeps it) and on disk with the next commit that waits, and a power loss before that
+   * leaves the durable claim, which the reconciler finishes by asking the bank again.
+   */
+  waitForDisk?: boolean;
+}
 
 /** Most writes committed together: bounds the work one commit (and one failure) can carry. */
 const batchSizeMax = 64;
 
 interface PendingWrite {
   work: (transaction: Transaction<Database>) => Promise<unknown>;
+  waitForDisk: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -24,9 +35,10 @@ export class WriteBatcher {
 
   constructor(private readonly db: Kysely<Database>) {}
 
-  run<T>(work: (transaction: Transaction<Database>) => Promise<T>): Promise<T> {
+  run<T>(work: (transaction: Transaction<Database>) => Promise<T>, options: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      const waitForDisk = options.waitForDisk !== false;
+      this.#queue.push({ work, waitForDisk, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // Let requests already waiting in the event loop reach their write first, so they
@@ -47,10 +59,29 @@ export class WriteBatcher {
     }
   }
 
+  /** A batch waits for the disk unless every write in it may skip that. SQLite takes the
+   * setting only between transactions, so the connection is held from the PRAGMA that lowers
+   * it to the one that restores it: no other transaction can begin in between. */
   async #commit(batch: PendingWrite[]): Promise<void> {
+    if (batch.some((write) => write.waitForDisk)) return this.#commitOn(this.db, batch);
+    try {
+      await this.db.connection().execute(async (connection) => {
+        await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+        try {
+          await this.#commitOn(connection, batch);
+        } finally {
+          await sql`PRAGMA synchronous = FULL`.execute(connection);
+        }
+      });
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+    }
+  }
+
+  async #commitOn(db: Kysely<Database>, batch: PendingWrite[]): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      const transaction = await this.db.startTransaction().execute();
+      const transaction = await db.startTransaction().execute();
       try {
         for (const write of batch) {
           const savepoint = await transaction.savepoint('write').execute();
