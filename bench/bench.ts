@@ -1073,7 +1073,8 @@ function limitsRows(report: StorageReport): string[][] {
   const cost = report.limitsCost;
   if (!cost) return [];
   const cpu = (load: LoadResult) => (load.cpu
-    ? [load.cpu.server, load.cpu.database, load.cpu.bench, load.cpu.other].map((value) => value.toFixed(2)).join('/') : 'n/a');
+    ? [load.cpu.server, load.cpu.database, load.cpu.bench, load.cpu.other].map((value) => value.toFixed(2)).join('/')
+    : 'n/a');
   const limited = cost.loads.filter((entry) => entry.limited);
   const toPeakRow = round(limited.reduce((total, entry) => total + entry.load.requestsPerSecond, 0)
     / limited.length / report.salePeak.requestsPerSecond, 3);

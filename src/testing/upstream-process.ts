@@ -51,6 +51,33 @@ export interface UpstreamOptions {
   beforeStart?: (kassa: (...args: string[]) => Promise<string>, merchant: { clientKey: string }) => Promise<void>;
 }
 
+/** The address the child logs once it listens. Only the start-up lines are kept: after that it
+ * logs a line per request, and keeping (and searching) them all made this process slower the
+ * longer it ran. */
+function startedAddress(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let output = '';
+    let started = false;
+    const keep = (chunk: Buffer) => {
+      if (!started) output += chunk.toString('utf8');
+    };
+    const timer = setTimeout(() => reject(new Error(`upstream did not start: ${output}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (started) return;
+      keep(chunk);
+      const match = /"address":"(http:\/\/[^"]+)"/.exec(output);
+      if (match) {
+        started = true;
+        output = '';
+        clearTimeout(timer);
+        resolve(`${match[1]}/`);
+      }
+    });
+    child.stderr!.on('data', keep);
+    child.on('exit', (status) => reject(new Error(`upstream exited (${status}): ${output}`)));
+  });
+}
+
 export async function startUpstreamKassa(options: UpstreamOptions = {}): Promise<UpstreamKassa> {
   const dataDirectory = mkdtempSync(join(tmpdir(), 'kassa-upstream-'));
   const environment = environmentFor(dataDirectory, await freePort());
@@ -85,29 +112,7 @@ export async function startUpstreamKassa(options: UpstreamOptions = {}): Promise
     env: environment,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    // Only the start-up lines are kept: once the address is known the process logs a line per
-    // request, and keeping (and searching) them all made this process slower the longer it ran.
-    let output = '';
-    let started = false;
-    const keep = (chunk: Buffer) => {
-      if (!started) output += chunk.toString('utf8');
-    };
-    const timer = setTimeout(() => reject(new Error(`upstream did not start: ${output}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (started) return;
-      keep(chunk);
-      const match = /"address":"(http:\/\/[^"]+)"/.exec(output);
-      if (match) {
-        started = true;
-        output = '';
-        clearTimeout(timer);
-        resolve(`${match[1]}/`);
-      }
-    });
-    child.stderr!.on('data', keep);
-    child.on('exit', (status) => reject(new Error(`upstream exited (${status}): ${output}`)));
-  });
+  const url = await startedAddress(child);
   return {
     url,
     clientKey: merchant.client_key,
