@@ -2,7 +2,7 @@
  * `npx tsx bench/profile-sale.ts [sqlite|postgres]`: where a SALE's cost goes. Starts the real
  * server (src/server.ts, workers running) under `node --cpu-prof`, loads it with approved SALEs
  * for PROFILE_SECONDS (default 8) from 32 autocannon connections (or PROFILE_RATE evenly spaced
- * SALEs a second), then prints
+ * SALEs a second; PROFILE_LIMITS=1 routes the merchant to the bench's four limits), then prints
  *   - SALEs per second and, on PostgreSQL, what the database did per SALE (commits, rows
  *     inserted/updated/deleted per table, from pg_stat_* counters — no extension needed);
  *   - the Node functions with the most self time, from the .cpuprofile (path printed).
@@ -51,6 +51,19 @@ const environment = {
 const created = JSON.parse(execFileSync(process.execPath,
   ['bin/kassa.mjs', 'merchant', 'create', '--init', '--email', 'profile@kassa.test', '--three-ds', 'off', '--json'],
   { cwd: root, env: environment, encoding: 'utf8' }).trim().split('\n').at(-1)!) as { client_key: string; password: string };
+if (process.env.PROFILE_LIMITS === '1') {
+  // The bench's limits row: a MID with day, week and month limits far above the load, and a
+  // mapping day limit, so every SALE reserves four limits in its own write.
+  const routing = (...args: string[]) =>
+    execFileSync(process.execPath, ['bin/kassa.mjs', 'routing', ...args], { cwd: root, env: environment });
+  const huge = ['--currency', 'USD', '--amount', '1000000000.00'];
+  routing('mid', 'create', '--name', 'profile-limited');
+  for (const window of ['day', 'week', 'month']) {
+    routing('limit', 'set', '--mid', 'profile-limited', '--window', window, ...huge);
+  }
+  routing('mapping', 'set', '--client-key', created.client_key, '--mids', 'profile-limited');
+  routing('limit', 'set', '--client-key', created.client_key, '--window', 'day', ...huge);
+}
 
 const server = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', join(work, 'prof'), '--import', 'tsx', 'src/server.ts'],
   { cwd: root, env: environment, stdio: ['ignore', 'ignore', 'inherit'] });

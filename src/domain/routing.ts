@@ -206,14 +206,22 @@ const dayMs = 24 * 60 * 60 * 1000;
  * day's date, the ISO week's Monday, or the month. Windows are named by text, so a limit's
  * counters for a window are found by equality.
  */
+/** The last day's three keys: every limited payment asks for them several times (a limit read
+ * and each candidate MID's headrooms), and a day's keys are the same all day. */
+let lastWindowKeys = { day: '', keys: { day: '', week: '', month: '' } };
+
 export function windowKeyOf(window: LimitWindow, nowMs: number, timeZone: string): string {
   const day = financialDay(nowMs, timeZone);
-  if (window === 'day') return `day:${day}`;
-  if (window === 'month') return `month:${day.slice(0, 7)}`;
+  if (day !== lastWindowKeys.day) lastWindowKeys = { day, keys: windowKeysOfDay(day) };
+  return lastWindowKeys.keys[window];
+}
+
+function windowKeysOfDay(day: string): Record<LimitWindow, string> {
   const [year, month, date] = day.split('-').map(Number) as [number, number, number];
   const dayStartMs = Date.UTC(year, month - 1, date);
   const weekday = (new Date(dayStartMs).getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
-  return `week:${new Date(dayStartMs - weekday * dayMs).toISOString().slice(0, 10)}`;
+  const week = new Date(dayStartMs - weekday * dayMs).toISOString().slice(0, 10);
+  return { day: `day:${day}`, week: `week:${week}`, month: `month:${day.slice(0, 7)}` };
 }
 
 export function paymentTypeOf(action: RoutedAction, isAuth: boolean): PaymentType {

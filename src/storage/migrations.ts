@@ -643,6 +643,21 @@ const migrations: Record<string, Migration> = {
         .columns(['error_code', 'created_at_ms']).execute();
     },
   },
+  '0104_limit_take_skips_locked_shards': {
+    // PostgreSQL (docs/adr/0104): the payment's statement now takes each limit's shard itself,
+    // with FOR UPDATE SKIP LOCKED (storage/routing-limits.ts), instead of calling 0080's
+    // function. That function waited for a shard another payment held until its commit, disk
+    // flush included, and started an executor per statement inside it: together most of what
+    // limits added to a SALE. This one only raises, when a limit has no free shard with room;
+    // 0080's function stays for a node of the previous version during an upgrade.
+    async up(db: Kysely<any>) {
+      if ((await dialectOf(db)) !== 'postgres') return;
+      await sql`CREATE FUNCTION kassa_limit_shard_full() RETURNS integer LANGUAGE plpgsql AS $$
+          BEGIN
+            RAISE EXCEPTION 'no free limit shard has room' USING ERRCODE = 'KL001';
+          END $$`.execute(db);
+    },
+  },
 };
 
 /** The audit log is append-only in the database itself: an UPDATE or DELETE fails whoever runs it. */

@@ -233,10 +233,10 @@ async function insertedInOneStatement(
   const outboxInsert = outbox.length > 0 ? insertInto('postgres', 'outbox', outbox, parameters.length + 1) : undefined;
   if (outbox.length > 0 && !outboxInsert) throw new Error('the callbacks of one payment must have one shape');
   if (outboxInsert) for (const parameter of outboxInsert.parameters) parameters.push(parameter);
-  const holdsText = holds ? limitHoldsFromTakeText(parameters.length + 1) : '';
+  const holdsText = holds ? limitHoldsFromTakeText(parameters.length + 1, holds.reservations.length) : undefined;
   if (holds) parameters.push(...limitTakeParameters(holds.reservations));
   const outboxText = outboxInsert?.text ?? '';
-  const text = oneStatementText([paymentText, operationsText, outboxText, holdsText], () => {
+  const text = oneStatementText([paymentText, operationsText, outboxText, holdsText?.ctes ?? ''], () => {
     // The holds select from the inserted payment, so its unique keys are checked before any
     // shard is locked, as in the transactional path.
     const ctes = [
@@ -244,7 +244,8 @@ async function insertedInOneStatement(
       `"inserted_operations" as (${operationsText})`,
     ];
     if (holds && outboxText) ctes.push(`"inserted_callbacks" as (${outboxText})`);
-    return `with ${ctes.join(', ')} ${holds ? holdsText : outboxText}`;
+    if (holdsText) ctes.push(holdsText.ctes);
+    return `with ${ctes.join(', ')} ${holdsText ? holdsText.insert : outboxText}`;
   });
   try {
     await storage.db.executeQuery(CompiledQuery.raw(text, parameters));

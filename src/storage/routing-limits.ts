@@ -71,11 +71,18 @@ export async function reserveLimits(
 ): Promise<void> {
   const ordered = [...reservations].sort((a, b) => (a.limitId < b.limitId ? -1 : a.limitId > b.limitId ? 1 : 0));
   const holds: unknown[] = [];
-  for (const reservation of ordered) {
-    const takes = (await takeOneShard(transaction, reservation)) ?? (await takeSpread(transaction, reservation));
-    if (takes === undefined) throw new LimitExceededError(reservation.refusal);
-    for (const [shard, amountMinor] of takes) {
-      holds.push(transId, reservation.limitId, reservation.windowKey, shard, amountMinor);
+  if (!isPostgres(transaction) && (await tookChosenShardsAtOnce(transaction, ordered))) {
+    for (const reservation of ordered) {
+      const { limitId, windowKey, preferredShard, amountMinor } = reservation;
+      holds.push(transId, limitId, windowKey, preferredShard, amountMinor);
+    }
+  } else {
+    for (const reservation of ordered) {
+      const takes = (await takeOneShard(transaction, reservation)) ?? (await takeSpread(transaction, reservation));
+      if (takes === undefined) throw new LimitExceededError(reservation.refusal);
+      for (const [shard, amountMinor] of takes) {
+        holds.push(transId, reservation.limitId, reservation.windowKey, shard, amountMinor);
+      }
     }
   }
   if (holds.length === 0) return;
@@ -84,45 +91,119 @@ export async function reserveLimits(
   await transaction.executeQuery(rawStatement(transaction, text, holds));
 }
 
-/** The SQLSTATE `kassa_take_limit_shards` raises (migration 0080) when a shard has no room. */
+const takeChosenTexts = new Map<number, { take: string; giveBack: string }>();
+
+/**
+ * SQLite's hot case: every limit's chosen shard in one UPDATE (a statement per limit was most of
+ * what limits added to a SALE there). A shard without room sets NULL, which the NOT NULL column
+ * refuses: SQLite then undoes the whole statement and the payment goes shard by shard. A missing
+ * counter row updates nothing; what the others took is given back. One writer means nothing can
+ * come between. (RETURNING would tell which rows changed, but made the statement ~10× slower.)
+ */
+async function tookChosenShardsAtOnce(
+  transaction: Transaction<Database>, ordered: readonly LimitReservation[],
+): Promise<boolean> {
+  if (ordered.length === 0) return true;
+  const parameters: unknown[] = [];
+  for (const reservation of ordered) {
+    const { limitId, windowKey, preferredShard, amountMinor } = reservation;
+    const shareMinor = shardShareMinor(reservation.limitMinor, preferredShard);
+    if (amountMinor > shareMinor) return false;
+    parameters.push(limitId, windowKey, preferredShard, amountMinor, shareMinor);
+  }
+  const texts = takeChosenTextsOf(ordered.length);
+  try {
+    const result = await transaction.executeQuery(CompiledQuery.raw(texts.take, parameters));
+    if (Number(result.numAffectedRows ?? 0) === ordered.length) return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_NOTNULL') return false;
+    throw error;
+  }
+  await transaction.executeQuery(CompiledQuery.raw(texts.giveBack, parameters));
+  return false;
+}
+
+function takeChosenTextsOf(limits: number): { take: string; giveBack: string } {
+  let texts = takeChosenTexts.get(limits);
+  if (texts === undefined) {
+    const from = `FROM (VALUES ${Array.from({ length: limits }, () => '(?, ?, ?, ?, ?)').join(', ')}) AS v `
+      + 'WHERE limit_counters.limit_id = v.column1 AND limit_counters.window_key = v.column2 '
+      + 'AND limit_counters.shard = v.column3';
+    texts = {
+      take: 'UPDATE limit_counters SET used_minor = CASE WHEN used_minor + v.column4 <= v.column5 '
+        + `THEN used_minor + v.column4 END ${from}`,
+      giveBack: `UPDATE limit_counters SET used_minor = used_minor - v.column4 ${from}`,
+    };
+    if (takeChosenTexts.size >= 256) takeChosenTexts.clear();
+    takeChosenTexts.set(limits, texts);
+  }
+  return texts;
+}
+
+/** The SQLSTATE `kassa_limit_shard_full` raises (migration 0104) when a limit has no shard
+ * that has room and that no other transaction holds. */
 export const limitShardFullCode = 'KL001';
 
-/** True when every reservation could come from the one shard the read chose for it: the case
+/** True when every reservation could come from one shard (the one the read chose fits it): the case
  * PostgreSQL writes inside the payment's single statement. */
 export function fitsOneShardEach(reservations: readonly LimitReservation[]): boolean {
   return reservations.every((reservation) =>
     reservation.amountMinor <= shardShareMinor(reservation.limitMinor, reservation.preferredShard));
 }
 
-const takeTexts = new Map<number, string>();
+const takeTexts = new Map<string, { ctes: string; insert: string }>();
 
-/** PostgreSQL: the holds insert that takes one shard per limit as it runs (in limit id order,
- * as `reserveLimits` does, so the two paths lock rows in one order), its placeholders from
- * `first`. It selects from the statement's "inserted_payment", so the payment is written first. */
-export function limitHoldsFromTakeText(first: number): string {
-  let text = takeTexts.get(first);
+/**
+ * PostgreSQL: the part of the payment's single statement that takes one shard per limit for
+ * `limits` limits, its placeholders from `first` (five per limit, `limitTakeParameters`). Per
+ * limit it locks the first shard, from the one the read chose on, that has room (its share as
+ * `shardShareMinor` computes it) and that no other transaction holds: SKIP LOCKED does not
+ * queue behind another payment's commit. Only when every shard with room is held does it wait,
+ * for the chosen one; limits are taken in limit id order, as `reserveLimits` takes them, so the
+ * two cannot deadlock. A limit with no shard with room raises `limitShardFullCode` (the whole
+ * statement undone). The shards are picked from the statement's "inserted_payment", so the
+ * payment's unique keys are checked first. The limits are a VALUES list, not arrays: with
+ * arrays PostgreSQL's generic plan guessed their length, and it planned every payment afresh.
+ * Returns the CTEs to append and the final insert of the holds.
+ */
+export function limitHoldsFromTakeText(first: number, limits: number): { ctes: string; insert: string } {
+  const key = `${first}:${limits}`;
+  let text = takeTexts.get(key);
   if (text === undefined) {
-    const [ids, windows, shards, amounts, shares] = [0, 1, 2, 3, 4].map((offset) => `$${first + offset}`);
-    text = 'insert into "limit_holds" ("trans_id", "limit_id", "window_key", "shard", "amount_minor") '
-      + 'select p."trans_id", t.taken_limit_id, t.taken_window_key, t.taken_shard, t.taken_minor '
-      + `from "inserted_payment" p cross join lateral kassa_take_limit_shards(${ids}::text[], ${windows}::text[], `
-      + `${shards}::integer[], ${amounts}::bigint[], ${shares}::bigint[]) t`;
+    const count = limitShardCount;
+    const rows = Array.from({ length: limits }, (_, index) => {
+      const [id, window, shard, amount, limit] = [0, 1, 2, 3, 4].map((offset) => `$${first + index * 5 + offset}`);
+      return `(${id}::text, ${window}::text, ${shard}::integer, ${amount}::bigint, ${limit}::bigint)`;
+    });
+    const withRoom = 'from "limit_counters" s where s."limit_id" = r.limit_id and s."window_key" = r.window_key '
+      + `and s."used_minor" + r.amount_minor <= r.limit_minor / ${count} `
+      + `+ case when s."shard" < r.limit_minor % ${count} then 1 else 0 end`;
+    const picked = '"picked_shards" as materialized (select r.limit_id, r.window_key, r.amount_minor, coalesce('
+      + `(select s."shard" ${withRoom} order by (s."shard" - r.preferred + ${count}) % ${count} `
+      + 'limit 1 for update skip locked), '
+      + `(select s."shard" ${withRoom} and s."shard" = r.preferred for update)) as shard `
+      + `from "inserted_payment" p cross join (values ${rows.join(', ')}) `
+      + 'as r(limit_id, window_key, preferred, amount_minor, limit_minor))';
+    const taken = '"taken_shards" as (update "limit_counters" c set "used_minor" = c."used_minor" + k.amount_minor '
+      + 'from "picked_shards" k where c."limit_id" = k.limit_id and c."window_key" = k.window_key '
+      + 'and c."shard" = k.shard)';
+    const insert = 'insert into "limit_holds" ("trans_id", "limit_id", "window_key", "shard", "amount_minor") '
+      + 'select p."trans_id", k.limit_id, k.window_key, coalesce(k.shard, kassa_limit_shard_full()), k.amount_minor '
+      + 'from "inserted_payment" p cross join "picked_shards" k';
+    text = { ctes: `${picked}, ${taken}`, insert };
     if (takeTexts.size >= 256) takeTexts.clear();
-    takeTexts.set(first, text);
+    takeTexts.set(key, text);
   }
   return text;
 }
 
-/** The five arrays `limitHoldsFromTakeText` takes, in limit id order. */
+/** The parameters `limitHoldsFromTakeText` takes, five per limit, in limit id order. */
 export function limitTakeParameters(reservations: readonly LimitReservation[]): unknown[] {
   const ordered = [...reservations].sort((a, b) => (a.limitId < b.limitId ? -1 : a.limitId > b.limitId ? 1 : 0));
-  return [
-    ordered.map((reservation) => reservation.limitId),
-    ordered.map((reservation) => reservation.windowKey),
-    ordered.map((reservation) => reservation.preferredShard),
-    ordered.map((reservation) => reservation.amountMinor),
-    ordered.map((reservation) => shardShareMinor(reservation.limitMinor, reservation.preferredShard)),
-  ];
+  return ordered.flatMap((reservation) => [
+    reservation.limitId, reservation.windowKey, reservation.preferredShard, reservation.amountMinor,
+    reservation.limitMinor,
+  ]);
 }
 
 /**
