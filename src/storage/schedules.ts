@@ -151,7 +151,21 @@ export async function claimDueBindings(storage: Storage, claim: BindingClaim): P
 
 type ClaimedRow = BindingRow & Pick<ScheduleRow, (typeof scheduleColumns)[number]> & { schedule_created_at_ms: number };
 
+/**
+ * The pick must walk the due index in order and stop at the batch: on the renewal day most
+ * bindings become due at once, and the statistics (gathered while few were) had PostgreSQL plan
+ * a bitmap scan of every due binding and a sort per claim — 60–80 ms each at 20,000 due, a third
+ * of the database's CPU under the bench's scheduler row. Bitmap scans are switched off for the
+ * claim's transaction only, which leaves the ordered index scan.
+ */
 async function claimOnPostgres(storage: Storage, claim: BindingClaim): Promise<ClaimedRow[]> {
+  return storage.db.transaction().execute(async (transaction) => {
+    await sql`set local enable_bitmapscan = off`.execute(transaction);
+    return claimInTransaction(transaction, claim);
+  });
+}
+
+async function claimInTransaction(transaction: Transaction<Database>, claim: BindingClaim): Promise<ClaimedRow[]> {
   const returned = sql.join(scheduleColumns.map((column) => sql.ref(`s.${column}`)));
   const { rows } = await sql<ClaimedRow>`
     update schedule_bindings as b set claimed_until_ms = ${claim.leaseUntilMs}
@@ -166,7 +180,7 @@ async function claimOnPostgres(storage: Storage, claim: BindingClaim): Promise<C
       limit ${claim.limit}
       for update of d skip locked
     ))
-    returning b.*, ${returned}, s.created_at_ms as schedule_created_at_ms`.execute(storage.db);
+    returning b.*, ${returned}, s.created_at_ms as schedule_created_at_ms`.execute(transaction);
   return rows;
 }
 
