@@ -152,15 +152,17 @@ export async function claimDueBindings(storage: Storage, claim: BindingClaim): P
 type ClaimedRow = BindingRow & Pick<ScheduleRow, (typeof scheduleColumns)[number]> & { schedule_created_at_ms: number };
 
 /**
- * The pick must walk the due index in order and stop at the batch: on the renewal day most
- * bindings become due at once, and the statistics (gathered while few were) had PostgreSQL plan
- * a bitmap scan of every due binding and a sort per claim — 60–80 ms each at 20,000 due, a third
- * of the database's CPU under the bench's scheduler row. Bitmap scans are switched off for the
- * claim's transaction only, which leaves the ordered index scan.
+ * The pick must walk the due index in order and stop at the batch (docs/adr/0105). On the
+ * renewal day most bindings become due at once; statistics gathered while few were had
+ * PostgreSQL plan a bitmap scan of every due binding and a sort per claim, and a generic plan
+ * cached while the tables were nearly empty (the statement is prepared once per connection)
+ * scanned every schedule per binding: 60–430 ms a claim at 20,000 due. The claim's transaction
+ * plans each claim afresh, for the tables as they are, without bitmap scans.
  */
 async function claimOnPostgres(storage: Storage, claim: BindingClaim): Promise<ClaimedRow[]> {
   return storage.db.transaction().execute(async (transaction) => {
-    await sql`set local enable_bitmapscan = off`.execute(transaction);
+    await sql`select set_config('enable_bitmapscan', 'off', true),
+      set_config('plan_cache_mode', 'force_custom_plan', true)`.execute(transaction);
     return claimInTransaction(transaction, claim);
   });
 }
