@@ -201,15 +201,16 @@ export function limitUseKey(limitId: string, windowKey: string): string {
 
 const dayMs = 24 * 60 * 60 * 1000;
 
+/** The last day's three keys: every limited payment asks for them several times (a limit read
+ * and each candidate MID's headrooms), and a day's keys are the same all day, whatever the
+ * time zone that made the day. */
+let lastWindowKeys = { day: '', keys: { day: '', week: '', month: '' } };
+
 /**
  * The window an instant falls in, in the platform time zone (as VOID's financial day): the
  * day's date, the ISO week's Monday, or the month. Windows are named by text, so a limit's
  * counters for a window are found by equality.
  */
-/** The last day's three keys: every limited payment asks for them several times (a limit read
- * and each candidate MID's headrooms), and a day's keys are the same all day. */
-let lastWindowKeys = { day: '', keys: { day: '', week: '', month: '' } };
-
 export function windowKeyOf(window: LimitWindow, nowMs: number, timeZone: string): string {
   const day = financialDay(nowMs, timeZone);
   if (day !== lastWindowKeys.day) lastWindowKeys = { day, keys: windowKeysOfDay(day) };
